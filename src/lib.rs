@@ -1,0 +1,4 @@
+//! funboost-edge core: funboost's timing-job model and APScheduler-exact triggers, in plain
+//! Rust with no Spin types, so it builds natively for tests and for `wasm32-wasip2`.
+
+pub mod trigger;

@@ -1,0 +1,617 @@
+//! APScheduler 3.11's `CronTrigger`: field grammar, defaulting rule and its exact search
+//! algorithm (field by field, with its increment-in-UTC arithmetic across DST changes).
+
+use std::fmt;
+use std::sync::OnceLock;
+
+use super::civil::{days_from_civil, iso_week, month_len, weekday, Civil, US_PER_SEC};
+use super::zoned::{Zdt, Zone};
+use super::TriggerError;
+
+const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+const MONTHS: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+const POSITIONS: [&str; 6] = ["1st", "2nd", "3rd", "4th", "5th", "last"];
+
+/// The eight cron fields, most significant first (APScheduler's order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldKind {
+    Year,
+    Month,
+    Day,
+    Week,
+    DayOfWeek,
+    Hour,
+    Minute,
+    Second,
+}
+
+impl FieldKind {
+    pub const ALL: [FieldKind; 8] = [
+        FieldKind::Year,
+        FieldKind::Month,
+        FieldKind::Day,
+        FieldKind::Week,
+        FieldKind::DayOfWeek,
+        FieldKind::Hour,
+        FieldKind::Minute,
+        FieldKind::Second,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            FieldKind::Year => "year",
+            FieldKind::Month => "month",
+            FieldKind::Day => "day",
+            FieldKind::Week => "week",
+            FieldKind::DayOfWeek => "day_of_week",
+            FieldKind::Hour => "hour",
+            FieldKind::Minute => "minute",
+            FieldKind::Second => "second",
+        }
+    }
+
+    /// Week and weekday are not datetime components: matching them moves the day.
+    fn is_real(self) -> bool {
+        !matches!(self, FieldKind::Week | FieldKind::DayOfWeek)
+    }
+
+    fn min(self) -> i32 {
+        match self {
+            FieldKind::Year => 1970,
+            FieldKind::Month | FieldKind::Day | FieldKind::Week => 1,
+            _ => 0,
+        }
+    }
+
+    /// The static maximum; the day field's real maximum is the month's length.
+    fn max(self) -> i32 {
+        match self {
+            FieldKind::Year => 9999,
+            FieldKind::Month => 12,
+            FieldKind::Day => 31,
+            FieldKind::Week => 53,
+            FieldKind::DayOfWeek => 6,
+            FieldKind::Hour => 23,
+            FieldKind::Minute | FieldKind::Second => 59,
+        }
+    }
+
+    /// Value used for unspecified fields less significant than the last given one.
+    fn default_expr(self) -> &'static str {
+        match self {
+            FieldKind::Year | FieldKind::Week | FieldKind::DayOfWeek => "*",
+            FieldKind::Month | FieldKind::Day => "1",
+            _ => "0",
+        }
+    }
+}
+
+/// One comma-separated item of a field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Expr {
+    /// `*` or `*/step`.
+    All { step: Option<i32> },
+    /// `a`, `a-b`, `a/step`, `a-b/step`, or a month/weekday name range (`named`).
+    Range { first: i32, last: Option<i32>, step: Option<i32>, named: bool },
+    /// `last` (day field).
+    LastDayOfMonth,
+    /// `1st`..`5th`/`last` + weekday name (day field); position 5 is `last`.
+    WeekdayPosition { position: u8, weekday: u8 },
+}
+
+/// The parts of a date/time the fields read, computed once per search step.
+#[derive(Clone, Copy)]
+struct View {
+    civil: Civil,
+    month_len: i32,
+}
+
+impl View {
+    fn of(wall_us: i64) -> View {
+        let civil = Civil::from_us(wall_us);
+        View { civil, month_len: month_len(civil.year, civil.month) as i32 }
+    }
+
+    fn value(&self, kind: FieldKind) -> i32 {
+        let c = &self.civil;
+        match kind {
+            FieldKind::Year => c.year,
+            FieldKind::Month => c.month as i32,
+            FieldKind::Day => c.day as i32,
+            FieldKind::Week => iso_week(c.year, c.month, c.day) as i32,
+            FieldKind::DayOfWeek => weekday(c.days()) as i32,
+            FieldKind::Hour => c.hour as i32,
+            FieldKind::Minute => c.minute as i32,
+            FieldKind::Second => c.second as i32,
+        }
+    }
+
+    fn max(&self, kind: FieldKind) -> i32 {
+        if kind == FieldKind::Day {
+            self.month_len
+        } else {
+            kind.max()
+        }
+    }
+}
+
+impl Expr {
+    fn next_value(&self, kind: FieldKind, view: &View, current: i32) -> Option<i32> {
+        let (min, max) = (kind.min(), view.max(kind));
+        let next = match *self {
+            Expr::All { step } => {
+                let start = current.max(min);
+                match step {
+                    Some(step) => start + (step - (start - min)).rem_euclid(step),
+                    None => start,
+                }
+            }
+            Expr::Range { first, last, step, .. } => {
+                let low = min.max(first);
+                let high = last.map_or(max, |last| max.min(last));
+                let mut next = low.max(current);
+                if let Some(step) = step {
+                    next += (step - (next - low)).rem_euclid(step);
+                }
+                return (next <= high).then_some(next);
+            }
+            Expr::LastDayOfMonth => return Some(view.month_len),
+            Expr::WeekdayPosition { position, weekday: target } => {
+                let c = &view.civil;
+                let first_weekday = weekday(days_from_civil(c.year, c.month, 1)) as i32;
+                let mut first_hit = i32::from(target) - first_weekday + 1;
+                if first_hit <= 0 {
+                    first_hit += 7;
+                }
+                let day = if position < 5 {
+                    first_hit + i32::from(position) * 7
+                } else {
+                    first_hit + (view.month_len - first_hit) / 7 * 7
+                };
+                return (day <= view.month_len && day >= current).then_some(day);
+            }
+        };
+        (next <= max).then_some(next)
+    }
+
+    fn fmt(&self, kind: FieldKind, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Expr::All { step: None } => f.write_str("*"),
+            Expr::All { step: Some(step) } => write!(f, "*/{step}"),
+            Expr::Range { first, last, named: true, .. } => {
+                let name = |v: i32| match kind {
+                    FieldKind::Month => MONTHS[(v - 1) as usize],
+                    _ => WEEKDAYS[v as usize],
+                };
+                match last {
+                    Some(last) if last != first => write!(f, "{}-{}", name(first), name(last)),
+                    _ => f.write_str(name(first)),
+                }
+            }
+            Expr::Range { first, last, step, named: false } => {
+                match last {
+                    Some(last) if last != first => write!(f, "{first}-{last}")?,
+                    _ => write!(f, "{first}")?,
+                }
+                match step {
+                    Some(step) => write!(f, "/{step}"),
+                    None => Ok(()),
+                }
+            }
+            Expr::LastDayOfMonth => f.write_str("last"),
+            Expr::WeekdayPosition { position, weekday } => {
+                write!(f, "{} {}", POSITIONS[position as usize], WEEKDAYS[weekday as usize])
+            }
+        }
+    }
+}
+
+/// A parsed field: its expressions and whether it was given or defaulted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Field {
+    kind: FieldKind,
+    exprs: Vec<Expr>,
+    is_default: bool,
+}
+
+impl Field {
+    pub fn parse(kind: FieldKind, text: &str, is_default: bool) -> Result<Field, TriggerError> {
+        // Python's str.strip() strips Unicode white space too.
+        let items = text.trim().split(',').map(|item| item.trim_matches(' '));
+        let exprs = items
+            .map(|item| parse_expr(kind, item))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Field { kind, exprs, is_default })
+    }
+
+    pub fn kind(&self) -> FieldKind {
+        self.kind
+    }
+
+    fn next_value(&self, view: &View, current: i32) -> Option<i32> {
+        self.exprs.iter().filter_map(|e| e.next_value(self.kind, view, current)).min()
+    }
+
+    fn matches(&self, view: &View) -> bool {
+        let current = view.value(self.kind);
+        self.next_value(view, current) == Some(current)
+    }
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, expr) in self.exprs.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            expr.fmt(self.kind, f)?;
+        }
+        Ok(())
+    }
+}
+
+fn field_error(kind: FieldKind, message: String) -> TriggerError {
+    TriggerError::new(kind.name(), message)
+}
+
+fn parse_number(kind: FieldKind, expr: &str, text: &str) -> Result<i32, TriggerError> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(field_error(kind, format!("Unrecognized expression \"{expr}\" for field \"{}\"", kind.name())));
+    }
+    text.parse::<i32>()
+        .map_err(|_| field_error(kind, format!("Error validating expression '{expr}': the value {text} is out of range")))
+}
+
+fn parse_expr(kind: FieldKind, expr: &str) -> Result<Expr, TriggerError> {
+    let unrecognized = || field_error(kind, format!("Unrecognized expression \"{expr}\" for field \"{}\"", kind.name()));
+    let invalid = |why: String| field_error(kind, format!("Error validating expression '{expr}': {why}"));
+    let lower = expr.to_ascii_lowercase();
+
+    if let Some(rest) = expr.strip_prefix('*') {
+        let step = match rest.strip_prefix('/') {
+            None if rest.is_empty() => None,
+            Some(step) => Some(parse_number(kind, expr, step)?),
+            None => return Err(unrecognized()),
+        };
+        if step == Some(0) {
+            return Err(field_error(kind, "Increment must be higher than 0".to_string()));
+        }
+        let range = kind.max() - kind.min();
+        if let Some(step) = step.filter(|&s| s > range) {
+            return Err(invalid(format!(
+                "the step value ({step}) is higher than the total range of the expression ({range})"
+            )));
+        }
+        return Ok(Expr::All { step });
+    }
+
+    if expr.starts_with(|c: char| c.is_ascii_digit()) && expr.bytes().all(|b| b.is_ascii_digit() || b == b'-' || b == b'/') {
+        let (range, step) = match expr.split_once('/') {
+            Some((range, step)) => (range, Some(parse_number(kind, expr, step)?)),
+            None => (expr, None),
+        };
+        let (first, last) = match range.split_once('-') {
+            Some((first, last)) => (parse_number(kind, expr, first)?, Some(parse_number(kind, expr, last)?)),
+            None => (parse_number(kind, expr, range)?, None),
+        };
+        if step == Some(0) {
+            return Err(field_error(kind, "Increment must be higher than 0".to_string()));
+        }
+        let last = if last.is_none() && step.is_none() { Some(first) } else { last };
+        if matches!(last, Some(last) if first > last) {
+            return Err(field_error(kind, "The minimum value in a range must not be higher than the maximum".to_string()));
+        }
+        if first < kind.min() {
+            return Err(invalid(format!("the first value ({first}) is lower than the minimum value ({})", kind.min())));
+        }
+        if let Some(last) = last.filter(|&l| l > kind.max()) {
+            return Err(invalid(format!("the last value ({last}) is higher than the maximum value ({})", kind.max())));
+        }
+        // APScheduler measures the range with `last or max`, so a last value of 0 counts as max.
+        let range = last.filter(|&l| l != 0).unwrap_or(kind.max()) - first;
+        if let Some(step) = step.filter(|&s| s > range) {
+            return Err(invalid(format!(
+                "the step value ({step}) is higher than the total range of the expression ({range})"
+            )));
+        }
+        return Ok(Expr::Range { first, last, step, named: false });
+    }
+
+    match kind {
+        FieldKind::Month | FieldKind::DayOfWeek => {
+            let names: &[&str] = if kind == FieldKind::Month { &MONTHS } else { &WEEKDAYS };
+            let offset = if kind == FieldKind::Month { 1 } else { 0 };
+            let lookup = |name: &str| {
+                names.iter().position(|n| *n == name).map(|i| i as i32 + offset).ok_or_else(|| {
+                    let what = if kind == FieldKind::Month { "month" } else { "weekday" };
+                    field_error(kind, format!("Invalid {what} name \"{name}\""))
+                })
+            };
+            if !lower.bytes().all(|b| b.is_ascii_lowercase() || b == b'-') || lower.is_empty() {
+                // APScheduler silently truncates `mon-fri/2` to `mon-fri` and `mon-5` to `mon`;
+                // a step or a number mixed with names is refused here instead.
+                return Err(field_error(
+                    kind,
+                    format!("Unrecognized expression \"{expr}\" for field \"{}\" (names take no step and do not mix with numbers)", kind.name()),
+                ));
+            }
+            let (first, last) = match lower.split_once('-') {
+                Some((first, last)) => (lookup(first)?, Some(lookup(last)?)),
+                None => (lookup(&lower)?, None),
+            };
+            let last = last.or(Some(first));
+            if matches!(last, Some(last) if first > last) {
+                return Err(field_error(kind, "The minimum value in a range must not be higher than the maximum".to_string()));
+            }
+            Ok(Expr::Range { first, last, step: None, named: true })
+        }
+        FieldKind::Day => {
+            if lower == "last" {
+                return Ok(Expr::LastDayOfMonth);
+            }
+            let mut words = lower.split(' ').filter(|w| !w.is_empty());
+            let (Some(position), Some(day_name), None) = (words.next(), words.next(), words.next()) else {
+                return Err(unrecognized());
+            };
+            let Some(position) = POSITIONS.iter().position(|p| *p == position) else {
+                return Err(unrecognized());
+            };
+            let weekday = WEEKDAYS
+                .iter()
+                .position(|w| *w == day_name)
+                .ok_or_else(|| field_error(kind, format!("Invalid weekday name \"{day_name}\"")))?;
+            Ok(Expr::WeekdayPosition { position: position as u8, weekday: weekday as u8 })
+        }
+        _ => Err(unrecognized()),
+    }
+}
+
+/// A validated cron trigger.
+#[derive(Debug)]
+pub struct CronTrigger {
+    fields: [Field; 8],
+    pub(super) start_date: Option<Zdt>,
+    pub(super) end_date: Option<Zdt>,
+    pub(super) zone: Zone,
+    /// For each year modulo 400 (the Gregorian cycle, weekdays included): does any date of
+    /// that year match month, day, week and day_of_week? Built on first need, so a schedule
+    /// that can never fire is known as such at once.
+    feasible_years: OnceLock<Box<[bool; 400]>>,
+}
+
+impl Clone for CronTrigger {
+    fn clone(&self) -> Self {
+        CronTrigger {
+            fields: self.fields.clone(),
+            start_date: self.start_date,
+            end_date: self.end_date,
+            zone: self.zone,
+            feasible_years: OnceLock::new(),
+        }
+    }
+}
+
+impl PartialEq for CronTrigger {
+    fn eq(&self, other: &Self) -> bool {
+        self.fields == other.fields
+            && self.zone == other.zone
+            && self.start_date.map(|d| (d.wall_us, d.fold, d.zone)) == other.start_date.map(|d| (d.wall_us, d.fold, d.zone))
+            && self.end_date.map(|d| (d.wall_us, d.fold, d.zone)) == other.end_date.map(|d| (d.wall_us, d.fold, d.zone))
+    }
+}
+
+impl CronTrigger {
+    /// `given` holds the fields the user set, as text, in any order.
+    pub fn new(
+        given: &[(FieldKind, String)],
+        start_date: Option<Zdt>,
+        end_date: Option<Zdt>,
+        zone: Zone,
+    ) -> Result<CronTrigger, TriggerError> {
+        let least_significant_given = FieldKind::ALL
+            .iter()
+            .rposition(|k| given.iter().any(|(g, _)| g == k));
+        let mut fields = Vec::with_capacity(8);
+        for (index, kind) in FieldKind::ALL.into_iter().enumerate() {
+            let field = match given.iter().find(|(g, _)| *g == kind) {
+                Some((_, text)) => Field::parse(kind, text, false)?,
+                None if least_significant_given.is_some_and(|l| index > l) => Field::parse(kind, kind.default_expr(), true)?,
+                None => Field::parse(kind, "*", true)?,
+            };
+            fields.push(field);
+        }
+        let fields: [Field; 8] = fields.try_into().map_err(|_| TriggerError::new("trigger", "internal field count".into()))?;
+        Ok(CronTrigger { fields, start_date, end_date, zone, feasible_years: OnceLock::new() })
+    }
+
+    pub fn fields(&self) -> &[Field; 8] {
+        &self.fields
+    }
+
+    /// APScheduler's `get_next_fire_time(previous_fire_time, now)`.
+    pub fn next_fire_time(&self, previous: Option<&Zdt>, now: &Zdt) -> Option<Zdt> {
+        let start = match (previous, self.start_date) {
+            (Some(prev), _) => {
+                let start = Zdt::from_utc(now.utc_us().min(prev.utc_us() + 1), self.zone);
+                if start.py_cmp(prev).is_eq() {
+                    Zdt::from_utc(start.utc_us() + 1, self.zone)
+                } else {
+                    start
+                }
+            }
+            (None, Some(start_date)) => Zdt::from_utc(now.utc_us().max(start_date.utc_us()), self.zone),
+            (None, None) => *now,
+        };
+        // datetime_ceil: offsets are whole seconds, so rounding the instant rounds the wall time.
+        let start_us = start.utc_us();
+        let ceil_us = start_us + (US_PER_SEC - start_us.rem_euclid(US_PER_SEC)) % US_PER_SEC;
+        self.search(Zdt::from_utc(ceil_us, self.zone))
+    }
+
+    fn search(&self, mut date: Zdt) -> Option<Zdt> {
+        let start_year = Civil::from_us(date.wall_us).year;
+        let mut fieldnum: i32 = 0;
+        while (0..8).contains(&fieldnum) {
+            let field = &self.fields[fieldnum as usize];
+            let view = View::of(date.wall_us);
+            if fieldnum == 1 && view.civil.year > start_year + 1 {
+                // Scanning years one by one: jump straight to the next year that can match.
+                let year = self.next_feasible_year(view.civil.year)?;
+                if year != view.civil.year {
+                    date = self.set_field_value(&date, 0, year);
+                    if self.end_date.is_some_and(|end| date.py_cmp(&end).is_gt()) {
+                        return None;
+                    }
+                    continue;
+                }
+            }
+            let current = view.value(field.kind);
+            match field.next_value(&view, current) {
+                None => (date, fieldnum) = self.increment_field_value(&date, fieldnum - 1)?,
+                Some(next) if next > current => {
+                    if field.kind.is_real() {
+                        date = self.set_field_value(&date, fieldnum as usize, next);
+                        fieldnum += 1;
+                    } else {
+                        (date, fieldnum) = self.increment_field_value(&date, fieldnum)?;
+                    }
+                }
+                Some(_) => fieldnum += 1,
+            }
+            if let Some(end) = &self.end_date {
+                if date.py_cmp(end).is_gt() {
+                    return None;
+                }
+            }
+        }
+        if fieldnum < 0 {
+            return None;
+        }
+        match &self.end_date {
+            Some(end) if end.py_cmp(&date).is_lt() => Some(*end),
+            _ => Some(date),
+        }
+    }
+
+    /// `_increment_field_value`: bump one field (carrying), reset the less significant ones,
+    /// and move the instant by the wall-clock difference, added in UTC.
+    fn increment_field_value(&self, date: &Zdt, fieldnum: i32) -> Option<(Zdt, i32)> {
+        let view = View::of(date.wall_us);
+        let mut values = [0i32; 8];
+        let mut fieldnum = fieldnum;
+        let mut i: i32 = 0;
+        while i < 8 {
+            // Python would index from the end here; it only happens when the year overflows.
+            let index = usize::try_from(i).ok()?;
+            let kind = FieldKind::ALL[index];
+            if !kind.is_real() {
+                if i == fieldnum {
+                    fieldnum -= 1;
+                    i -= 1;
+                } else {
+                    i += 1;
+                }
+                continue;
+            }
+            if i < fieldnum {
+                values[index] = view.value(kind);
+                i += 1;
+            } else if i > fieldnum {
+                values[index] = kind.min();
+                i += 1;
+            } else {
+                let value = view.value(kind);
+                if value == view.max(kind) {
+                    fieldnum -= 1;
+                    i -= 1;
+                } else {
+                    values[index] = value + 1;
+                    i += 1;
+                }
+            }
+        }
+        if fieldnum < 0 {
+            return None;
+        }
+        let target = civil_of(&values, 0);
+        if !target.is_valid() {
+            return None;
+        }
+        let difference = target.to_us() - date.wall_us;
+        Some((Zdt::from_utc(date.utc_us() + difference, self.zone), fieldnum))
+    }
+
+    /// `_set_field_value`: a plain wall time (possibly in a DST gap), keeping the fold.
+    fn set_field_value(&self, date: &Zdt, fieldnum: usize, new_value: i32) -> Zdt {
+        let view = View::of(date.wall_us);
+        let mut values = [0i32; 8];
+        for (i, kind) in FieldKind::ALL.into_iter().enumerate() {
+            values[i] = match i.cmp(&fieldnum) {
+                std::cmp::Ordering::Less => view.value(kind),
+                std::cmp::Ordering::Greater => kind.min(),
+                std::cmp::Ordering::Equal => new_value,
+            };
+        }
+        Zdt { wall_us: civil_of(&values, 0).to_us(), fold: date.fold, zone: self.zone }
+    }
+
+    fn next_feasible_year(&self, from: i32) -> Option<i32> {
+        let table = self.feasible_years.get_or_init(|| Box::new(self.feasible_year_table()));
+        let year_field = &self.fields[0];
+        let mut year = from;
+        while year <= 9999 {
+            let view = View::of(Civil { year, month: 1, day: 1, hour: 0, minute: 0, second: 0, micro: 0 }.to_us());
+            year = year_field.next_value(&view, year)?;
+            if table[year.rem_euclid(400) as usize] {
+                return Some(year);
+            }
+            year += 1;
+        }
+        None
+    }
+
+    fn feasible_year_table(&self) -> [bool; 400] {
+        let mut table = [false; 400];
+        let [_, month, day, week, day_of_week, ..] = &self.fields;
+        // 2000..2399 covers every year class modulo 400.
+        for year in 2000..2400 {
+            table[(year % 400) as usize] = (1..=12).any(|m| {
+                let first = View::of(Civil { year, month: m, day: 1, hour: 0, minute: 0, second: 0, micro: 0 }.to_us());
+                month.matches(&first)
+                    && (1..=first.month_len as u32).any(|d| {
+                        let view = View::of(Civil { year, month: m, day: d, hour: 0, minute: 0, second: 0, micro: 0 }.to_us());
+                        day.matches(&view) && day_of_week.matches(&view) && week.matches(&view)
+                    })
+            });
+        }
+        table
+    }
+}
+
+fn civil_of(values: &[i32; 8], micro: u32) -> Civil {
+    Civil {
+        year: values[0],
+        month: values[1] as u32,
+        day: values[2] as u32,
+        hour: values[5] as u32,
+        minute: values[6] as u32,
+        second: values[7] as u32,
+        micro,
+    }
+}
+
+impl fmt::Display for CronTrigger {
+    /// `str(trigger)`: `cron[hour='15', minute='30']`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("cron[")?;
+        let mut first = true;
+        for field in self.fields.iter().filter(|f| !f.is_default) {
+            if !first {
+                f.write_str(", ")?;
+            }
+            first = false;
+            write!(f, "{}='{}'", field.kind.name(), field)?;
+        }
+        f.write_str("]")
+    }
+}

@@ -1,0 +1,327 @@
+//! Python's aware-datetime model, reproduced exactly: a wall-clock reading plus `fold` in a
+//! zone, with zoneinfo's rules for gaps and folds and Python's comparison rules. APScheduler's
+//! answers depend on these details (a fire in a DST gap is the non-existent wall time itself),
+//! so the triggers compute on this type, not on UTC instants.
+
+use std::cmp::Ordering;
+use std::fmt;
+
+use chrono::{DateTime, Offset, TimeZone};
+use chrono_tz::{OffsetName, Tz};
+
+use super::civil::{Civil, US_PER_SEC};
+
+/// A time zone as APScheduler builds it: `"UTC"` is `datetime.timezone.utc`, other names are
+/// IANA zones, and `±HH:MM` suffixes on date strings give fixed offsets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Zone {
+    Utc,
+    Fixed(i32),
+    Iana(Tz),
+}
+
+/// The offsets zoneinfo uses for a wall time: `before` with fold=0, `after` with fold=1.
+/// They differ only in a gap or a fold.
+#[derive(Clone, Copy, Debug)]
+struct LocalOffsets {
+    before: i32,
+    after: i32,
+}
+
+impl Zone {
+    pub fn parse(name: &str) -> Result<Zone, String> {
+        if name == "UTC" {
+            return Ok(Zone::Utc);
+        }
+        name.parse::<Tz>()
+            .map(Zone::Iana)
+            .map_err(|_| format!("unknown time zone {name:?} (expected an IANA name such as \"Asia/Shanghai\" or \"UTC\")"))
+    }
+
+    pub fn name(&self) -> String {
+        match self {
+            Zone::Utc => "UTC".to_string(),
+            Zone::Fixed(offset) => format_offset(*offset, ":"),
+            Zone::Iana(tz) => tz.name().to_string(),
+        }
+    }
+
+    /// Offset in seconds at a UTC instant given in seconds.
+    pub fn offset_at(&self, utc_secs: i64) -> i32 {
+        match self {
+            Zone::Utc => 0,
+            Zone::Fixed(offset) => *offset,
+            Zone::Iana(tz) => match DateTime::from_timestamp(utc_secs, 0) {
+                Some(utc) => tz.offset_from_utc_datetime(&utc.naive_utc()).fix().local_minus_utc(),
+                None => 0,
+            },
+        }
+    }
+
+    fn local_offsets(&self, wall_secs: i64) -> LocalOffsets {
+        let fixed = |offset| LocalOffsets { before: offset, after: offset };
+        let tz = match self {
+            Zone::Utc => return fixed(0),
+            Zone::Fixed(offset) => return fixed(*offset),
+            Zone::Iana(tz) => tz,
+        };
+        let Some(wall) = DateTime::from_timestamp(wall_secs, 0).map(|d| d.naive_utc()) else {
+            return fixed(0);
+        };
+        match tz.offset_from_local_datetime(&wall) {
+            chrono::LocalResult::Single(o) => fixed(o.fix().local_minus_utc()),
+            chrono::LocalResult::Ambiguous(a, b) => {
+                let (a, b) = (a.fix().local_minus_utc(), b.fix().local_minus_utc());
+                // fold=0 is the earlier instant, i.e. the larger offset.
+                LocalOffsets { before: a.max(b), after: a.min(b) }
+            }
+            chrono::LocalResult::None => {
+                // In a gap: the offsets in force a day either side of it.
+                LocalOffsets {
+                    before: self.offset_at(wall_secs - 86_400),
+                    after: self.offset_at(wall_secs + 86_400),
+                }
+            }
+        }
+    }
+
+    /// `%Z` of a wall time: the abbreviation zoneinfo picks for it (by fold in gaps and folds).
+    fn abbreviation(&self, wall_secs: i64, fold: bool) -> String {
+        match self {
+            Zone::Utc => "UTC".to_string(),
+            Zone::Fixed(0) => "UTC".to_string(),
+            Zone::Fixed(offset) => format!("UTC{}", format_offset(*offset, ":")),
+            Zone::Iana(tz) => {
+                let offsets = self.local_offsets(wall_secs);
+                let offset = if fold { offsets.after } else { offsets.before };
+                // The instant whose span carries that offset: for a gap, probe from the side
+                // the offset belongs to.
+                let probe = if offsets.before == offsets.after {
+                    wall_secs - i64::from(offset)
+                } else if offset == offsets.before {
+                    wall_secs - i64::from(offsets.before.max(offsets.after)) - 1
+                } else {
+                    wall_secs - i64::from(offsets.before.min(offsets.after))
+                };
+                let utc = DateTime::from_timestamp(probe, 0).unwrap_or_default().naive_utc();
+                let o = tz.offset_from_utc_datetime(&utc);
+                o.abbreviation().map(str::to_string).unwrap_or_else(|| numeric_abbreviation(offset))
+            }
+        }
+    }
+
+    fn same_tzinfo(&self, other: &Zone) -> bool {
+        matches!((self, other), (Zone::Iana(a), Zone::Iana(b)) if a == b)
+    }
+}
+
+impl fmt::Display for Zone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+/// tzdata's name for zones without a letter abbreviation: `+11`, `-03`, `+0530`.
+fn numeric_abbreviation(offset: i32) -> String {
+    let sign = if offset < 0 { '-' } else { '+' };
+    let abs = offset.unsigned_abs();
+    match abs / 60 % 60 {
+        0 => format!("{sign}{:02}", abs / 3600),
+        minutes => format!("{sign}{:02}{minutes:02}", abs / 3600),
+    }
+}
+
+/// `+HH:MM` (and `:SS` when needed), Python's offset notation.
+pub fn format_offset(offset: i32, separator: &str) -> String {
+    let sign = if offset < 0 { '-' } else { '+' };
+    let abs = offset.unsigned_abs();
+    let mut s = format!("{sign}{:02}{separator}{:02}", abs / 3600, abs / 60 % 60);
+    if abs % 60 != 0 {
+        s.push_str(&format!("{separator}{:02}", abs % 60));
+    }
+    s
+}
+
+/// An aware datetime as Python has it: wall time (µs since 1970-01-01 on the local clock),
+/// `fold`, zone. A wall time inside a DST gap is representable, as in Python.
+#[derive(Clone, Copy, Debug)]
+pub struct Zdt {
+    pub wall_us: i64,
+    pub fold: bool,
+    pub zone: Zone,
+}
+
+impl Zdt {
+    /// `datetime.fromtimestamp(us / 1e6, zone)` for an exact microsecond instant.
+    pub fn from_utc(utc_us: i64, zone: Zone) -> Zdt {
+        let offset_us = i64::from(zone.offset_at(utc_us.div_euclid(US_PER_SEC))) * US_PER_SEC;
+        let wall_us = utc_us + offset_us;
+        let before = i64::from(zone.local_offsets(wall_us.div_euclid(US_PER_SEC)).before) * US_PER_SEC;
+        Zdt { wall_us, fold: wall_us - before != utc_us, zone }
+    }
+
+    /// A wall time taken as given, fold=0, as `datetime(..., tzinfo=zone)`.
+    pub fn from_wall(wall_us: i64, zone: Zone) -> Zdt {
+        Zdt { wall_us, fold: false, zone }
+    }
+
+    /// `normalize(dt.replace(tzinfo=zone))`: APScheduler's `localize` for naive strings.
+    pub fn localize(wall_us: i64, zone: Zone) -> Zdt {
+        Zdt::from_utc(Zdt::from_wall(wall_us, zone).utc_us(), zone)
+    }
+
+    pub fn utcoffset(&self) -> i32 {
+        match self.zone {
+            Zone::Utc => 0,
+            Zone::Fixed(offset) => offset,
+            Zone::Iana(_) => {
+                let offsets = self.zone.local_offsets(self.wall_us.div_euclid(US_PER_SEC));
+                if self.fold {
+                    offsets.after
+                } else {
+                    offsets.before
+                }
+            }
+        }
+    }
+
+    pub fn utc_us(&self) -> i64 {
+        self.wall_us - i64::from(self.utcoffset()) * US_PER_SEC
+    }
+
+    pub fn civil(&self) -> Civil {
+        Civil::from_us(self.wall_us)
+    }
+
+    /// `astimezone(zone)`.
+    pub fn in_zone(&self, zone: Zone) -> Zdt {
+        Zdt::from_utc(self.utc_us(), zone)
+    }
+
+    /// Python's ordering of aware datetimes: wall times when both share one tzinfo object
+    /// (fold ignored), UTC instants otherwise.
+    pub fn py_cmp(&self, other: &Zdt) -> Ordering {
+        if self.zone.same_tzinfo(&other.zone) {
+            self.wall_us.cmp(&other.wall_us)
+        } else {
+            self.utc_us().cmp(&other.utc_us())
+        }
+    }
+
+    /// `dt.timestamp()` as the float Python computes.
+    pub fn timestamp(&self) -> f64 {
+        self.utc_us() as f64 / 1e6
+    }
+
+    /// `datetime.fromtimestamp(ts, zone)`, including CPython's half-even rounding to µs.
+    pub fn from_timestamp(ts: f64, zone: Zone) -> Option<Zdt> {
+        if !ts.is_finite() || ts.abs() > 253_402_300_800.0 {
+            return None;
+        }
+        let mut int_part = ts.trunc();
+        let mut frac = round_half_even((ts - int_part) * 1e6);
+        if frac >= 1e6 {
+            frac -= 1e6;
+            int_part += 1.0;
+        } else if frac < 0.0 {
+            frac += 1e6;
+            int_part -= 1.0;
+        }
+        Some(Zdt::from_utc(int_part as i64 * US_PER_SEC + frac as i64, zone))
+    }
+
+    /// `str(datetime)`: `YYYY-MM-DD HH:MM:SS[.ffffff]+HH:MM`, the `next_run_time` format.
+    pub fn py_str(&self) -> String {
+        format!("{}{}", self.civil().py_str(), format_offset(self.utcoffset(), ":"))
+    }
+
+    /// `strftime("%Y-%m-%d %H:%M:%S %Z")`, APScheduler's `datetime_repr`.
+    pub fn repr(&self) -> String {
+        let c = self.civil();
+        // glibc's %Y does not pad years below 1000.
+        format!(
+            "{}-{:02}-{:02} {:02}:{:02}:{:02} {}",
+            c.year,
+            c.month,
+            c.day,
+            c.hour,
+            c.minute,
+            c.second,
+            self.zone.abbreviation(self.wall_us.div_euclid(US_PER_SEC), self.fold)
+        )
+    }
+}
+
+fn round_half_even(x: f64) -> f64 {
+    let rounded = x.round();
+    if (x - rounded).abs() == 0.5 {
+        2.0 * (x / 2.0).round()
+    } else {
+        rounded
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trigger::civil::Civil;
+
+    fn wall(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> i64 {
+        Civil { year: y, month: mo, day: d, hour: h, minute: mi, second: 0, micro: 0 }.to_us()
+    }
+
+    #[test]
+    fn gap_and_fold_offsets_follow_zoneinfo() {
+        let ny = Zone::parse("America/New_York").unwrap();
+        let cases = [
+            // (wall, fold, expected str)
+            (wall(2024, 3, 10, 2, 30), false, "2024-03-10 02:30:00-05:00"),
+            (wall(2024, 3, 10, 2, 30), true, "2024-03-10 02:30:00-04:00"),
+            (wall(2024, 11, 3, 1, 30), false, "2024-11-03 01:30:00-04:00"),
+            (wall(2024, 11, 3, 1, 30), true, "2024-11-03 01:30:00-05:00"),
+            (wall(2024, 7, 1, 12, 0), true, "2024-07-01 12:00:00-04:00"),
+        ];
+        for (w, fold, expected) in cases {
+            assert_eq!(Zdt { wall_us: w, fold, zone: ny }.py_str(), expected);
+        }
+    }
+
+    #[test]
+    fn from_utc_sets_fold_on_the_second_pass_through_a_fold() {
+        let ny = Zone::parse("America/New_York").unwrap();
+        let first = Zdt::from_utc(Zdt::from_wall(wall(2024, 11, 3, 1, 30), ny).utc_us(), ny);
+        let second = Zdt::from_utc(first.utc_us() + 3600 * US_PER_SEC, ny);
+        assert!(!first.fold);
+        assert!(second.fold);
+        assert_eq!(first.wall_us, second.wall_us);
+        assert_eq!(first.py_cmp(&second), Ordering::Equal, "same tzinfo compares wall times");
+        assert_eq!(first.repr(), "2024-11-03 01:30:00 EDT");
+        assert_eq!(second.repr(), "2024-11-03 01:30:00 EST");
+    }
+
+    #[test]
+    fn localize_moves_gap_times_forward_like_apscheduler() {
+        let ny = Zone::parse("America/New_York").unwrap();
+        let z = Zdt::localize(wall(2024, 3, 10, 2, 30), ny);
+        assert_eq!(z.py_str(), "2024-03-10 03:30:00-04:00");
+    }
+
+    #[test]
+    fn fixed_offsets_print_like_python_timezones() {
+        let z = Zdt::from_utc(0, Zone::Fixed(5 * 3600 + 1800));
+        assert_eq!(z.py_str(), "1970-01-01 05:30:00+05:30");
+        assert_eq!(z.repr(), "1970-01-01 05:30:00 UTC+05:30");
+        assert_eq!(Zdt::from_utc(0, Zone::Utc).repr(), "1970-01-01 00:00:00 UTC");
+    }
+
+    #[test]
+    fn from_timestamp_rounds_half_even_like_cpython() {
+        let utc = Zone::Utc;
+        // Expected values printed by CPython 3.11's datetime.fromtimestamp.
+        assert_eq!(Zdt::from_timestamp(1.0000005, utc).unwrap().utc_us(), 1_000_001);
+        assert_eq!(Zdt::from_timestamp(-0.5e-6, utc).unwrap().utc_us(), 0);
+        assert_eq!(Zdt::from_timestamp(2.5e-6, utc).unwrap().utc_us(), 2);
+        assert_eq!(Zdt::from_timestamp(1.5e-6, utc).unwrap().utc_us(), 2);
+        assert_eq!(Zdt::from_timestamp(1700000000.123456, utc).unwrap().utc_us(), 1_700_000_000_123_456);
+    }
+}

@@ -39,6 +39,7 @@ fn common(rng: &mut Rng) -> Value {
     }
 }
 
+/// Sparse but regular: they fire every few weeks to every few years.
 fn sparse(rng: &mut Rng) -> Value {
     let tz = rng.pick(&ZONES);
     match rng.below(6) {
@@ -48,6 +49,16 @@ fn sparse(rng: &mut Rng) -> Value {
         3 => json!({"trigger": "cron", "month": "feb", "day": "29", "hour": "6", "timezone": tz}),
         4 => json!({"trigger": "cron", "year": "2031", "month": "feb", "day": "29", "timezone": tz}),
         _ => json!({"trigger": "cron", "day": "13", "day_of_week": "fri", "hour": "13", "timezone": tz}),
+    }
+}
+
+/// Rare or impossible: ISO week 53 on a given weekday, and dates that never exist.
+fn rare(rng: &mut Rng) -> Value {
+    let tz = rng.pick(&ZONES);
+    match rng.below(3) {
+        0 => json!({"trigger": "cron", "week": "53", "day_of_week": rng.pick(&["mon", "thu", "sun"]), "timezone": tz}),
+        1 => json!({"trigger": "cron", "month": "feb", "day": "30", "timezone": tz}),
+        _ => json!({"trigger": "cron", "month": "apr,jun,sep,nov", "day": "31", "hour": "9", "timezone": tz}),
     }
 }
 
@@ -67,15 +78,13 @@ fn groups() -> Vec<Group> {
         let schedules = (0..count).map(|_| (gen(&mut rng), NOW_2026 + (rng.below(365 * 86_400_000_000) as i64))).collect();
         Group { name, schedules }
     };
-    let common_group = make("common cron (daily at a time, every n minutes, weekdays at 9)", 6000, common);
-    let sparse_group = make("sparse cron (years, ISO weeks, 5th fri, Feb 29, never)", 3000, sparse);
-    let interval_group = make("interval", 1000, interval);
-    // The mix is all 10,000: common + sparse + interval.
-    let mut mix: Vec<(Value, i64)> = Vec::new();
-    for g in [&common_group, &sparse_group, &interval_group] {
-        mix.extend(g.schedules.iter().cloned());
-    }
-    vec![common_group, sparse_group, interval_group, Group { name: "mix of all 10,000", schedules: mix }]
+    let common_group = make("common: daily at a time, every n minutes, weekdays at 9", 6900, common);
+    let sparse_group = make("sparse: year ranges, ISO week steps, 5th fri, Feb 29, Fri 13th", 3000, sparse);
+    let rare_group = make("rare: ISO week 53 on a weekday, never (Feb 30, Apr 31)", 100, rare);
+    let interval_group = make("interval (not in the mix)", 1000, interval);
+    let mix = [&common_group, &sparse_group, &rare_group].iter().flat_map(|g| g.schedules.iter().cloned()).collect();
+    let mix_group = Group { name: "the mix: all 10,000 cron schedules above", schedules: mix };
+    vec![common_group, sparse_group, rare_group, mix_group, interval_group]
 }
 
 fn time_rust(schedules: &[(Value, i64)], min: Duration) -> f64 {
@@ -119,12 +128,12 @@ fn main() {
     let aps: serde_json::Map<String, Value> = serde_json::from_slice(&output.stdout).expect("APScheduler timings");
 
     println!("next fire time, get_next_fire_time(None, now), per call:");
-    println!("{:<64} {:>12} {:>14} {:>9}", "schedules", "Rust core", "APScheduler", "ratio");
+    println!("{:<72} {:>12} {:>14} {:>9}", "schedules", "Rust core", "APScheduler", "ratio");
     for group in &groups {
         let rust_ns = time_rust(&group.schedules, Duration::from_secs(2));
         let aps_ns = aps[group.name].as_f64().expect("ns");
         println!(
-            "{:<64} {:>9.0} ns {:>11.0} ns {:>8.0}x",
+            "{:<72} {:>9.0} ns {:>11.0} ns {:>8.0}x",
             format!("{} ({})", group.name, group.schedules.len()),
             rust_ns,
             aps_ns,

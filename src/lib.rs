@@ -1,4 +1,8 @@
 //! funboost-edge core: funboost's timing-job model and APScheduler-exact triggers, in plain
 //! Rust with no Spin types, so it builds natively for tests and for `wasm32-wasip2`.
 
+pub mod api;
+pub mod config;
+pub mod host;
+pub mod tick;
 pub mod trigger;

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::sync::OnceLock;
 
-use super::civil::{days_from_civil, iso_week, month_len, weekday, Civil, US_PER_SEC};
+use super::civil::{days_from_civil, iso_week, month_len, weekday, Civil, US_PER_DAY, US_PER_SEC};
 use super::zoned::{Zdt, Zone};
 use super::TriggerError;
 
@@ -107,8 +107,7 @@ struct View {
 }
 
 impl View {
-    fn of(wall_us: i64) -> View {
-        let civil = Civil::from_us(wall_us);
+    fn of(civil: Civil) -> View {
         View { civil, month_len: month_len(civil.year, civil.month) as i32 }
     }
 
@@ -212,6 +211,11 @@ pub struct Field {
     kind: FieldKind,
     exprs: Vec<Expr>,
     is_default: bool,
+    /// `*`: every value matches, nothing to compute.
+    wildcard: bool,
+    /// Bit v set when value v matches, for fields whose values do not depend on the month
+    /// (all but year and the day field's `last`/`2nd fri` forms).
+    mask: Option<u64>,
 }
 
 impl Field {
@@ -221,7 +225,9 @@ impl Field {
         let exprs = items
             .map(|item| parse_expr(kind, item))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Field { kind, exprs, is_default })
+        let wildcard = exprs == [Expr::All { step: None }];
+        let mask = (kind != FieldKind::Year).then(|| value_mask(kind, &exprs)).flatten();
+        Ok(Field { kind, exprs, is_default, wildcard, mask })
     }
 
     pub fn kind(&self) -> FieldKind {
@@ -229,7 +235,14 @@ impl Field {
     }
 
     fn next_value(&self, view: &View, current: i32) -> Option<i32> {
-        self.exprs.iter().filter_map(|e| e.next_value(self.kind, view, current)).min()
+        match self.mask {
+            Some(mask) => {
+                let above = mask.checked_shr(current as u32).unwrap_or(0);
+                let next = current + above.trailing_zeros() as i32;
+                (above != 0 && next <= view.max(self.kind)).then_some(next)
+            }
+            None => self.exprs.iter().filter_map(|e| e.next_value(self.kind, view, current)).min(),
+        }
     }
 
     fn matches(&self, view: &View) -> bool {
@@ -248,6 +261,24 @@ impl fmt::Display for Field {
         }
         Ok(())
     }
+}
+
+/// The set of values a field's expressions allow, when it does not depend on the date.
+fn value_mask(kind: FieldKind, exprs: &[Expr]) -> Option<u64> {
+    let mut mask = 0u64;
+    for expr in exprs {
+        let (first, last, step) = match *expr {
+            Expr::All { step } => (kind.min(), kind.max(), step),
+            Expr::Range { first, last, step, .. } => (first.max(kind.min()), last.map_or(kind.max(), |l| l.min(kind.max())), step),
+            Expr::LastDayOfMonth | Expr::WeekdayPosition { .. } => return None,
+        };
+        let mut value = first;
+        while value <= last {
+            mask |= 1u64 << value;
+            value += step.unwrap_or(1);
+        }
+    }
+    Some(mask)
 }
 
 fn field_error(kind: FieldKind, message: String) -> TriggerError {
@@ -369,7 +400,12 @@ fn parse_expr(kind: FieldKind, expr: &str) -> Result<Expr, TriggerError> {
 /// A validated cron trigger.
 #[derive(Debug)]
 pub struct CronTrigger {
-    fields: [Field; 8],
+    /// Boxed: the search mostly reads `masks`, so the hot part of a trigger stays small.
+    fields: Box<[Field; 8]>,
+    /// The fields' value masks side by side (0 where values depend on the date), and which
+    /// fields are `*`: all the wall-clock search reads, in one cache line.
+    masks: [u64; 8],
+    wildcards: [bool; 8],
     pub(super) start_date: Option<Zdt>,
     pub(super) end_date: Option<Zdt>,
     pub(super) zone: Zone,
@@ -383,20 +419,13 @@ impl Clone for CronTrigger {
     fn clone(&self) -> Self {
         CronTrigger {
             fields: self.fields.clone(),
+            masks: self.masks,
+            wildcards: self.wildcards,
             start_date: self.start_date,
             end_date: self.end_date,
             zone: self.zone,
             feasible_years: OnceLock::new(),
         }
-    }
-}
-
-impl PartialEq for CronTrigger {
-    fn eq(&self, other: &Self) -> bool {
-        self.fields == other.fields
-            && self.zone == other.zone
-            && self.start_date.map(|d| (d.wall_us, d.fold, d.zone)) == other.start_date.map(|d| (d.wall_us, d.fold, d.zone))
-            && self.end_date.map(|d| (d.wall_us, d.fold, d.zone)) == other.end_date.map(|d| (d.wall_us, d.fold, d.zone))
     }
 }
 
@@ -420,15 +449,17 @@ impl CronTrigger {
             };
             fields.push(field);
         }
-        let fields: [Field; 8] = fields.try_into().map_err(|_| TriggerError::new("trigger", "internal field count".into()))?;
-        Ok(CronTrigger { fields, start_date, end_date, zone, feasible_years: OnceLock::new() })
+        let fields: Box<[Field; 8]> = fields.into_boxed_slice().try_into().map_err(|_| TriggerError::new("trigger", "internal field count".into()))?;
+        let masks = fields.each_ref().map(|f| f.mask.unwrap_or(0));
+        let wildcards = fields.each_ref().map(|f| f.wildcard);
+        Ok(CronTrigger { fields, masks, wildcards, start_date, end_date, zone, feasible_years: OnceLock::new() })
     }
 
     pub fn fields(&self) -> &[Field; 8] {
         &self.fields
     }
 
-    /// APScheduler's `get_next_fire_time(previous_fire_time, now)`.
+    /// APScheduler's `get_next_fire_time(previous, now)`.
     pub fn next_fire_time(&self, previous: Option<&Zdt>, now: &Zdt) -> Option<Zdt> {
         let start = match (previous, self.start_date) {
             (Some(prev), _) => {
@@ -445,58 +476,154 @@ impl CronTrigger {
         // datetime_ceil: offsets are whole seconds, so rounding the instant rounds the wall time.
         let start_us = start.utc_us();
         let ceil_us = start_us + (US_PER_SEC - start_us.rem_euclid(US_PER_SEC)) % US_PER_SEC;
-        self.search(Zdt::from_utc(ceil_us, self.zone))
+
+        // Fast path: while the zone's offset stays constant, APScheduler's search is a plain
+        // wall-clock search. Use it when the answer lies before the next offset change.
+        if let Some(span) = self.zone.span_at(ceil_us.div_euclid(US_PER_SEC)) {
+            let offset_us = i64::from(span.offset) * US_PER_SEC;
+            // No match at all means none in any zone (an end date only makes that truer).
+            let fire = self.next_wall_match(Civil::from_us(ceil_us + offset_us))?;
+            let fire_us = fire.to_us() - offset_us;
+            let clear_of_end = self.end_date.is_none_or(|end| fire_us + US_PER_DAY < end.utc_us());
+            if fire_us < span.end.saturating_mul(US_PER_SEC) && clear_of_end {
+                let fold = fire_us < span.fold_until.saturating_mul(US_PER_SEC);
+                return Some(Zdt::from_parts(fire_us + offset_us, fire_us, fold, self.zone));
+            }
+        }
+        self.search(Zdt::from_utc(ceil_us, self.zone)).map(|fire| match &self.end_date {
+            Some(end) if end.py_cmp(&fire).is_lt() => *end,
+            _ => fire,
+        })
     }
 
+    /// The first wall time at or after `start` that matches every field. At a constant
+    /// offset this is what APScheduler's search finds; computed directly, day by day.
+    fn next_wall_match(&self, start: Civil) -> Option<Civil> {
+        let [_, month, day, week, day_of_week, hour, minute, second] = self.masks;
+        let wild = self.wildcards;
+        let midnight = |year, month, day| Civil { year, month, day, hour: 0, minute: 0, second: 0, micro: 0 };
+        let mut date = start;
+        let mut floor = Some((start.hour, start.minute, start.second));
+        loop {
+            let c = date;
+            if c.year > start.year + 1 {
+                // Scanning years one by one: jump straight to the next year that can match.
+                let next_year = self.next_feasible_year(c.year)?;
+                if next_year != c.year {
+                    date = midnight(next_year, 1, 1);
+                    floor = None;
+                    continue;
+                }
+            }
+            let view = View::of(c);
+            let next_month = || if c.month == 12 { midnight(c.year + 1, 1, 1) } else { midnight(c.year, c.month + 1, 1) };
+            let next_day = || if (c.day as i32) < view.month_len { midnight(c.year, c.month, c.day + 1) } else { next_month() };
+            let year_value = if wild[0] { Some(c.year) } else { self.fields[0].next_value(&view, c.year) };
+            let day_value = |d: u32| match day {
+                0 => self.fields[2].next_value(&view, d as i32).map(|v| v as u32),
+                mask => next_bit(mask, d).filter(|&v| v as i32 <= view.month_len),
+            };
+            let has = |mask: u64, value: u32| mask >> value & 1 == 1;
+            date = match year_value {
+                None => return None,
+                Some(y) if y > c.year => midnight(y, 1, 1),
+                Some(_) => match next_bit(month, c.month) {
+                    None => midnight(c.year + 1, 1, 1),
+                    Some(m) if m > c.month => midnight(c.year, m, 1),
+                    Some(_) => match day_value(c.day) {
+                        None => next_month(),
+                        Some(d) if d > c.day => midnight(c.year, c.month, d),
+                        // Every day up to next Monday shares this ISO week; skip them together.
+                        Some(_) if !(wild[3] || has(week, iso_week(c.year, c.month, c.day))) => days_later(c, 7 - weekday(c.days())),
+                        Some(_) if !(wild[4] || has(day_of_week, weekday(c.days()))) => {
+                            let today = weekday(c.days());
+                            let next = next_bit(day_of_week, today).unwrap_or(day_of_week.trailing_zeros() + 7);
+                            days_later(c, next - today)
+                        }
+                        Some(_) => match next_time(hour, minute, second, floor) {
+                            Some((h, mi, s)) => return Some(Civil { hour: h, minute: mi, second: s, micro: 0, ..c }),
+                            None => next_day(),
+                        },
+                    },
+                },
+            };
+            if date.year > 9999 {
+                return None;
+            }
+            floor = None;
+        }
+    }
+
+    /// APScheduler's field-by-field search from `date`, moving the date exactly as it does
+    /// (increments added in UTC, set fields taken as wall times), so DST changes come out
+    /// the same.
     fn search(&self, mut date: Zdt) -> Option<Zdt> {
-        let start_year = Civil::from_us(date.wall_us).year;
+        let start_year = date.civil().year;
+        // APScheduler checks the end date after every step; the date only moves forward, so
+        // checking the start and each move is the same.
+        if self.is_past_end(&date) {
+            return None;
+        }
+        let mut view = View::of(date.civil());
         let mut fieldnum: i32 = 0;
         while (0..8).contains(&fieldnum) {
             let field = &self.fields[fieldnum as usize];
-            let view = View::of(date.wall_us);
             if fieldnum == 1 && view.civil.year > start_year + 1 {
                 // Scanning years one by one: jump straight to the next year that can match.
                 let year = self.next_feasible_year(view.civil.year)?;
                 if year != view.civil.year {
-                    date = self.set_field_value(&date, 0, year);
-                    if self.end_date.is_some_and(|end| date.py_cmp(&end).is_gt()) {
+                    date = self.set(&date, Civil { year, month: 1, day: 1, hour: 0, minute: 0, second: 0, micro: 0 });
+                    if self.is_past_end(&date) {
                         return None;
                     }
+                    view = View::of(date.civil());
                     continue;
                 }
             }
+            if field.wildcard {
+                fieldnum += 1;
+                continue;
+            }
             let current = view.value(field.kind);
             match field.next_value(&view, current) {
-                None => (date, fieldnum) = self.increment_field_value(&date, fieldnum - 1)?,
+                None => (date, fieldnum) = self.increment_field_value(&date, &view, fieldnum - 1)?,
                 Some(next) if next > current => {
                     if field.kind.is_real() {
-                        date = self.set_field_value(&date, fieldnum as usize, next);
+                        date = self.set(&date, set_field_value(&view, fieldnum as usize, next));
                         fieldnum += 1;
                     } else {
-                        (date, fieldnum) = self.increment_field_value(&date, fieldnum)?;
+                        (date, fieldnum) = self.increment_field_value(&date, &view, fieldnum)?;
                     }
                 }
-                Some(_) => fieldnum += 1,
-            }
-            if let Some(end) = &self.end_date {
-                if date.py_cmp(end).is_gt() {
-                    return None;
+                Some(_) => {
+                    fieldnum += 1;
+                    continue;
                 }
             }
+            if self.is_past_end(&date) {
+                return None;
+            }
+            view = View::of(date.civil());
         }
-        if fieldnum < 0 {
-            return None;
-        }
-        match &self.end_date {
-            Some(end) if end.py_cmp(&date).is_lt() => Some(*end),
-            _ => Some(date),
-        }
+        (fieldnum >= 0).then_some(date)
     }
 
-    /// `_increment_field_value`: bump one field (carrying), reset the less significant ones,
-    /// and move the instant by the wall-clock difference, added in UTC.
-    fn increment_field_value(&self, date: &Zdt, fieldnum: i32) -> Option<(Zdt, i32)> {
-        let view = View::of(date.wall_us);
+    /// `_increment_field_value`'s move: the wall-clock difference added in UTC.
+    fn increment(&self, date: &Zdt, target: Civil) -> Zdt {
+        Zdt::from_utc(date.utc_us() + (target.to_us() - date.wall_us()), self.zone)
+    }
+
+    /// `_set_field_value`'s move: the wall time taken as is, fold kept.
+    fn set(&self, date: &Zdt, target: Civil) -> Zdt {
+        Zdt::from_wall_fold(target.to_us(), date.fold(), self.zone)
+    }
+
+    fn is_past_end(&self, date: &Zdt) -> bool {
+        self.end_date.is_some_and(|end| date.py_cmp(&end).is_gt())
+    }
+
+    /// `_increment_field_value`: bump one field (carrying), reset the less significant ones.
+    fn increment_field_value(&self, date: &Zdt, view: &View, fieldnum: i32) -> Option<(Zdt, i32)> {
         let mut values = [0i32; 8];
         let mut fieldnum = fieldnum;
         let mut i: i32 = 0;
@@ -534,25 +661,7 @@ impl CronTrigger {
             return None;
         }
         let target = civil_of(&values, 0);
-        if !target.is_valid() {
-            return None;
-        }
-        let difference = target.to_us() - date.wall_us;
-        Some((Zdt::from_utc(date.utc_us() + difference, self.zone), fieldnum))
-    }
-
-    /// `_set_field_value`: a plain wall time (possibly in a DST gap), keeping the fold.
-    fn set_field_value(&self, date: &Zdt, fieldnum: usize, new_value: i32) -> Zdt {
-        let view = View::of(date.wall_us);
-        let mut values = [0i32; 8];
-        for (i, kind) in FieldKind::ALL.into_iter().enumerate() {
-            values[i] = match i.cmp(&fieldnum) {
-                std::cmp::Ordering::Less => view.value(kind),
-                std::cmp::Ordering::Greater => kind.min(),
-                std::cmp::Ordering::Equal => new_value,
-            };
-        }
-        Zdt { wall_us: civil_of(&values, 0).to_us(), fold: date.fold, zone: self.zone }
+        target.is_valid().then(|| (self.increment(date, target), fieldnum))
     }
 
     fn next_feasible_year(&self, from: i32) -> Option<i32> {
@@ -560,7 +669,7 @@ impl CronTrigger {
         let year_field = &self.fields[0];
         let mut year = from;
         while year <= 9999 {
-            let view = View::of(Civil { year, month: 1, day: 1, hour: 0, minute: 0, second: 0, micro: 0 }.to_us());
+            let view = View::of(Civil { year, month: 1, day: 1, hour: 0, minute: 0, second: 0, micro: 0 });
             year = year_field.next_value(&view, year)?;
             if table[year.rem_euclid(400) as usize] {
                 return Some(year);
@@ -572,20 +681,68 @@ impl CronTrigger {
 
     fn feasible_year_table(&self) -> [bool; 400] {
         let mut table = [false; 400];
-        let [_, month, day, week, day_of_week, ..] = &self.fields;
+        let [_, month, day, week, day_of_week, ..] = &*self.fields;
         // 2000..2399 covers every year class modulo 400.
         for year in 2000..2400 {
             table[(year % 400) as usize] = (1..=12).any(|m| {
-                let first = View::of(Civil { year, month: m, day: 1, hour: 0, minute: 0, second: 0, micro: 0 }.to_us());
+                let first = View::of(Civil { year, month: m, day: 1, hour: 0, minute: 0, second: 0, micro: 0 });
                 month.matches(&first)
                     && (1..=first.month_len as u32).any(|d| {
-                        let view = View::of(Civil { year, month: m, day: d, hour: 0, minute: 0, second: 0, micro: 0 }.to_us());
+                        let view = View::of(Civil { year, month: m, day: d, hour: 0, minute: 0, second: 0, micro: 0 });
                         day.matches(&view) && day_of_week.matches(&view) && week.matches(&view)
                     })
             });
         }
         table
     }
+}
+
+/// `_set_field_value`: earlier fields kept, this one set, later ones at their minimum.
+fn set_field_value(view: &View, fieldnum: usize, new_value: i32) -> Civil {
+    let mut values = [0i32; 8];
+    for (i, kind) in FieldKind::ALL.into_iter().enumerate() {
+        values[i] = match i.cmp(&fieldnum) {
+            std::cmp::Ordering::Less => view.value(kind),
+            std::cmp::Ordering::Greater => kind.min(),
+            std::cmp::Ordering::Equal => new_value,
+        };
+    }
+    civil_of(&values, 0)
+}
+
+/// The first (hour, minute, second) allowed by the masks at or after `floor` (or the
+/// earliest, without one).
+fn next_time(hour: u64, minute: u64, second: u64, floor: Option<(u32, u32, u32)>) -> Option<(u32, u32, u32)> {
+    let first = |mask: u64| mask.trailing_zeros();
+    let Some((fh, fm, fs)) = floor else {
+        return Some((first(hour), first(minute), first(second)));
+    };
+    let h = next_bit(hour, fh)?;
+    if h > fh {
+        return Some((h, first(minute), first(second)));
+    }
+    if let Some(m) = next_bit(minute, fm) {
+        if m > fm {
+            return Some((h, m, first(second)));
+        }
+        if let Some(s) = next_bit(second, fs) {
+            return Some((h, m, s));
+        }
+        if let Some(m) = next_bit(minute, fm + 1) {
+            return Some((h, m, first(second)));
+        }
+    }
+    let h = next_bit(hour, fh + 1)?;
+    Some((h, first(minute), first(second)))
+}
+
+fn days_later(date: Civil, days: u32) -> Civil {
+    Civil::from_us((date.days() + i64::from(days)) * US_PER_DAY)
+}
+
+fn next_bit(mask: u64, from: u32) -> Option<u32> {
+    let above = mask.checked_shr(from).unwrap_or(0);
+    (above != 0).then(|| from + above.trailing_zeros())
 }
 
 fn civil_of(values: &[i32; 8], micro: u32) -> Civil {

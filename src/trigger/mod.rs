@@ -10,6 +10,7 @@ pub mod cron;
 pub mod date;
 pub mod interval;
 pub mod misfire;
+pub mod offsets;
 pub mod zoned;
 
 use std::fmt;
@@ -226,7 +227,7 @@ impl Schedule {
                 let start_date = match date("start_date", &spec.start_date)? {
                     Some(start) => start,
                     // `datetime.now(tz) + interval`: wall-clock addition, fold reset.
-                    None => Zdt::from_wall(now.wall_us + interval_secs * US_PER_SEC, zone),
+                    None => Zdt::from_wall(now.wall_us() + interval_secs * US_PER_SEC, zone),
                 };
                 Trigger::Interval(IntervalTrigger { interval_secs, start_date, end_date: date("end_date", &spec.end_date)?, zone })
             }
@@ -260,7 +261,7 @@ impl Schedule {
             Trigger::Cron(t) => {
                 let fire = t.next_fire_time(previous, now)?;
                 // `fire + timedelta(seconds=delay)` is wall-clock addition in Python.
-                let delayed = Zdt::from_wall(fire.wall_us + (delay * 1e6).round() as i64, fire.zone);
+                let delayed = Zdt::from_wall(fire.wall_us() + (delay * 1e6).round() as i64, fire.zone());
                 Some(match t.end_date {
                     Some(end) if end.py_cmp(&delayed).is_lt() => end,
                     _ => delayed,
@@ -273,7 +274,7 @@ impl Schedule {
 impl Trigger {
     pub fn zone(&self) -> Zone {
         match self {
-            Trigger::Date(t) => t.run_date.zone,
+            Trigger::Date(t) => t.run_date.zone(),
             Trigger::Interval(t) => t.zone,
             Trigger::Cron(t) => t.zone,
         }

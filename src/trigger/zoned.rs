@@ -10,6 +10,7 @@ use chrono::{DateTime, Offset, TimeZone};
 use chrono_tz::{OffsetName, Tz};
 
 use super::civil::{Civil, US_PER_SEC};
+use super::offsets;
 
 /// A time zone as APScheduler builds it: `"UTC"` is `datetime.timezone.utc`, other names are
 /// IANA zones, and `±HH:MM` suffixes on date strings give fixed offsets.
@@ -51,10 +52,29 @@ impl Zone {
         match self {
             Zone::Utc => 0,
             Zone::Fixed(offset) => *offset,
-            Zone::Iana(tz) => match DateTime::from_timestamp(utc_secs, 0) {
-                Some(utc) => tz.offset_from_utc_datetime(&utc.naive_utc()).fix().local_minus_utc(),
-                None => 0,
-            },
+            Zone::Iana(tz) => offsets::with_year_table(*tz, utc_secs, |t| t.offset_at(utc_secs)).unwrap_or_else(|| chrono_offset(*tz, utc_secs)),
+        }
+    }
+
+    /// Offset at a UTC instant and whether its wall time is the second of two (fold=1).
+    pub fn resolve_utc(&self, utc_secs: i64) -> (i32, bool) {
+        match self {
+            Zone::Utc => (0, false),
+            Zone::Fixed(offset) => (*offset, false),
+            Zone::Iana(tz) => offsets::span_at(*tz, utc_secs).map(|span| (span.offset, utc_secs < span.fold_until)).unwrap_or_else(|| {
+                let offset = chrono_offset(*tz, utc_secs);
+                let before = self.local_offsets(utc_secs + i64::from(offset)).before;
+                (offset, before != offset)
+            }),
+        }
+    }
+
+    /// The stretch of UTC time around `utc_secs` with one constant offset.
+    pub fn span_at(&self, utc_secs: i64) -> Option<offsets::Span> {
+        match self {
+            Zone::Utc => Some(offsets::Span { start: i64::MIN, end: i64::MAX, fold_until: i64::MIN, offset: 0 }),
+            Zone::Fixed(offset) => Some(offsets::Span { start: i64::MIN, end: i64::MAX, fold_until: i64::MIN, offset: *offset }),
+            Zone::Iana(tz) => offsets::span_at(*tz, utc_secs),
         }
     }
 
@@ -65,6 +85,9 @@ impl Zone {
             Zone::Fixed(offset) => return fixed(*offset),
             Zone::Iana(tz) => tz,
         };
+        if let Some((before, after)) = offsets::with_year_table(*tz, wall_secs, |t| t.local_offsets(wall_secs)) {
+            return LocalOffsets { before, after };
+        }
         let Some(wall) = DateTime::from_timestamp(wall_secs, 0).map(|d| d.naive_utc()) else {
             return fixed(0);
         };
@@ -121,6 +144,13 @@ impl fmt::Display for Zone {
     }
 }
 
+fn chrono_offset(tz: Tz, utc_secs: i64) -> i32 {
+    match DateTime::from_timestamp(utc_secs, 0) {
+        Some(utc) => tz.offset_from_utc_datetime(&utc.naive_utc()).fix().local_minus_utc(),
+        None => 0,
+    }
+}
+
 /// tzdata's name for zones without a letter abbreviation: `+11`, `-03`, `+0530`.
 fn numeric_abbreviation(offset: i32) -> String {
     let sign = if offset < 0 { '-' } else { '+' };
@@ -143,26 +173,50 @@ pub fn format_offset(offset: i32, separator: &str) -> String {
 }
 
 /// An aware datetime as Python has it: wall time (µs since 1970-01-01 on the local clock),
-/// `fold`, zone. A wall time inside a DST gap is representable, as in Python.
-#[derive(Clone, Copy, Debug)]
+/// `fold`, zone. A wall time inside a DST gap is representable, as in Python. The UTC
+/// instant is resolved once, at construction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Zdt {
-    pub wall_us: i64,
-    pub fold: bool,
-    pub zone: Zone,
+    wall_us: i64,
+    utc_us: i64,
+    fold: bool,
+    zone: Zone,
 }
 
 impl Zdt {
     /// `datetime.fromtimestamp(us / 1e6, zone)` for an exact microsecond instant.
     pub fn from_utc(utc_us: i64, zone: Zone) -> Zdt {
-        let offset_us = i64::from(zone.offset_at(utc_us.div_euclid(US_PER_SEC))) * US_PER_SEC;
-        let wall_us = utc_us + offset_us;
-        let before = i64::from(zone.local_offsets(wall_us.div_euclid(US_PER_SEC)).before) * US_PER_SEC;
-        Zdt { wall_us, fold: wall_us - before != utc_us, zone }
+        let (offset, fold) = zone.resolve_utc(utc_us.div_euclid(US_PER_SEC));
+        Zdt { wall_us: utc_us + i64::from(offset) * US_PER_SEC, utc_us, fold, zone }
+    }
+
+    /// A datetime whose offset the caller has already resolved.
+    pub(crate) fn from_parts(wall_us: i64, utc_us: i64, fold: bool, zone: Zone) -> Zdt {
+        Zdt { wall_us, utc_us, fold, zone }
+    }
+
+    /// A wall time taken as given, as `datetime(..., tzinfo=zone, fold=fold)`.
+    pub fn from_wall_fold(wall_us: i64, fold: bool, zone: Zone) -> Zdt {
+        let offsets = zone.local_offsets(wall_us.div_euclid(US_PER_SEC));
+        let offset = if fold { offsets.after } else { offsets.before };
+        Zdt { wall_us, utc_us: wall_us - i64::from(offset) * US_PER_SEC, fold, zone }
     }
 
     /// A wall time taken as given, fold=0, as `datetime(..., tzinfo=zone)`.
     pub fn from_wall(wall_us: i64, zone: Zone) -> Zdt {
-        Zdt { wall_us, fold: false, zone }
+        Zdt::from_wall_fold(wall_us, false, zone)
+    }
+
+    pub fn wall_us(&self) -> i64 {
+        self.wall_us
+    }
+
+    pub fn fold(&self) -> bool {
+        self.fold
+    }
+
+    pub fn zone(&self) -> Zone {
+        self.zone
     }
 
     /// `normalize(dt.replace(tzinfo=zone))`: APScheduler's `localize` for naive strings.
@@ -171,22 +225,11 @@ impl Zdt {
     }
 
     pub fn utcoffset(&self) -> i32 {
-        match self.zone {
-            Zone::Utc => 0,
-            Zone::Fixed(offset) => offset,
-            Zone::Iana(_) => {
-                let offsets = self.zone.local_offsets(self.wall_us.div_euclid(US_PER_SEC));
-                if self.fold {
-                    offsets.after
-                } else {
-                    offsets.before
-                }
-            }
-        }
+        ((self.wall_us - self.utc_us) / US_PER_SEC) as i32
     }
 
     pub fn utc_us(&self) -> i64 {
-        self.wall_us - i64::from(self.utcoffset()) * US_PER_SEC
+        self.utc_us
     }
 
     pub fn civil(&self) -> Civil {
@@ -282,7 +325,7 @@ mod tests {
             (wall(2024, 7, 1, 12, 0), true, "2024-07-01 12:00:00-04:00"),
         ];
         for (w, fold, expected) in cases {
-            assert_eq!(Zdt { wall_us: w, fold, zone: ny }.py_str(), expected);
+            assert_eq!(Zdt::from_wall_fold(w, fold, ny).py_str(), expected);
         }
     }
 

@@ -1,0 +1,183 @@
+//! A per-zone, per-year table of UTC offset changes, built once from chrono-tz and cached
+//! per thread, so offset lookups in the trigger search are a few array reads instead of a
+//! chrono-tz binary search plus local-time resolution each time.
+//!
+//! A year's table covers UTC instants from two days before New Year to two days after the
+//! next one, found by probing the offset every 6 hours and bisecting each change to the
+//! second. (It assumes no zone changes its offset twice within 6 hours; tzdb has no such
+//! change between 1970 and 2099.)
+
+use std::cell::RefCell;
+
+use chrono::{DateTime, Offset, TimeZone};
+use chrono_tz::Tz;
+
+use super::civil::{civil_from_days, days_from_civil};
+
+const FIRST_YEAR: i32 = 1900;
+const LAST_YEAR: i32 = 2200;
+const PROBE_SECS: i64 = 6 * 3600;
+const MARGIN_SECS: i64 = 2 * 86_400;
+
+/// An offset change at `at` (UTC seconds): `before` applies until `at`, `after` from it.
+#[derive(Clone, Copy, Debug)]
+pub struct Transition {
+    pub at: i64,
+    pub before: i32,
+    pub after: i32,
+}
+
+#[derive(Debug)]
+pub struct YearTable {
+    pub cover_start: i64,
+    pub cover_end: i64,
+    pub first_offset: i32,
+    pub transitions: Vec<Transition>,
+}
+
+/// The stretch of UTC time around an instant during which the offset does not change.
+#[derive(Clone, Copy, Debug)]
+pub struct Span {
+    pub start: i64,
+    pub end: i64,
+    /// Instants before this repeat the wall times of the previous span (Python's fold=1).
+    pub fold_until: i64,
+    pub offset: i32,
+}
+
+fn chrono_offset(tz: Tz, utc_secs: i64) -> i32 {
+    match DateTime::from_timestamp(utc_secs, 0) {
+        Some(utc) => tz.offset_from_utc_datetime(&utc.naive_utc()).fix().local_minus_utc(),
+        None => 0,
+    }
+}
+
+impl YearTable {
+    fn build(tz: Tz, year: i32) -> YearTable {
+        let cover_start = days_from_civil(year, 1, 1) * 86_400 - MARGIN_SECS;
+        let cover_end = days_from_civil(year + 1, 1, 1) * 86_400 + MARGIN_SECS;
+        let first_offset = chrono_offset(tz, cover_start);
+        let mut transitions = Vec::new();
+        let (mut t, mut offset) = (cover_start, first_offset);
+        while t < cover_end {
+            let next = (t + PROBE_SECS).min(cover_end);
+            let next_offset = chrono_offset(tz, next);
+            if next_offset != offset {
+                // The first second in (t, next] with the new offset.
+                let (mut lo, mut hi) = (t, next);
+                while hi - lo > 1 {
+                    let mid = lo + (hi - lo) / 2;
+                    if chrono_offset(tz, mid) == offset {
+                        lo = mid;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                transitions.push(Transition { at: hi, before: offset, after: next_offset });
+            }
+            t = next;
+            offset = next_offset;
+        }
+        YearTable { cover_start, cover_end, first_offset, transitions }
+    }
+
+    pub fn offset_at(&self, utc_secs: i64) -> i32 {
+        self.transitions.iter().take_while(|t| t.at <= utc_secs).last().map_or(self.first_offset, |t| t.after)
+    }
+
+    pub fn span_at(&self, utc_secs: i64) -> Span {
+        let mut span = Span { start: self.cover_start, end: self.cover_end, fold_until: self.cover_start, offset: self.first_offset };
+        for t in &self.transitions {
+            if t.at <= utc_secs {
+                let fold_until = t.at + i64::from((t.before - t.after).max(0));
+                span = Span { start: t.at, end: self.cover_end, fold_until, offset: t.after };
+            } else {
+                span.end = t.at;
+                break;
+            }
+        }
+        span
+    }
+
+    /// zoneinfo's (fold=0, fold=1) offsets for a wall time, in seconds since 1970 (local).
+    pub fn local_offsets(&self, wall_secs: i64) -> (i32, i32) {
+        for t in &self.transitions {
+            let (low, high) = (t.before.min(t.after), t.before.max(t.after));
+            if wall_secs >= t.at + i64::from(low) && wall_secs < t.at + i64::from(high) {
+                return (t.before, t.after);
+            }
+        }
+        let offset = self.offset_at(wall_secs - i64::from(self.offset_at(wall_secs - i64::from(self.first_offset))));
+        (offset, offset)
+    }
+}
+
+/// Per zone (indexed by `Tz as usize`), per year since FIRST_YEAR.
+type ZoneTables = Vec<Option<Box<[Option<Box<YearTable>>]>>>;
+
+thread_local! {
+    /// The last span looked up per zone slot: most lookups land in the same stretch.
+    static RECENT_SPANS: RefCell<[Option<(Tz, Span)>; 16]> = const { RefCell::new([None; 16]) };
+    static TABLES: RefCell<ZoneTables> = const { RefCell::new(Vec::new()) };
+}
+
+/// The span of constant offset containing `utc_secs`.
+pub fn span_at(tz: Tz, utc_secs: i64) -> Option<Span> {
+    let slot = tz as usize % 16;
+    let recent = RECENT_SPANS.with(|spans| spans.borrow()[slot]);
+    if let Some((zone, span)) = recent {
+        if zone == tz && span.start <= utc_secs && utc_secs < span.end {
+            return Some(span);
+        }
+    }
+    let span = with_year_table(tz, utc_secs, |t| t.span_at(utc_secs))?;
+    RECENT_SPANS.with(|spans| spans.borrow_mut()[slot] = Some((tz, span)));
+    Some(span)
+}
+
+/// Runs `f` on the table of `tz` for the year containing `secs` (a UTC instant, or a wall
+/// time: the two-day margins cover any offset). `None` outside 1900..=2200.
+pub fn with_year_table<R>(tz: Tz, secs: i64, f: impl FnOnce(&YearTable) -> R) -> Option<R> {
+    let (year, _, _) = civil_from_days(secs.div_euclid(86_400));
+    if !(FIRST_YEAR..=LAST_YEAR).contains(&year) {
+        return None;
+    }
+    TABLES.with(|tables| {
+        let mut tables = tables.borrow_mut();
+        let zone_index = tz as usize;
+        if tables.len() <= zone_index {
+            tables.resize_with(zone_index + 1, || None);
+        }
+        let years = tables[zone_index]
+            .get_or_insert_with(|| (FIRST_YEAR..=LAST_YEAR).map(|_| None).collect());
+        let table = years[(year - FIRST_YEAR) as usize].get_or_insert_with(|| Box::new(YearTable::build(tz, year)));
+        Some(f(table))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_agree_with_chrono_tz_every_hour_of_a_dst_year() {
+        for name in ["America/New_York", "Australia/Lord_Howe", "Europe/Dublin", "Africa/Casablanca", "Asia/Shanghai"] {
+            let tz: Tz = name.parse().unwrap();
+            let start = days_from_civil(2024, 1, 1) * 86_400;
+            for hour in 0..(366 * 24) {
+                let t = start + hour * 3600 + 1234;
+                assert_eq!(with_year_table(tz, t, |table| table.offset_at(t)), Some(chrono_offset(tz, t)), "{name} at {t}");
+            }
+        }
+    }
+
+    #[test]
+    fn new_york_2024_has_two_transitions() {
+        let tz: Tz = "America/New_York".parse().unwrap();
+        let at = with_year_table(tz, days_from_civil(2024, 6, 1) * 86_400, |table| {
+            table.transitions.iter().map(|t| (t.at, t.before, t.after)).collect::<Vec<_>>()
+        })
+        .unwrap();
+        assert_eq!(at, vec![(1_710_054_000, -18_000, -14_400), (1_730_613_600, -14_400, -18_000)]);
+    }
+}

@@ -3,6 +3,10 @@
 
 pub mod api;
 pub mod config;
+pub mod error;
 pub mod host;
+pub mod job;
+pub mod random;
+pub mod store;
 pub mod tick;
 pub mod trigger;

@@ -193,10 +193,11 @@ impl Schedule {
         }
         let foreign = spec.foreign_fields(kind);
         if let Some(first) = foreign.first() {
-            return Err(TriggerError::new(
-                *first,
-                format!("{} not a field of the {kind} trigger", if foreign.len() == 1 { format!("{first} is") } else { format!("{} are", foreign.join(", ")) }),
-            ));
+            let message = match foreign.len() {
+                1 => format!("is not a field of the {kind} trigger"),
+                _ => format!("is not a field of the {kind} trigger (nor are {})", foreign[1..].join(", ")),
+            };
+            return Err(TriggerError::new(*first, message));
         }
         let zone = match &spec.timezone {
             Some(name) => Zone::parse(name).map_err(|m| TriggerError::new("timezone", m))?,

@@ -1,0 +1,442 @@
+//! The timing job: the add request as sent, validated once into a [`Job`], and the job as
+//! stored and returned.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+use crate::trigger::{CronValue, IntervalValue, Schedule, TriggerSpec, Zdt, Zone};
+
+/// Where a job is kept (`job_store_kind`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    Redis,
+    Memory,
+}
+
+impl StoreKind {
+    pub fn parse(field: &str, value: &str) -> Result<StoreKind, ApiError> {
+        match value {
+            "redis" => Ok(StoreKind::Redis),
+            "memory" => Ok(StoreKind::Memory),
+            other => Err(ApiError::invalid(field, format!("Unsupported job_store_kind {other:?} (expected \"redis\" or \"memory\")"))),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            StoreKind::Redis => "redis",
+            StoreKind::Memory => "memory",
+        }
+    }
+}
+
+/// funboost's Redis broker kinds, each with its own publish command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BrokerKind {
+    #[serde(rename = "REDIS")]
+    Redis,
+    #[serde(rename = "REDIS_ACK_ABLE")]
+    RedisAckAble,
+    #[serde(rename = "REDIS_STREAM")]
+    RedisStream,
+    #[serde(rename = "REDIS_PRIORITY")]
+    RedisPriority,
+    #[serde(rename = "REDIS_BRPOP_LPUSH")]
+    RedisBrpopLpush,
+}
+
+impl BrokerKind {
+    pub const ALL: [BrokerKind; 5] =
+        [BrokerKind::Redis, BrokerKind::RedisAckAble, BrokerKind::RedisStream, BrokerKind::RedisPriority, BrokerKind::RedisBrpopLpush];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            BrokerKind::Redis => "REDIS",
+            BrokerKind::RedisAckAble => "REDIS_ACK_ABLE",
+            BrokerKind::RedisStream => "REDIS_STREAM",
+            BrokerKind::RedisPriority => "REDIS_PRIORITY",
+            BrokerKind::RedisBrpopLpush => "REDIS_BRPOP_LPUSH",
+        }
+    }
+
+    /// Also accepts funboost's enum value `RedisBrpopLpush`.
+    pub fn parse(value: &str) -> Result<BrokerKind, ApiError> {
+        if value == "RedisBrpopLpush" {
+            return Ok(BrokerKind::RedisBrpopLpush);
+        }
+        BrokerKind::ALL.into_iter().find(|k| k.name() == value).ok_or_else(|| {
+            let names: Vec<&str> = BrokerKind::ALL.iter().map(|k| k.name()).collect();
+            ApiError::invalid("broker_kind", format!("unsupported broker kind {value:?} (expected one of {})", names.join(", ")))
+        })
+    }
+}
+
+/// funboost task options copied into each message's `extra`, with the JSON type each takes.
+const TASK_OPTIONS: [(&str, JsonKind); 9] = [
+    ("function_timeout", JsonKind::Number),
+    ("max_retry_times", JsonKind::Integer),
+    ("is_print_detail_exception", JsonKind::Bool),
+    ("msg_expire_seconds", JsonKind::Number),
+    ("is_using_rpc_mode", JsonKind::Bool),
+    ("user_extra_info", JsonKind::Object),
+    ("other_extra_params", JsonKind::Object),
+    ("filter_str", JsonKind::String),
+    ("do_task_filtering", JsonKind::Bool),
+];
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum JsonKind {
+    Number,
+    Integer,
+    Bool,
+    Object,
+    String,
+}
+
+impl JsonKind {
+    fn accepts(self, value: &Value) -> bool {
+        match self {
+            JsonKind::Number => value.as_f64().is_some_and(|n| n >= 0.0),
+            JsonKind::Integer => value.as_u64().is_some(),
+            JsonKind::Bool => value.is_boolean(),
+            JsonKind::Object => value.is_object(),
+            JsonKind::String => value.is_string(),
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            JsonKind::Number => "a non-negative number",
+            JsonKind::Integer => "a non-negative integer",
+            JsonKind::Bool => "true or false",
+            JsonKind::Object => "an object",
+            JsonKind::String => "a string",
+        }
+    }
+}
+
+/// Longest accepted queue name or job id.
+pub const MAX_NAME_LEN: usize = 256;
+
+pub fn validate_name(field: &str, value: &str) -> Result<(), ApiError> {
+    if value.is_empty() {
+        return Err(ApiError::invalid(field, "must not be empty"));
+    }
+    if value.len() > MAX_NAME_LEN {
+        return Err(ApiError::invalid(field, format!("must be at most {MAX_NAME_LEN} bytes, got {}", value.len())));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(ApiError::invalid(field, "must not contain control characters"));
+    }
+    Ok(())
+}
+
+/// A JSON object being taken apart field by field; what is left at the end is unknown.
+pub struct Body {
+    fields: Map<String, Value>,
+}
+
+impl Body {
+    pub fn parse(bytes: &[u8]) -> Result<Body, ApiError> {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::invalid("body", "a JSON object is required"));
+        }
+        match serde_json::from_slice::<Value>(bytes) {
+            Ok(Value::Object(fields)) => Ok(Body { fields }),
+            Ok(other) => Err(ApiError::invalid("body", format!("must be a JSON object, got {}", json_type(&other)))),
+            Err(e) => Err(ApiError::invalid("body", format!("is not valid JSON: {e}"))),
+        }
+    }
+
+    /// Removes a field; JSON `null` counts as absent.
+    fn take(&mut self, name: &str) -> Option<Value> {
+        self.fields.remove(name).filter(|v| !v.is_null())
+    }
+
+    pub fn string(&mut self, name: &str) -> Result<Option<String>, ApiError> {
+        match self.take(name) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(other) => Err(ApiError::invalid(name, format!("must be a string, got {}", json_type(&other)))),
+        }
+    }
+
+    pub fn boolean(&mut self, name: &str) -> Result<Option<bool>, ApiError> {
+        match self.take(name) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(b)),
+            Some(other) => Err(ApiError::invalid(name, format!("must be true or false, got {}", json_type(&other)))),
+        }
+    }
+
+    pub fn unsigned(&mut self, name: &str, max: u64) -> Result<Option<u64>, ApiError> {
+        match self.take(name) {
+            None => Ok(None),
+            Some(v) => match v.as_u64() {
+                Some(n) if n <= max => Ok(Some(n)),
+                Some(n) => Err(ApiError::invalid(name, format!("must be at most {max}, got {n}"))),
+                None => Err(ApiError::invalid(name, format!("must be a whole number from 0 to {max}, got {}", short(&v)))),
+            },
+        }
+    }
+
+    fn cron_value(&mut self, name: &str) -> Result<Option<CronValue>, ApiError> {
+        match self.take(name) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(CronValue::Text(s))),
+            Some(v) => match v.as_u64() {
+                Some(n) => Ok(Some(CronValue::Number(n))),
+                None => Err(ApiError::invalid(name, format!("must be a cron expression string or a non-negative integer, got {}", short(&v)))),
+            },
+        }
+    }
+
+    fn interval_value(&mut self, name: &str) -> Result<Option<IntervalValue>, ApiError> {
+        match self.take(name) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(IntervalValue::Text(s))),
+            Some(v) => match v.as_i64() {
+                Some(n) => Ok(Some(IntervalValue::Number(n))),
+                None => Err(ApiError::invalid(name, format!("must be a whole number, got {}", short(&v)))),
+            },
+        }
+    }
+
+    /// The trigger fields (all optional here; the trigger kind decides which may be set).
+    pub fn trigger_spec(&mut self, kind: String) -> Result<TriggerSpec, ApiError> {
+        Ok(TriggerSpec {
+            trigger: kind,
+            run_date: self.string("run_date")?,
+            weeks: self.interval_value("weeks")?,
+            days: self.interval_value("days")?,
+            hours: self.interval_value("hours")?,
+            minutes: self.interval_value("minutes")?,
+            seconds: self.interval_value("seconds")?,
+            year: self.cron_value("year")?,
+            month: self.cron_value("month")?,
+            day: self.cron_value("day")?,
+            week: self.cron_value("week")?,
+            day_of_week: self.cron_value("day_of_week")?,
+            hour: self.cron_value("hour")?,
+            minute: self.cron_value("minute")?,
+            second: self.cron_value("second")?,
+            start_date: self.string("start_date")?,
+            end_date: self.string("end_date")?,
+            timezone: self.string("timezone")?,
+            jitter: self.unsigned("jitter", 86_400)?.map(|j| j as u32),
+        })
+    }
+
+    /// Fails on the first field nobody took.
+    pub fn finish(self) -> Result<(), ApiError> {
+        match self.fields.keys().next() {
+            None => Ok(()),
+            Some(name) => Err(ApiError::invalid(name.as_str(), "unknown field")),
+        }
+    }
+}
+
+pub fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn short(value: &Value) -> String {
+    let text = value.to_string();
+    match text.char_indices().nth(40) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
+    }
+}
+
+/// An add request, validated: everything but what needs the store (the queue's registered
+/// parameters and the clock).
+#[derive(Clone, Debug)]
+pub struct AddRequest {
+    pub job_id: Option<String>,
+    pub queue_name: String,
+    pub store: StoreKind,
+    pub replace_existing: bool,
+    pub trigger: TriggerSpec,
+    pub args: Vec<Value>,
+    pub kwargs: Map<String, Value>,
+    pub misfire_grace_time: Option<u32>,
+    pub coalesce: bool,
+    pub broker_kind: BrokerKind,
+    pub priority: Option<u8>,
+    pub extra: Map<String, Value>,
+}
+
+impl AddRequest {
+    pub fn parse(bytes: &[u8]) -> Result<AddRequest, ApiError> {
+        let mut body = Body::parse(bytes)?;
+        let queue_name = body.string("queue_name")?.ok_or_else(|| ApiError::invalid("queue_name", "is required"))?;
+        validate_name("queue_name", &queue_name)?;
+        let kind = body.string("trigger")?.ok_or_else(|| ApiError::invalid("trigger", "is required (\"date\", \"interval\" or \"cron\")"))?;
+        let job_id = body.string("job_id")?;
+        if let Some(id) = &job_id {
+            validate_name("job_id", id)?;
+        }
+        let store = match body.string("job_store_kind")? {
+            Some(kind) => StoreKind::parse("job_store_kind", &kind)?,
+            None => StoreKind::Redis,
+        };
+        let replace_existing = body.boolean("replace_existing")?.unwrap_or(false);
+        let args = match body.take("args") {
+            None => Vec::new(),
+            Some(Value::Array(args)) => args,
+            Some(other) => return Err(ApiError::invalid("args", format!("must be an array of positional arguments, got {}", json_type(&other)))),
+        };
+        let kwargs = match body.take("kwargs") {
+            None => Map::new(),
+            Some(Value::Object(kwargs)) => kwargs,
+            Some(other) => return Err(ApiError::invalid("kwargs", format!("must be an object of keyword arguments, got {}", json_type(&other)))),
+        };
+        // Absent: APScheduler's default of 1 s; null: no limit.
+        let misfire_grace_time = match body.fields.remove("misfire_grace_time") {
+            None => Some(1),
+            Some(Value::Null) => None,
+            Some(v) => match v.as_u64() {
+                Some(n) if (1..=u64::from(u32::MAX)).contains(&n) => Some(n as u32),
+                _ => return Err(ApiError::invalid("misfire_grace_time", format!("must be a whole number of seconds ≥ 1, or null for no limit, got {}", short(&v)))),
+            },
+        };
+        let coalesce = body.boolean("coalesce")?.unwrap_or(true);
+        let broker_kind = match body.string("broker_kind")? {
+            Some(kind) => BrokerKind::parse(&kind)?,
+            None => BrokerKind::Redis,
+        };
+        let priority = body.unsigned("priority", 255)?.map(|p| p as u8);
+        if priority.is_some() && broker_kind != BrokerKind::RedisPriority {
+            return Err(ApiError::invalid("priority", "only applies with broker_kind \"REDIS_PRIORITY\""));
+        }
+        let mut extra = Map::new();
+        for (name, kind) in TASK_OPTIONS {
+            if let Some(value) = body.take(name) {
+                if !kind.accepts(&value) {
+                    return Err(ApiError::invalid(name, format!("must be {}, got {}", kind.describe(), short(&value))));
+                }
+                extra.insert(name.to_string(), value);
+            }
+        }
+        let trigger = body.trigger_spec(kind)?;
+        body.finish()?;
+        Ok(AddRequest { job_id, queue_name, store, replace_existing, trigger, args, kwargs, misfire_grace_time, coalesce, broker_kind, priority, extra })
+    }
+}
+
+/// A stored timing job. The trigger is kept as given (plus the creation instant that its
+/// defaults derive from) and rebuilt on load, so a stored job is always a valid one.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Job {
+    pub job_id: String,
+    pub queue_name: String,
+    pub store: StoreKind,
+    pub trigger: TriggerSpec,
+    /// The resolved time zone name.
+    pub timezone: String,
+    pub created_us: i64,
+    pub args: Vec<Value>,
+    pub kwargs: Map<String, Value>,
+    /// The message's keyword arguments: positional args mapped to parameter names + kwargs.
+    pub message_kwargs: Map<String, Value>,
+    pub misfire_grace_time: Option<u32>,
+    pub coalesce: bool,
+    pub broker_kind: BrokerKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<u8>,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub extra: Map<String, Value>,
+    /// `None` when paused or when the trigger has no more fire times.
+    pub next_run: Option<StoredTime>,
+    pub paused: bool,
+    #[serde(default)]
+    pub fires: u64,
+    #[serde(default)]
+    pub missed: u64,
+    #[serde(default)]
+    pub coalesced: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_fire: Option<StoredTime>,
+}
+
+/// A [`Zdt`] in storage: wall time, fold and zone name (a plain UTC instant would lose
+/// Python's wall-time semantics).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredTime {
+    pub wall_us: i64,
+    pub fold: bool,
+    pub utc_us: i64,
+}
+
+impl StoredTime {
+    pub fn of(t: &Zdt) -> StoredTime {
+        StoredTime { wall_us: t.wall_us(), fold: t.fold(), utc_us: t.utc_us() }
+    }
+
+    pub fn in_zone(&self, zone: Zone) -> Zdt {
+        Zdt::from_wall_fold(self.wall_us, self.fold, zone)
+    }
+}
+
+impl Job {
+    pub fn schedule(&self) -> Result<Schedule, ApiError> {
+        let zone = Zone::parse(&self.timezone).map_err(|e| ApiError::invalid("timezone", e))?;
+        Ok(Schedule::build(&self.trigger, zone, self.created_us)?)
+    }
+
+    /// The job's next run time in the zone of its trigger.
+    pub fn next_run_time(&self, schedule: &Schedule) -> Option<Zdt> {
+        self.next_run.map(|t| t.in_zone(self.time_zone(schedule)))
+    }
+
+    /// Date triggers keep the zone of their run_date (which may be a fixed offset).
+    pub fn time_zone(&self, schedule: &Schedule) -> Zone {
+        schedule.zone()
+    }
+
+    /// The job as the API returns it.
+    pub fn view(&self, schedule: &Schedule) -> Value {
+        let mut view = Map::new();
+        view.insert("job_id".into(), self.job_id.clone().into());
+        view.insert("queue_name".into(), self.queue_name.clone().into());
+        view.insert("trigger".into(), self.trigger.trigger.clone().into());
+        view.insert("trigger_str".into(), schedule.trigger.to_string().into());
+        if let Ok(Value::Object(fields)) = serde_json::to_value(&self.trigger) {
+            for (name, value) in fields {
+                if name != "trigger" && name != "timezone" {
+                    view.insert(name, value);
+                }
+            }
+        }
+        let next_run_time = if self.paused { None } else { self.next_run_time(schedule) };
+        view.insert("next_run_time".into(), next_run_time.map(|t| t.py_str()).into());
+        view.insert("status".into(), if self.paused { "paused" } else if self.next_run.is_none() { "finished" } else { "running" }.into());
+        view.insert("args".into(), Value::Array(self.args.clone()));
+        view.insert("kwargs".into(), Value::Object(self.kwargs.clone()));
+        view.insert("job_store_kind".into(), self.store.name().into());
+        view.insert("timezone".into(), self.timezone.clone().into());
+        view.insert("misfire_grace_time".into(), self.misfire_grace_time.into());
+        view.insert("coalesce".into(), self.coalesce.into());
+        view.insert("broker_kind".into(), self.broker_kind.name().into());
+        if let Some(p) = self.priority {
+            view.insert("priority".into(), p.into());
+        }
+        if !self.extra.is_empty() {
+            view.insert("task_options".into(), Value::Object(self.extra.clone()));
+        }
+        view.insert("fire_count".into(), self.fires.into());
+        view.insert("missed_count".into(), self.missed.into());
+        view.insert("coalesced_count".into(), self.coalesced.into());
+        view.insert("last_fire_time".into(), self.last_fire.map(|t| t.in_zone(self.time_zone(schedule)).py_str()).into());
+        Value::Object(view)
+    }
+}

@@ -1,0 +1,224 @@
+//! The `redis` job store. All keys share one hash tag (`{prefix}`), so every script touches a
+//! single slot:
+//!
+//! | key | type | content |
+//! |---|---|---|
+//! | `{prefix}:jobs` | hash | `<queue>\x1f<job_id>` → job JSON |
+//! | `{prefix}:due` | sorted set | `<queue>\x1f<job_id>`, score = next run (UTC µs) |
+//! | `{prefix}:queue:<queue>` | set | the queue's job ids |
+//! | `{prefix}:queues` | set | queue names that have jobs |
+//!
+//! Paused and finished jobs are absent from `due`, so a tick reads only due jobs.
+
+use anyhow::Context;
+
+use super::{decode, encode, AddOutcome, JobStore, Stored};
+use crate::error::{code, ApiError};
+use crate::host::{Redis, RedisArg, RedisValue};
+use crate::job::Job;
+
+pub struct RedisStore<'a> {
+    redis: &'a dyn Redis,
+    prefix: String,
+}
+
+/// Queue and id joined with the ASCII unit separator (names may not contain control chars).
+pub fn member(queue: &str, job_id: &str) -> String {
+    format!("{queue}\u{1f}{job_id}")
+}
+
+const ADD: &str = r#"
+local exists = redis.call('HEXISTS', KEYS[1], ARGV[1])
+if exists == 1 and ARGV[5] ~= '1' then return {0, 1} end
+if exists == 0 and redis.call('SCARD', KEYS[3]) >= tonumber(ARGV[6]) then return {0, 2} end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+if ARGV[4] == '' then redis.call('ZREM', KEYS[2], ARGV[1]) else redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1]) end
+redis.call('SADD', KEYS[3], ARGV[2])
+redis.call('SADD', KEYS[4], ARGV[7])
+return {1, exists}
+"#;
+
+const REPLACE: &str = r#"
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+if ARGV[3] == '' then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('SREM', KEYS[3], ARGV[5])
+  if redis.call('SCARD', KEYS[3]) == 0 then redis.call('SREM', KEYS[4], ARGV[6]) end
+  return 1
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+if ARGV[4] == '' then redis.call('ZREM', KEYS[2], ARGV[1]) else redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1]) end
+return 1
+"#;
+
+/// KEYS: jobs, due, queues; ARGV: prefix of queue sets, queue name or '' for all.
+const DELETE_ALL: &str = r#"
+local queues = {}
+if ARGV[2] == '' then queues = redis.call('SMEMBERS', KEYS[3]) else queues = {ARGV[2]} end
+local deleted = 0
+for _, q in ipairs(queues) do
+  local set = ARGV[1] .. q
+  for _, id in ipairs(redis.call('SMEMBERS', set)) do
+    local m = q .. '\31' .. id
+    deleted = deleted + redis.call('HDEL', KEYS[1], m)
+    redis.call('ZREM', KEYS[2], m)
+  end
+  redis.call('DEL', set)
+  redis.call('SREM', KEYS[3], q)
+end
+return deleted
+"#;
+
+/// KEYS: jobs, queue set (or queues set when listing all); ARGV: queue or ''.
+const LIST: &str = r#"
+if ARGV[1] == '' then return redis.call('HVALS', KEYS[1]) end
+local out = {}
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  local v = redis.call('HGET', KEYS[1], ARGV[1] .. '\31' .. id)
+  if v then out[#out + 1] = v end
+end
+return out
+"#;
+
+fn bytes(s: impl Into<Vec<u8>>) -> RedisArg {
+    RedisArg::Bytes(s.into())
+}
+
+pub fn text(value: &RedisValue) -> Option<String> {
+    match value {
+        RedisValue::Bytes(b) => String::from_utf8(b.clone()).ok(),
+        RedisValue::Status(s) => Some(s.clone()),
+        RedisValue::Int(i) => Some(i.to_string()),
+        RedisValue::Nil => None,
+    }
+}
+
+pub fn int(value: &RedisValue) -> Option<i64> {
+    match value {
+        RedisValue::Int(i) => Some(*i),
+        RedisValue::Bytes(b) => std::str::from_utf8(b).ok()?.parse().ok(),
+        _ => None,
+    }
+}
+
+/// Runs a command; any failure means the store is unavailable (503).
+pub fn run(redis: &dyn Redis, command: &str, args: &[RedisArg]) -> Result<Vec<RedisValue>, ApiError> {
+    redis
+        .execute(command, args)
+        .with_context(|| format!("Redis {command}"))
+        .map_err(|e| ApiError::store_unavailable(format!("{e:#}")))
+}
+
+/// The Redis server's clock, Unix µs: one clock for every replica.
+pub fn server_time_us(redis: &dyn Redis) -> Result<i64, ApiError> {
+    let reply = run(redis, "TIME", &[])?;
+    match (reply.first().and_then(int), reply.get(1).and_then(int)) {
+        (Some(secs), Some(micros)) => Ok(secs * 1_000_000 + micros),
+        _ => Err(ApiError::store_unavailable(format!("unexpected TIME reply {reply:?}"))),
+    }
+}
+
+impl<'a> RedisStore<'a> {
+    pub fn new(redis: &'a dyn Redis, prefix: &str) -> RedisStore<'a> {
+        RedisStore { redis, prefix: prefix.to_string() }
+    }
+
+    pub fn jobs_key(&self) -> String {
+        format!("{{{}}}:jobs", self.prefix)
+    }
+
+    pub fn due_key(&self) -> String {
+        format!("{{{}}}:due", self.prefix)
+    }
+
+    fn queue_key(&self, queue: &str) -> String {
+        format!("{{{}}}:queue:{queue}", self.prefix)
+    }
+
+    fn queues_key(&self) -> String {
+        format!("{{{}}}:queues", self.prefix)
+    }
+
+    fn eval(&self, script: &str, keys: &[String], args: Vec<RedisArg>) -> Result<Vec<RedisValue>, ApiError> {
+        let mut all = vec![bytes(script), RedisArg::Int(keys.len() as i64)];
+        all.extend(keys.iter().map(|k| bytes(k.as_str())));
+        all.extend(args);
+        run(self.redis, "EVAL", &all)
+    }
+}
+
+/// The due-index score: the next run's UTC µs, or '' for none (paused or finished).
+fn score(job: &Job) -> String {
+    match (job.paused, job.next_run) {
+        (false, Some(t)) => t.utc_us.to_string(),
+        _ => String::new(),
+    }
+}
+
+impl JobStore for RedisStore<'_> {
+    fn add(&self, job: &Job, replace: bool, max_jobs: usize) -> Result<AddOutcome, ApiError> {
+        let member = member(&job.queue_name, &job.job_id);
+        let keys = [self.jobs_key(), self.due_key(), self.queue_key(&job.queue_name), self.queues_key()];
+        let args = vec![
+            bytes(member),
+            bytes(job.job_id.as_str()),
+            bytes(encode(job)?),
+            bytes(score(job)),
+            bytes(if replace { "1" } else { "0" }),
+            RedisArg::Int(max_jobs as i64),
+            bytes(job.queue_name.as_str()),
+        ];
+        let reply = self.eval(ADD, &keys, args)?;
+        match (reply.first().and_then(int), reply.get(1).and_then(int)) {
+            (Some(1), Some(0)) => Ok(AddOutcome::Added),
+            (Some(1), Some(_)) => Ok(AddOutcome::Replaced),
+            (Some(0), Some(1)) => Err(ApiError::new(
+                409,
+                code::JOB_EXISTS,
+                "ConflictingIdError",
+                format!("Job identifier ({}) conflicts with an existing job in queue {}; send replace_existing=true to replace it", job.job_id, job.queue_name),
+            )),
+            (Some(0), Some(2)) => Err(ApiError::new(
+                409,
+                code::TOO_MANY_JOBS,
+                "TooManyJobs",
+                format!("queue {} already holds the maximum of {max_jobs} jobs (variable max_jobs_per_queue)", job.queue_name),
+            )),
+            _ => Err(ApiError::store_unavailable(format!("unexpected reply {reply:?}"))),
+        }
+    }
+
+    fn get(&self, queue: &str, job_id: &str) -> Result<Option<Stored>, ApiError> {
+        let reply = run(self.redis, "HGET", &[bytes(self.jobs_key()), bytes(member(queue, job_id))])?;
+        reply.first().and_then(text).map(decode).transpose()
+    }
+
+    fn list(&self, queue: Option<&str>) -> Result<Vec<Stored>, ApiError> {
+        let keys = [self.jobs_key(), queue.map_or_else(|| self.queues_key(), |q| self.queue_key(q))];
+        let reply = self.eval(LIST, &keys, vec![bytes(queue.unwrap_or(""))])?;
+        reply.iter().filter_map(text).map(decode).collect()
+    }
+
+    fn replace(&self, before: &Stored, after: Option<&Job>) -> Result<bool, ApiError> {
+        let job = &before.job;
+        let keys = [self.jobs_key(), self.due_key(), self.queue_key(&job.queue_name), self.queues_key()];
+        let args = vec![
+            bytes(member(&job.queue_name, &job.job_id)),
+            bytes(before.raw.as_str()),
+            bytes(after.map(encode).transpose()?.unwrap_or_default()),
+            bytes(after.map(score).unwrap_or_default()),
+            bytes(job.job_id.as_str()),
+            bytes(job.queue_name.as_str()),
+        ];
+        let reply = self.eval(REPLACE, &keys, args)?;
+        Ok(reply.first().and_then(int) == Some(1))
+    }
+
+    fn delete_all(&self, queue: Option<&str>) -> Result<u64, ApiError> {
+        let keys = [self.jobs_key(), self.due_key(), self.queues_key()];
+        let args = vec![bytes(format!("{{{}}}:queue:", self.prefix)), bytes(queue.unwrap_or(""))];
+        let reply = self.eval(DELETE_ALL, &keys, args)?;
+        Ok(reply.first().and_then(int).unwrap_or(0) as u64)
+    }
+}

@@ -1,0 +1,620 @@
+//! Runs the real funboost-edge .wasm components the way `spin up` does, without the spin CLI:
+//! the HTTP component (`wasi:http/incoming-handler@0.2.0`, spin-sdk 5.2) in-process or over
+//! TCP, and the cron component (either `spin:cron@3.0.0` async or `fermyon:spin-cron@2.0.0`
+//! sync). The guests get WASI p2, `wasi:http` (outbound HTTP denied), and Spin's 2.0.0
+//! interfaces: Redis against a real redis-server (see [`spin_redis`]), variables from
+//! [`HostConfig::variables`], and one in-process key-value store (`default`) shared by every
+//! instance of a [`Host`], like Spin's default SQLite store under `spin up`.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! use funboost_test_host::{test_support, Host, HostConfig};
+//! let redis = test_support::RedisServer::start()?;
+//! let host = Host::new(HostConfig {
+//!     api_wasm: test_support::wasm_path("funboost_api"),
+//!     ticker_wasm: Some(test_support::wasm_path("funboost_ticker")),
+//!     variables: [("redis_url".to_string(), redis.url(7))].into(),
+//! })?;
+//! let response = host.request("GET", "/funboost/health", &[], vec![]).await?;
+//! assert_eq!(response.status, 200);
+//! host.cron(1_764_000_000).await?.map_err(anyhow::Error::msg)?;
+//! # Ok(()) }
+//! ```
+
+pub mod spin_redis;
+pub mod test_support;
+
+use std::collections::{BTreeMap, HashMap};
+use std::convert::Infallible;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use anyhow::{anyhow, bail, Context, Result};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Body;
+use tokio::task::JoinHandle;
+use wasmtime::component::types::ComponentItem;
+use wasmtime::component::{Component, HasSelf, Linker, Resource, ResourceTable};
+use wasmtime::{Engine, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+
+pub(crate) mod bindings {
+    wasmtime::component::bindgen!({
+        path: "wit",
+        world: "funboost:test-host/spin-imports",
+        imports: { default: async },
+        additional_derives: [PartialEq, Eq],
+        with: {
+            "fermyon:spin/redis.connection": crate::spin_redis::RedisConnection,
+            "fermyon:spin/key-value.store": crate::KvStore,
+        },
+    });
+}
+
+/// `fermyon:spin-cron@2.0.0`: sync `handle-cron-event` (trigger-cron 0.3.0 to 0.4.2).
+mod cron_v2 {
+    wasmtime::component::bindgen!({
+        path: "../wit/cron-v2",
+        world: "spin-cron",
+        exports: { default: async },
+    });
+}
+
+/// `spin:cron@3.0.0`: `async func handle-cron-event` (trigger-cron 0.5 and later).
+mod cron_v3 {
+    wasmtime::component::bindgen!({
+        path: "../wit/cron-v3",
+        world: "spin-cron",
+    });
+}
+
+use bindings::fermyon::spin::{key_value, variables};
+
+/// The route prefix of the HTTP component in spin.toml (`/funboost/...`).
+pub const ROUTE_PREFIX: &str = "/funboost";
+/// `spin-client-addr` of [`Host::request`] calls that do not pass their own.
+pub const DEFAULT_CLIENT_ADDR: &str = "127.0.0.1:50123";
+/// `Host` header (and authority of `spin-full-url`) of [`Host::request`] calls without one.
+pub const DEFAULT_HOST_HEADER: &str = "127.0.0.1:3000";
+
+/// What to run.
+#[derive(Clone, Debug, Default)]
+pub struct HostConfig {
+    /// The HTTP component (`funboost_api.wasm`).
+    pub api_wasm: PathBuf,
+    /// The cron component (`funboost_ticker.wasm`), either cron export.
+    pub ticker_wasm: Option<PathBuf>,
+    /// Spin variables (lower_snake_case names) seen by both components; a name not in the map
+    /// is `Undefined`, as for a variable the component's manifest section does not map.
+    pub variables: HashMap<String, String>,
+}
+
+/// A response of the HTTP component.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HostResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HostResponse {
+    /// The first header named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The body as UTF-8 text (lossy).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// The compiled components and the state shared by all their instances. Cheap to clone.
+#[derive(Clone)]
+pub struct Host {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    api: ProxyPre<State>,
+    ticker: Option<Ticker>,
+    shared: Arc<Shared>,
+}
+
+enum Ticker {
+    V3(cron_v3::SpinCronPre<State>),
+    V2(cron_v2::SpinCronPre<State>),
+}
+
+/// Shared by every instance of one [`Host`].
+struct Shared {
+    variables: HashMap<String, String>,
+    /// The `default` key-value store.
+    kv: Mutex<BTreeMap<String, Vec<u8>>>,
+}
+
+impl Host {
+    /// Compiles each component once (or loads it from the compile cache, see
+    /// [`load_component`]) and pre-instantiates it. Fails if a component imports something this
+    /// host does not provide, or if the ticker exports neither cron world.
+    pub fn new(config: HostConfig) -> Result<Host> {
+        let engine = shared_engine()?;
+        let linker = linker(&engine)?;
+
+        let api = shared_component(&engine, &config.api_wasm)?;
+        let api_pre = linker
+            .instantiate_pre(&api)
+            .map_err(wasmtime_error)
+            .with_context(|| format!("cannot link {}", config.api_wasm.display()))?;
+        let api = ProxyPre::new(api_pre)
+            .map_err(wasmtime_error)
+            .with_context(|| format!("{} does not export wasi:http/incoming-handler", config.api_wasm.display()))?;
+
+        let ticker = match &config.ticker_wasm {
+            None => None,
+            Some(path) => {
+                let component = shared_component(&engine, path)?;
+                let pre = linker
+                    .instantiate_pre(&component)
+                    .map_err(wasmtime_error)
+                    .with_context(|| format!("cannot link {}", path.display()))?;
+                // The two worlds export the same name with the same parameter and result
+                // types; wasmtime's type check accepts either binding for either component, so
+                // look at whether the export is an `async func` (3.0.0) or not (2.0.0).
+                let export = component.component_type().get_export(&engine, "handle-cron-event").map(|e| e.ty);
+                let ticker = match export {
+                    Some(ComponentItem::ComponentFunc(f)) if f.async_() => Ticker::V3(
+                        cron_v3::SpinCronPre::new(pre)
+                            .map_err(wasmtime_error)
+                            .with_context(|| format!("{} does not match spin:cron@3.0.0", path.display()))?,
+                    ),
+                    Some(ComponentItem::ComponentFunc(_)) => Ticker::V2(
+                        cron_v2::SpinCronPre::new(pre)
+                            .map_err(wasmtime_error)
+                            .with_context(|| format!("{} does not match fermyon:spin-cron@2.0.0", path.display()))?,
+                    ),
+                    _ => bail!("{} exports no handle-cron-event function", path.display()),
+                };
+                Some(ticker)
+            }
+        };
+
+        let shared = Arc::new(Shared { variables: config.variables, kv: Mutex::new(BTreeMap::new()) });
+        Ok(Host { inner: Arc::new(Inner { api, ticker, shared }) })
+    }
+
+    /// Which cron world the ticker exports: `Some("spin:cron@3.0.0")`,
+    /// `Some("fermyon:spin-cron@2.0.0")`, or `None` without a ticker.
+    pub fn cron_world(&self) -> Option<&'static str> {
+        match self.inner.ticker {
+            Some(Ticker::V3(_)) => Some("spin:cron@3.0.0"),
+            Some(Ticker::V2(_)) => Some("fermyon:spin-cron@2.0.0"),
+            None => None,
+        }
+    }
+
+    /// One in-process HTTP request (fresh instance, as Spin does per request).
+    /// `path_and_query` is the full path, e.g. `/funboost/get_timing_jobs?queue_name=q`; a path
+    /// outside `/funboost/...` gets Spin's 404 without reaching the component. The `spin-*`
+    /// headers are added as Spin adds them; a `spin-client-addr` (and `host`) passed in
+    /// `headers` is kept, otherwise [`DEFAULT_CLIENT_ADDR`] (and [`DEFAULT_HOST_HEADER`]).
+    pub async fn request(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Result<HostResponse> {
+        let mut builder = hyper::Request::builder().method(method).uri(path_and_query);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let has = |name: &str| headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+        if !has("host") {
+            builder = builder.header("host", DEFAULT_HOST_HEADER);
+        }
+        let client_addr = headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("spin-client-addr"))
+            .map(|(_, v)| v.to_string())
+            .unwrap_or_else(|| DEFAULT_CLIENT_ADDR.to_string());
+        let body = Full::new(Bytes::from(body)).map_err(|never: Infallible| -> wasmtime_wasi_http::Error { match never {} });
+        let request = builder.body(body).context("invalid request")?;
+        let response = self.dispatch(request, &client_addr).await?;
+
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| anyhow!("reading the component's response body: {e:?}"))?
+            .to_bytes()
+            .to_vec();
+        Ok(HostResponse { status, headers, body })
+    }
+
+    /// Runs `handle-cron-event` once in a fresh ticker instance with `metadata.timestamp =
+    /// timestamp`. The outer error is a host failure or a trap; the inner one is the
+    /// component's `error::other(message)`.
+    pub async fn cron(&self, timestamp: u64) -> Result<std::result::Result<(), String>> {
+        let ticker = self.inner.ticker.as_ref().context("this Host has no ticker component")?;
+        let mut store = self.store();
+        match ticker {
+            Ticker::V3(pre) => {
+                let instance = pre.instantiate_async(&mut store).await.map_err(wasmtime_error)?;
+                let metadata = cron_v3::spin::cron::cron_types::Metadata { timestamp };
+                let result = store
+                    .run_concurrent(async move |accessor| instance.call_handle_cron_event(accessor, metadata).await)
+                    .await
+                    .map_err(wasmtime_error)?
+                    .map_err(wasmtime_error)?;
+                Ok(result.map_err(|cron_v3::spin::cron::cron_types::Error::Other(message)| message))
+            }
+            Ticker::V2(pre) => {
+                let instance = pre.instantiate_async(&mut store).await.map_err(wasmtime_error)?;
+                let metadata = cron_v2::fermyon::spin_cron::cron_types::Metadata { timestamp };
+                let result = instance.call_handle_cron_event(&mut store, metadata).await.map_err(wasmtime_error)?;
+                Ok(result.map_err(|cron_v2::fermyon::spin_cron::cron_types::Error::Other(message)| message))
+            }
+        }
+    }
+
+    /// Serves the HTTP component over HTTP/1.1 on `addr` (use port 0 for a free port) until the
+    /// returned task is aborted. Requests under `/funboost/` go to the component with
+    /// `spin-client-addr` = the real peer address; anything else gets 404.
+    pub async fn serve(&self, addr: SocketAddr) -> Result<(SocketAddr, JoinHandle<()>)> {
+        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+        let local = listener.local_addr()?;
+        let host = self.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let (stream, peer) = match listener.accept().await {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        eprintln!("funboost-test-host: accept failed: {e}");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let host = host.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                        let host = host.clone();
+                        async move { Ok::<_, Infallible>(host.serve_one(request, peer).await) }
+                    });
+                    let io = wasmtime_wasi_http::io::TokioIo::new(stream);
+                    if let Err(e) = hyper::server::conn::http1::Builder::new().keep_alive(true).serve_connection(io, service).await {
+                        eprintln!("funboost-test-host: connection from {peer}: {e}");
+                    }
+                });
+            }
+        });
+        Ok((local, task))
+    }
+
+    async fn serve_one(&self, request: hyper::Request<hyper::body::Incoming>, peer: SocketAddr) -> hyper::Response<HyperOutgoingBody> {
+        // Spin sets spin-client-addr itself, overriding anything the client sent.
+        let mut request = request;
+        request.headers_mut().remove("spin-client-addr");
+        match self.dispatch(request, &peer.to_string()).await {
+            Ok(response) => response,
+            Err(e) => {
+                eprintln!("funboost-test-host: request failed: {e:#}");
+                let body = Full::new(Bytes::from("Internal Server Error")).map_err(|never: Infallible| -> wasmtime_wasi_http::Error { match never {} });
+                let mut response = hyper::Response::new(body.boxed_unsync());
+                *response.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
+                response
+            }
+        }
+    }
+
+    /// Routes like Spin's HTTP trigger and runs the component in a fresh instance. The guest
+    /// runs in its own task so that it can stream the body after the headers.
+    async fn dispatch<B>(&self, mut request: hyper::Request<B>, client_addr: &str) -> Result<hyper::Response<HyperOutgoingBody>>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<wasmtime_wasi_http::Error>,
+    {
+        let path = request.uri().path().to_string();
+        let path_info = match path.strip_prefix(ROUTE_PREFIX) {
+            Some(rest) if rest.is_empty() || rest.starts_with('/') => rest.to_string(),
+            _ => {
+                let body = Full::new(Bytes::new()).map_err(|never: Infallible| -> wasmtime_wasi_http::Error { match never {} });
+                let mut response = hyper::Response::new(body.boxed_unsync());
+                *response.status_mut() = hyper::StatusCode::NOT_FOUND;
+                return Ok(response);
+            }
+        };
+        let host_header = request
+            .headers()
+            .get("host")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("localhost")
+            .to_string();
+        let path_and_query = request.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| path.clone());
+        let full_url = format!("http://{host_header}{path_and_query}");
+        let spin_headers = [
+            ("spin-path-info", path_info),
+            ("spin-full-url", full_url.clone()),
+            ("spin-matched-route", format!("{ROUTE_PREFIX}/...")),
+            ("spin-base-path", "/".to_string()),
+            ("spin-raw-component-route", format!("{ROUTE_PREFIX}/...")),
+            ("spin-component-route", ROUTE_PREFIX.to_string()),
+            ("spin-client-addr", client_addr.to_string()),
+        ];
+        for (name, value) in spin_headers {
+            let value = hyper::header::HeaderValue::from_str(&value).with_context(|| format!("invalid {name} header"))?;
+            request.headers_mut().insert(name, value);
+        }
+        // wasi:http needs an absolute URI (Spin passes the full URL).
+        *request.uri_mut() = full_url.parse().with_context(|| format!("invalid URL {full_url}"))?;
+
+        let mut store = self.store();
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let incoming = store.data_mut().http().new_incoming_request(Scheme::Http, request).map_err(wasmtime_error)?;
+        let outparam = store.data_mut().http().new_response_outparam(sender).map_err(wasmtime_error)?;
+        let pre = self.inner.api.clone();
+        let task = tokio::spawn(async move {
+            let proxy = pre.instantiate_async(&mut store).await.map_err(wasmtime_error)?;
+            proxy
+                .wasi_http_incoming_handler()
+                .call_handle(&mut store, incoming, outparam)
+                .await
+                .map_err(wasmtime_error)
+        });
+        match receiver.await {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(code)) => bail!("the component answered with wasi:http error {code:?}"),
+            Err(_) => {
+                let e = match task.await {
+                    Ok(Ok(())) => anyhow!("the component returned without setting a response"),
+                    Ok(Err(e)) => e,
+                    Err(e) => anyhow!(e),
+                };
+                Err(e.context("the HTTP component failed"))
+            }
+        }
+    }
+
+    fn store(&self) -> Store<State> {
+        let engine = self.inner.api.engine();
+        let wasi = WasiCtx::builder().inherit_stdout().inherit_stderr().build();
+        Store::new(
+            engine,
+            State {
+                table: ResourceTable::new(),
+                wasi,
+                http: WasiHttpCtx::new(),
+                hooks: DenyOutboundHttp,
+                shared: self.inner.shared.clone(),
+            },
+        )
+    }
+}
+
+/// The linker: WASI p2, wasi:http types (outbound requests denied), Spin's 2.0.0 interfaces.
+fn linker(engine: &Engine) -> Result<Linker<State>> {
+    let mut linker = Linker::<State>::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(wasmtime_error)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(wasmtime_error)?;
+    bindings::SpinImports::add_to_linker::<State, HasSelf<State>>(&mut linker, |state| state).map_err(wasmtime_error)?;
+    Ok(linker)
+}
+
+/// The process-wide engine (component-model async on, for the 3.0.0 cron export).
+fn shared_engine() -> Result<Engine> {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    if let Some(engine) = ENGINE.get() {
+        return Ok(engine.clone());
+    }
+    let mut config = wasmtime::Config::new();
+    config.wasm_component_model_async(true);
+    let engine = Engine::new(&config).map_err(wasmtime_error)?;
+    Ok(ENGINE.get_or_init(|| engine).clone())
+}
+
+/// [`load_component`] once per .wasm content and process: the `Host`s of parallel tests share
+/// the compiled component (the lock makes them wait for one compile instead of each compiling).
+fn shared_component(engine: &Engine, wasm: &Path) -> Result<Component> {
+    static COMPONENTS: Mutex<BTreeMap<(PathBuf, u64), Component>> = Mutex::new(BTreeMap::new());
+    let bytes = std::fs::read(wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
+    let key = (wasm.to_path_buf(), content_key(engine, &bytes));
+    let mut components = COMPONENTS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(component) = components.get(&key) {
+        return Ok(component.clone());
+    }
+    let component = load_component(engine, wasm)?;
+    components.insert(key, component.clone());
+    Ok(component)
+}
+
+fn content_key(engine: &Engine, bytes: &[u8]) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    bytes.hash(&mut hasher);
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    hasher.finish()
+}
+
+/// Loads a component, compiling it with Cranelift unless a compiled copy is cached.
+///
+/// The cache lives next to the .wasm in `funboost-test-host-cache/<stem>-<key>.cwasm`, where the
+/// key hashes the .wasm bytes and the engine's compatibility hash (wasmtime version, target and
+/// settings), so a rebuilt component or another wasmtime never loads a stale artifact. Set
+/// `FUNBOOST_EDGE_NO_COMPILE_CACHE=1` to always compile.
+pub fn load_component(engine: &Engine, wasm: &Path) -> Result<Component> {
+    let bytes = std::fs::read(wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
+    let compile = || {
+        Component::new(engine, &bytes)
+            .map_err(wasmtime_error)
+            .with_context(|| format!("cannot compile {}", wasm.display()))
+    };
+    if std::env::var_os("FUNBOOST_EDGE_NO_COMPILE_CACHE").is_some_and(|v| !v.is_empty() && v != "0") {
+        return compile();
+    }
+    let key = content_key(engine, &bytes);
+    let stem = wasm.file_stem().and_then(|s| s.to_str()).unwrap_or("component");
+    let dir = wasm.parent().unwrap_or(Path::new(".")).join("funboost-test-host-cache");
+    let cached = dir.join(format!("{stem}-{key:016x}.cwasm"));
+    if cached.is_file() {
+        // SAFETY: the file was written by `Component::serialize` below for this exact .wasm and
+        // engine configuration (both are in the key); wasmtime re-checks the engine compatibility.
+        if let Ok(component) = unsafe { Component::deserialize_file(engine, &cached) } {
+            return Ok(component);
+        }
+    }
+    let component = compile()?;
+    if let Ok(serialized) = component.serialize() {
+        // Best effort: write atomically so concurrent test processes never read half a file.
+        let _ = std::fs::create_dir_all(&dir);
+        let temporary = dir.join(format!(".{stem}-{key:016x}.{}.tmp", std::process::id()));
+        if std::fs::write(&temporary, serialized).is_ok() && std::fs::rename(&temporary, &cached).is_err() {
+            let _ = std::fs::remove_file(&temporary);
+        }
+        // Drop stale artifacts of earlier builds of the same component.
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                if name.starts_with(&format!("{stem}-")) && name.ends_with(".cwasm") && entry.path() != cached {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
+    }
+    Ok(component)
+}
+
+/// wasmtime 48 has its own error type; convert it, keeping the message chain.
+pub(crate) fn wasmtime_error(e: wasmtime::Error) -> anyhow::Error {
+    let boxed: Box<dyn std::error::Error + Send + Sync + 'static> = e.into();
+    anyhow::Error::from_boxed(boxed)
+}
+
+/// Per-instance state (one `Store` per request or tick).
+pub struct State {
+    table: ResourceTable,
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    hooks: DenyOutboundHttp,
+    shared: Arc<Shared>,
+}
+
+impl WasiView for State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl WasiHttpView for State {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.hooks }
+    }
+}
+
+/// The components make no outbound HTTP requests (spin.toml allows only Redis).
+struct DenyOutboundHttp;
+
+impl WasiHttpHooks for DenyOutboundHttp {
+    fn send_request(
+        &mut self,
+        _request: hyper::Request<wasmtime_wasi_http::WasiBody>,
+        _options: Option<wasmtime_wasi_http::RequestOptions>,
+        _fut: Box<dyn std::future::Future<Output = std::result::Result<(), wasmtime_wasi_http::Error>> + Send>,
+    ) -> Box<
+        dyn std::future::Future<
+                Output = std::result::Result<
+                    (
+                        hyper::Response<wasmtime_wasi_http::WasiBody>,
+                        Box<dyn std::future::Future<Output = std::result::Result<(), wasmtime_wasi_http::Error>> + Send>,
+                    ),
+                    wasmtime_wasi_http::Error,
+                >,
+            > + Send,
+    > {
+        Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
+    }
+}
+
+// ---- fermyon:spin/variables@2.0.0 ----
+
+impl variables::Host for State {
+    async fn get(&mut self, name: String) -> std::result::Result<String, variables::Error> {
+        if !valid_variable_name(&name) {
+            return Err(variables::Error::InvalidName(format!("invalid variable name {name:?}")));
+        }
+        self.shared
+            .variables
+            .get(&name)
+            .cloned()
+            .ok_or_else(|| variables::Error::Undefined(format!("no variable for {name:?}")))
+    }
+}
+
+/// Spin's rule: lower-case ASCII letters, digits and single underscores, starting with a letter.
+fn valid_variable_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !name.contains("__")
+        && !name.ends_with('_')
+}
+
+// ---- fermyon:spin/key-value@2.0.0 ----
+
+/// The `store` resource: every open store is the one shared `default` map.
+pub struct KvStore;
+
+impl key_value::Host for State {}
+
+impl key_value::HostStore for State {
+    async fn open(&mut self, label: String) -> std::result::Result<Resource<KvStore>, key_value::Error> {
+        if label != "default" {
+            return Err(key_value::Error::NoSuchStore);
+        }
+        self.table.push(KvStore).map_err(|_| key_value::Error::StoreTableFull)
+    }
+
+    async fn get(&mut self, _store: Resource<KvStore>, key: String) -> std::result::Result<Option<Vec<u8>>, key_value::Error> {
+        Ok(self.kv()?.get(&key).cloned())
+    }
+
+    async fn set(&mut self, _store: Resource<KvStore>, key: String, value: Vec<u8>) -> std::result::Result<(), key_value::Error> {
+        self.kv()?.insert(key, value);
+        Ok(())
+    }
+
+    async fn delete(&mut self, _store: Resource<KvStore>, key: String) -> std::result::Result<(), key_value::Error> {
+        self.kv()?.remove(&key);
+        Ok(())
+    }
+
+    async fn exists(&mut self, _store: Resource<KvStore>, key: String) -> std::result::Result<bool, key_value::Error> {
+        Ok(self.kv()?.contains_key(&key))
+    }
+
+    async fn get_keys(&mut self, _store: Resource<KvStore>) -> std::result::Result<Vec<String>, key_value::Error> {
+        Ok(self.kv()?.keys().cloned().collect())
+    }
+
+    async fn drop(&mut self, store: Resource<KvStore>) -> wasmtime::Result<()> {
+        self.table.delete(store)?;
+        Ok(())
+    }
+}
+
+impl State {
+    fn kv(&self) -> std::result::Result<std::sync::MutexGuard<'_, BTreeMap<String, Vec<u8>>>, key_value::Error> {
+        self.shared.kv.lock().map_err(|_| key_value::Error::Other("key-value store lock poisoned".to_string()))
+    }
+}

@@ -1,0 +1,96 @@
+//! A stand-in for `spin up`:
+//!
+//! ```text
+//! funboost-test-host serve --api <funboost_api.wasm> [--ticker <funboost_ticker.wasm>]
+//!     [--listen 127.0.0.1:3000] [--var name=value ...] [--tick-every-ms N]
+//! ```
+//!
+//! Serves the HTTP component under `/funboost/...` and, with `--ticker` and `--tick-every-ms`,
+//! calls the cron export every N ms (the trigger-cron plugin fires every second with
+//! `* * * * * *`). Prints `listening on http://<addr>` once ready; runs until killed.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context, Result};
+use funboost_test_host::{Host, HostConfig};
+
+const USAGE: &str = "usage: funboost-test-host serve --api <wasm> [--ticker <wasm>] [--listen 127.0.0.1:3000] [--var name=value ...] [--tick-every-ms N]";
+
+#[tokio::main]
+async fn main() {
+    if let Err(e) = run().await {
+        eprintln!("funboost-test-host: {e:#}");
+        std::process::exit(2);
+    }
+}
+
+async fn run() -> Result<()> {
+    let mut args = std::env::args().skip(1);
+    match args.next().as_deref() {
+        Some("serve") => {}
+        Some("-h") | Some("--help") => {
+            println!("{USAGE}");
+            return Ok(());
+        }
+        _ => bail!("{USAGE}"),
+    }
+    let mut api = None;
+    let mut ticker = None;
+    let mut listen: SocketAddr = "127.0.0.1:3000".parse()?;
+    let mut variables = HashMap::new();
+    let mut tick_every_ms = None;
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().with_context(|| format!("{flag} needs a value\n{USAGE}"));
+        match flag.as_str() {
+            "--api" => api = Some(PathBuf::from(value()?)),
+            "--ticker" => ticker = Some(PathBuf::from(value()?)),
+            "--listen" => listen = value()?.parse().context("--listen needs host:port")?,
+            "--var" => {
+                let pair = value()?;
+                let (name, val) = pair.split_once('=').with_context(|| format!("--var needs name=value, got {pair:?}"))?;
+                variables.insert(name.to_string(), val.to_string());
+            }
+            "--tick-every-ms" => {
+                let ms: u64 = value()?.parse().context("--tick-every-ms needs a whole number")?;
+                if ms == 0 {
+                    bail!("--tick-every-ms must be positive");
+                }
+                tick_every_ms = Some(ms);
+            }
+            other => bail!("unknown argument {other:?}\n{USAGE}"),
+        }
+    }
+    let api = api.with_context(|| format!("--api is required\n{USAGE}"))?;
+    if tick_every_ms.is_some() && ticker.is_none() {
+        bail!("--tick-every-ms needs --ticker");
+    }
+
+    let host = Host::new(HostConfig { api_wasm: api, ticker_wasm: ticker, variables })?;
+    let (addr, server) = host.serve(listen).await?;
+    println!("listening on http://{addr}");
+    if let Some(world) = host.cron_world() {
+        println!("ticker exports {world}");
+    }
+
+    if let Some(ms) = tick_every_ms {
+        let host = host.clone();
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(Duration::from_millis(ms));
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                interval.tick().await;
+                let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+                match host.cron(now).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(message)) => eprintln!("funboost-test-host: tick failed: {message}"),
+                    Err(e) => eprintln!("funboost-test-host: tick trapped: {e:#}"),
+                }
+            }
+        });
+    }
+    server.await.context("server task failed")?;
+    Ok(())
+}

@@ -1,0 +1,182 @@
+//! `fermyon:spin/redis@2.0.0` over a real redis-server, mirroring Spin's host
+//! (`crates/factor-outbound-redis/src/host.rs`, same in Spin v3.5.0 and v4.0.2):
+//!
+//! * `open(address)` parses the URL with redis-rs (`redis://[user:password@]host[:port][/db]`;
+//!   a bad URL is `invalid-address`) and makes a fresh multiplexed connection per call (a
+//!   refused connection is `other(message)`). Unlike Spin, `allowed_outbound_hosts` is not
+//!   enforced.
+//! * `execute` sends the command and flattens the reply with [`flatten`]: nested arrays and
+//!   sets are appended depth-first into one list, Double and BigNumber become binary text,
+//!   Boolean becomes int64 0/1, and Map, Attribute, VerbatimString and Push are refused.
+//!   Every failure, including a server error anywhere in the reply (redis-rs turns a nested
+//!   one, e.g. inside EXEC, into an error too) and an unsupported type, is
+//!   `other(<redis-rs error text>)`, exactly as Spin reports it.
+//! * `get`/`set`/`incr`/`del`/`sadd`/`smembers`/`srem`/`publish` use the same redis-rs calls as
+//!   Spin; `sadd` maps a redis-rs type error to `type-error`.
+
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncCommands, Value};
+use wasmtime::component::Resource;
+
+use crate::bindings::fermyon::spin::redis as wit;
+pub use crate::bindings::fermyon::spin::redis::{Error, RedisParameter, RedisResult};
+use crate::State;
+
+/// The `connection` resource.
+pub struct RedisConnection {
+    connection: MultiplexedConnection,
+}
+
+/// Opens a connection the way Spin's `connection.open` does.
+pub async fn open(address: &str) -> Result<MultiplexedConnection, Error> {
+    let client = redis::Client::open(address).map_err(|_| Error::InvalidAddress)?;
+    client.get_multiplexed_async_connection().await.map_err(other)
+}
+
+/// Spin's `connection.execute`: run `command` with `arguments` and flatten the reply.
+pub async fn execute(
+    connection: &mut MultiplexedConnection,
+    command: &str,
+    arguments: Vec<RedisParameter>,
+) -> Result<Vec<RedisResult>, Error> {
+    let mut cmd = redis::cmd(command);
+    for argument in arguments {
+        match argument {
+            RedisParameter::Int64(v) => cmd.arg(v),
+            RedisParameter::Binary(v) => cmd.arg(v),
+        };
+    }
+    // `query_async` turns a server error anywhere in the reply into `Err` (redis-rs
+    // `Value::extract_error`) before the conversion, as in Spin.
+    let value: Value = cmd.query_async(connection).await.map_err(other)?;
+    flatten(&value).map_err(other)
+}
+
+/// Spin's reply conversion (`RedisResults::from_redis_value`), as a function.
+pub fn flatten(value: &Value) -> redis::RedisResult<Vec<RedisResult>> {
+    let mut values = Vec::new();
+    append(&mut values, value)?;
+    Ok(values)
+}
+
+fn append(values: &mut Vec<RedisResult>, value: &Value) -> redis::RedisResult<()> {
+    let unsupported = |what: &str| {
+        Err(redis::RedisError::from((
+            redis::ErrorKind::TypeError,
+            "Could not convert Redis response",
+            what.to_string(),
+        )))
+    };
+    match value {
+        Value::Nil => values.push(RedisResult::Nil),
+        Value::Int(v) => values.push(RedisResult::Int64(*v)),
+        Value::BulkString(bytes) => values.push(RedisResult::Binary(bytes.to_owned())),
+        Value::SimpleString(s) => values.push(RedisResult::Status(s.to_owned())),
+        Value::Okay => values.push(RedisResult::Status("OK".to_string())),
+        Value::Map(_) => return unsupported("Redis Map type is not supported"),
+        Value::Attribute { .. } => return unsupported("Redis Attribute type is not supported"),
+        Value::Array(items) | Value::Set(items) => {
+            for item in items {
+                append(values, item)?;
+            }
+        }
+        Value::Double(v) => values.push(RedisResult::Binary(v.to_string().into_bytes())),
+        Value::VerbatimString { .. } => return unsupported("Redis string with format attribute is not supported"),
+        Value::Boolean(v) => values.push(RedisResult::Int64(i64::from(*v))),
+        Value::BigNumber(v) => values.push(RedisResult::Binary(v.to_string().into_bytes())),
+        Value::Push { .. } => return unsupported("Redis Pub/Sub types are not supported"),
+        Value::ServerError(err) => {
+            return Err(redis::RedisError::from((
+                redis::ErrorKind::ResponseError,
+                "Server error",
+                format!("{err:?}"),
+            )))
+        }
+    }
+    Ok(())
+}
+
+fn other(e: impl std::fmt::Display) -> Error {
+    Error::Other(e.to_string())
+}
+
+impl State {
+    fn redis(&self, connection: &Resource<RedisConnection>) -> Result<MultiplexedConnection, Error> {
+        self.table
+            .get(connection)
+            .map(|c| c.connection.clone())
+            .map_err(|_| Error::Other("could not find connection for resource".to_string()))
+    }
+}
+
+impl wit::Host for State {}
+
+impl wit::HostConnection for State {
+    async fn open(&mut self, address: String) -> Result<Resource<RedisConnection>, Error> {
+        let connection = open(&address).await?;
+        self.table.push(RedisConnection { connection }).map_err(|_| Error::TooManyConnections)
+    }
+
+    async fn publish(&mut self, connection: Resource<RedisConnection>, channel: String, payload: Vec<u8>) -> Result<(), Error> {
+        let mut c = self.redis(&connection)?;
+        let () = c.publish(&channel, &payload).await.map_err(other)?;
+        Ok(())
+    }
+
+    async fn get(&mut self, connection: Resource<RedisConnection>, key: String) -> Result<Option<Vec<u8>>, Error> {
+        let mut c = self.redis(&connection)?;
+        c.get::<_, Option<Vec<u8>>>(&key).await.map_err(other)
+    }
+
+    async fn set(&mut self, connection: Resource<RedisConnection>, key: String, value: Vec<u8>) -> Result<(), Error> {
+        let mut c = self.redis(&connection)?;
+        let () = c.set(&key, &value).await.map_err(other)?;
+        Ok(())
+    }
+
+    async fn incr(&mut self, connection: Resource<RedisConnection>, key: String) -> Result<i64, Error> {
+        let mut c = self.redis(&connection)?;
+        c.incr(&key, 1).await.map_err(other)
+    }
+
+    async fn del(&mut self, connection: Resource<RedisConnection>, keys: Vec<String>) -> Result<u32, Error> {
+        let mut c = self.redis(&connection)?;
+        c.del(&keys).await.map_err(other)
+    }
+
+    async fn sadd(&mut self, connection: Resource<RedisConnection>, key: String, values: Vec<String>) -> Result<u32, Error> {
+        let mut c = self.redis(&connection)?;
+        c.sadd(&key, &values).await.map_err(|e| {
+            if e.kind() == redis::ErrorKind::TypeError {
+                Error::TypeError
+            } else {
+                Error::Other(e.to_string())
+            }
+        })
+    }
+
+    async fn smembers(&mut self, connection: Resource<RedisConnection>, key: String) -> Result<Vec<String>, Error> {
+        let mut c = self.redis(&connection)?;
+        c.smembers(&key).await.map_err(other)
+    }
+
+    async fn srem(&mut self, connection: Resource<RedisConnection>, key: String, values: Vec<String>) -> Result<u32, Error> {
+        let mut c = self.redis(&connection)?;
+        c.srem(&key, &values).await.map_err(other)
+    }
+
+    async fn execute(
+        &mut self,
+        connection: Resource<RedisConnection>,
+        command: String,
+        arguments: Vec<RedisParameter>,
+    ) -> Result<Vec<RedisResult>, Error> {
+        let mut c = self.redis(&connection)?;
+        execute(&mut c, &command, arguments).await
+    }
+
+    async fn drop(&mut self, connection: Resource<RedisConnection>) -> wasmtime::Result<()> {
+        self.table.delete(connection)?;
+        Ok(())
+    }
+}

@@ -78,14 +78,17 @@ fn route(request: &HttpRequest, services: &Services) -> Outcome {
     let allowed: &[&str] = match path {
         "/add_timing_job" | "/pause_timing_job" | "/resume_timing_job" | "/preview_timing_job" => &["POST"],
         "/get_timing_jobs" | "/get_timing_job" | "/health" => &["GET"],
+        "/tick" => &["GET", "POST"],
         "/delete_timing_job" | "/delete_all_timing_jobs" => &["DELETE"],
         _ => return Err(ApiError::new(404, code::ROUTE_NOT_FOUND, "NotFound", format!("no route {} (see the README for the routes)", request.path))),
     };
     if !allowed.contains(&method.as_str()) {
         return Err(ApiError::new(405, code::METHOD_NOT_ALLOWED, "MethodNotAllowed", format!("{} takes {}, not {method}", request.path, allowed.join(", "))));
     }
-    if path != "/health" {
-        authorize(request, services.config)?;
+    match path {
+        "/health" => {}
+        "/tick" => authorize_tick(request, services.config)?,
+        _ => authorize(request, services.config)?,
     }
     if request.body.len() > services.config.max_body_bytes {
         return Err(ApiError::new(
@@ -105,6 +108,7 @@ fn route(request: &HttpRequest, services: &Services) -> Outcome {
         "/pause_timing_job" => pause_or_resume(services, query, true),
         "/resume_timing_job" => pause_or_resume(services, query, false),
         "/preview_timing_job" => preview(request, services, query),
+        "/tick" => tick(services, query),
         _ => health(services, query),
     }
 }
@@ -135,6 +139,25 @@ fn authorize(request: &HttpRequest, config: &Config) -> Result<(), ApiError> {
                 ))
             }
         }
+    }
+}
+
+/// The tick route has its own token, as a bearer header or a `token` query parameter (hosted
+/// cron services can set only a path and query); without one, loopback only.
+fn authorize_tick(request: &HttpRequest, config: &Config) -> Result<(), ApiError> {
+    let Some(token) = &config.tick_token else {
+        let tick_config = Config { api_token: None, ..config.clone() };
+        return authorize(request, &tick_config);
+    };
+    let from_query = Query::parse(&request.query)?.take("token");
+    let from_header = request
+        .headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("authorization"))
+        .and_then(|(_, value)| value.strip_prefix("Bearer ").map(str::trim).map(String::from));
+    match from_query.or(from_header) {
+        Some(given) if constant_time_eq(given.as_bytes(), token.as_bytes()) => Ok(()),
+        _ => Err(ApiError::new(401, code::UNAUTHORIZED, "Unauthorized", "the tick route needs the tick token (variable tick_token) as `Authorization: Bearer <token>` or `?token=<token>`")),
     }
 }
 
@@ -255,7 +278,9 @@ fn add(request: &HttpRequest, services: &Services, query: Query) -> Outcome {
     let add = AddRequest::parse(&request.body)?;
     let config = services.config;
     let job_id = add.job_id.clone().unwrap_or_else(new_job_id);
-    let message_kwargs = match registry::lookup(services.redis, &add.queue_name)? {
+    let registered = registry::lookup(services.redis, &add.queue_name)?;
+    let max_priority = registered.as_ref().and_then(|p| p.max_priority);
+    let message_kwargs = match registered {
         Some(params) => registry::message_kwargs(&add.queue_name, &params, &add.args, &add.kwargs)?,
         None if config.allow_unregistered_queues => {
             if !add.args.is_empty() {
@@ -286,6 +311,7 @@ fn add(request: &HttpRequest, services: &Services, query: Query) -> Outcome {
         coalesce: add.coalesce,
         broker_kind: add.broker_kind,
         priority: add.priority,
+        max_priority,
         extra: add.extra,
         next_run: next_run.as_ref().map(StoredTime::of),
         paused: false,
@@ -450,6 +476,22 @@ fn preview(request: &HttpRequest, services: &Services, query: Query) -> Outcome 
         "ok".to_string(),
         json!({"trigger": schedule.trigger.kind(), "trigger_str": schedule.trigger.to_string(), "timezone": schedule.zone().name(), "after": after.py_str(), "next_run_times": fires}),
     ))
+}
+
+fn tick(services: &Services, mut query: Query) -> Outcome {
+    query.take("token");
+    let lookahead_secs = match query.take("lookahead") {
+        None => 0,
+        Some(text) => match text.parse::<u32>() {
+            Ok(n) if n <= 300 => n,
+            _ => return Err(ApiError::invalid("lookahead", format!("must be a whole number of seconds from 0 to 300, got {text:?}"))),
+        },
+    };
+    query.finish()?;
+    let options = crate::tick::TickOptions { lookahead_secs, ..Default::default() };
+    let report = crate::tick::run_with(services, options).map_err(|e| ApiError::store_unavailable(format!("{e:#}")))?;
+    let msg = format!("tick published {} fires ({} ahead), {} missed, {} coalesced", report.fired + report.fired_ahead, report.fired_ahead, report.missed, report.coalesced);
+    Ok((msg, serde_json::to_value(&report).unwrap_or(Value::Null)))
 }
 
 fn health(services: &Services, query: Query) -> Outcome {

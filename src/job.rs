@@ -353,6 +353,9 @@ pub struct Job {
     pub broker_kind: BrokerKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<u8>,
+    /// The queue's `x-max-priority` as its consumer registered it (REDIS_PRIORITY).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_priority: Option<u8>,
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub extra: Map<String, Value>,
     /// `None` when paused or when the trigger has no more fire times.

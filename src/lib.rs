@@ -6,6 +6,7 @@ pub mod config;
 pub mod error;
 pub mod host;
 pub mod job;
+pub mod message;
 pub mod random;
 pub mod store;
 pub mod tick;

@@ -1,14 +1,320 @@
-//! One tick: publish every due job's messages (work in progress).
+//! One tick: publish every due job's messages and move each job forward, exactly once.
+//!
+//! Per batch of due `redis` jobs, two round trips: a read script returns the Redis server's
+//! clock and the due jobs (from the due index, O(log n + due)); the core applies APScheduler's
+//! misfire rules and builds the messages; a commit script then, per job, checks the job's
+//! stored text is unchanged, pushes its messages and writes its new state, all in one atomic
+//! step. A job changed in between (another ticker got there first, or the API paused or
+//! deleted it) is skipped, so no fire is published twice however many ticks race, and a tick
+//! that dies before its commit leaves everything to the next one.
+
+use anyhow::{Context, Result};
+use serde::Serialize;
 
 use crate::api::Services;
+use crate::host::{Redis, RedisArg, RedisValue};
+use crate::job::{Job, StoreKind, StoredTime};
+use crate::message::{self, Message};
+use crate::store::kv::KvStore;
+use crate::store::redis::{int, text, RedisStore};
+use crate::store::{encode, JobStore};
+use crate::trigger::misfire::{process_due, Due};
+use crate::trigger::Zdt;
 
-#[derive(Clone, Debug, Default)]
-pub struct TickReport {
-    pub fired: u64,
-    pub missed: u64,
+#[derive(Clone, Copy, Debug)]
+pub struct TickOptions {
+    /// Also publish fires scheduled up to this many seconds ahead, with funboost's `eta`
+    /// (for hosts that can only tick once a minute).
+    pub lookahead_secs: u32,
+    pub batch_size: usize,
+    pub max_batches: usize,
 }
 
-pub fn run(services: &Services) -> anyhow::Result<TickReport> {
-    let _ = services;
-    Ok(TickReport::default())
+impl Default for TickOptions {
+    fn default() -> Self {
+        TickOptions { lookahead_secs: 0, batch_size: 500, max_batches: 200 }
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct TickReport {
+    /// The Redis server's clock at the first read, Unix µs.
+    pub now_us: i64,
+    pub jobs: u64,
+    pub fired: u64,
+    pub fired_ahead: u64,
+    pub missed: u64,
+    pub coalesced: u64,
+    pub finished: u64,
+    /// Jobs another ticker or an API call changed first (skipped, nothing published).
+    pub conflicts: u64,
+    pub batches: u64,
+    pub round_trips: u64,
+    pub errors: Vec<String>,
+}
+
+pub fn run(services: &Services) -> Result<TickReport> {
+    run_with(services, TickOptions::default())
+}
+
+pub fn run_with(services: &Services, options: TickOptions) -> Result<TickReport> {
+    let mut report = TickReport::default();
+    let store = RedisStore::new(services.redis, &services.config.key_prefix);
+    for _ in 0..options.max_batches {
+        let (now_us, due) = claim(services.redis, &store, options)?;
+        report.round_trips += 1;
+        if report.now_us == 0 {
+            report.now_us = now_us;
+        }
+        let full = due.len() >= options.batch_size;
+        if due.is_empty() {
+            break;
+        }
+        let mut entries = Vec::with_capacity(due.len());
+        for (member, raw) in due {
+            match advance(services, &member, &raw, now_us, options, &mut report) {
+                Ok(entry) => entries.push(entry),
+                Err(e) => {
+                    report.errors.push(format!("{member}: {e:#}"));
+                    // Keep the job but take it out of the due index, so it cannot block ticks.
+                    entries.push(Entry { member, expected: raw.clone(), job: None, keep_raw: Some(raw), messages: Vec::new() });
+                }
+            }
+        }
+        let applied = commit(services.redis, &store, &entries)?;
+        report.round_trips += 1;
+        report.batches += 1;
+        report.conflicts += (entries.len() as u64).saturating_sub(applied);
+        if !full || applied == 0 {
+            break;
+        }
+    }
+    if let Some(kv) = services.kv {
+        tick_memory_store(services, &KvStore::new(kv), report.now_us, options, &mut report)?;
+    }
+    Ok(report)
+}
+
+/// One job's update: publish `messages` and store `job` (or delete it when `None`), if the
+/// stored text is still `expected`.
+struct Entry {
+    member: String,
+    expected: String,
+    job: Option<Job>,
+    /// Store this text unchanged but unscheduled (a job that cannot be read or scheduled).
+    keep_raw: Option<String>,
+    messages: Vec<Message>,
+}
+
+/// Computes a due job's fires and new state from its stored text.
+fn advance(services: &Services, member: &str, raw: &str, now_us: i64, options: TickOptions, report: &mut TickReport) -> Result<Entry> {
+    let job: Job = serde_json::from_str(raw).context("decoding the stored job")?;
+    let (job, messages) = fire(services, job, now_us, options, report)?;
+    Ok(Entry { member: member.to_string(), expected: raw.to_string(), job, keep_raw: None, messages })
+}
+
+/// Applies APScheduler's rules to one job at `now_us`: the messages to publish and the job's
+/// new state (`None` when its trigger is finished).
+fn fire(services: &Services, mut job: Job, now_us: i64, options: TickOptions, report: &mut TickReport) -> Result<(Option<Job>, Vec<Message>)> {
+    let schedule = job.schedule().map_err(|e| anyhow::anyhow!(e.message))?;
+    let zone = job.time_zone(&schedule);
+    let Some(next_run) = job.next_run_time(&schedule).filter(|_| !job.paused) else {
+        return Ok((Some(job), Vec::new()));
+    };
+    let now = Zdt::from_utc(now_us, zone);
+    let until = Zdt::from_utc(now_us + i64::from(options.lookahead_secs) * 1_000_000, zone);
+    let Some(Due { fire, coalesced, missed, next_run_time }) =
+        process_due(&schedule.trigger, &next_run, &now, &until, job.misfire_grace_time, job.coalesce)
+    else {
+        return Ok((Some(job), Vec::new()));
+    };
+    let messages: Vec<Message> = fire.iter().map(|f| message::build(&job, &f.at, now_us, services.config.timezone, f.ahead)).collect();
+    report.jobs += 1;
+    report.fired += fire.iter().filter(|f| !f.ahead).count() as u64;
+    report.fired_ahead += fire.iter().filter(|f| f.ahead).count() as u64;
+    report.missed += missed;
+    report.coalesced += coalesced;
+    job.fires += fire.len() as u64;
+    job.missed += missed;
+    job.coalesced += coalesced;
+    if let Some(f) = fire.last() {
+        job.last_fire = Some(StoredTime::of(&f.at));
+    }
+    job.next_run = schedule.jitter(next_run_time, crate::random::unit).as_ref().map(StoredTime::of);
+    if job.next_run.is_none() {
+        report.finished += 1;
+        return Ok((None, messages));
+    }
+    Ok((Some(job), messages))
+}
+
+const CLAIM: &str = r#"
+local t = redis.call('TIME')
+local until_score = string.format('%d%06d', tonumber(t[1]) + tonumber(ARGV[1]), tonumber(t[2]))
+local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', until_score, 'LIMIT', 0, tonumber(ARGV[2]))
+local out = {t[1], t[2]}
+for _, m in ipairs(due) do
+  local v = redis.call('HGET', KEYS[1], m)
+  if v then
+    out[#out + 1] = m
+    out[#out + 1] = v
+  else
+    redis.call('ZREM', KEYS[2], m)
+  end
+end
+return out
+"#;
+
+/// KEYS: jobs, due. ARGV: entry count, then per entry: member, expected text, new text ('' =
+/// delete), score ('' = not due), queue set, queues set, job id, queue, message count, and
+/// (push code, key, payload) per message. Returns {applied, published}.
+const COMMIT: &str = r#"
+local i = 2
+local applied, published = 0, 0
+for _ = 1, tonumber(ARGV[1]) do
+  local member, expected, new, score = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local qset, queues, id, q, n = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], tonumber(ARGV[i + 8])
+  local base = i + 9
+  i = base + 3 * n
+  if redis.call('HGET', KEYS[1], member) == expected then
+    local ok = true
+    for k = 0, n - 1 do
+      local code, key, payload = ARGV[base + 3 * k], ARGV[base + 3 * k + 1], ARGV[base + 3 * k + 2]
+      local r
+      if code == 'R' then r = redis.pcall('RPUSH', key, payload)
+      elseif code == 'L' then r = redis.pcall('LPUSH', key, payload)
+      else r = redis.pcall('XADD', key, '*', '', payload) end
+      if type(r) == 'table' and r.err then ok = false break end
+      published = published + 1
+    end
+    if ok then
+      applied = applied + 1
+      if new == '' then
+        redis.call('HDEL', KEYS[1], member)
+        redis.call('ZREM', KEYS[2], member)
+        redis.call('SREM', qset, id)
+        if redis.call('SCARD', qset) == 0 then redis.call('SREM', queues, q) end
+      else
+        redis.call('HSET', KEYS[1], member, new)
+        if score == '' then redis.call('ZREM', KEYS[2], member) else redis.call('ZADD', KEYS[2], score, member) end
+      end
+    end
+  end
+end
+return {applied, published}
+"#;
+
+fn bytes(s: impl Into<Vec<u8>>) -> RedisArg {
+    RedisArg::Bytes(s.into())
+}
+
+fn eval(redis: &dyn Redis, script: &str, keys: &[String], args: Vec<RedisArg>) -> Result<Vec<RedisValue>> {
+    let mut all = vec![bytes(script), RedisArg::Int(keys.len() as i64)];
+    all.extend(keys.iter().map(|k| bytes(k.as_str())));
+    all.extend(args);
+    redis.execute("EVAL", &all)
+}
+
+/// The server clock and up to a batch of due jobs: `(member, job text)`.
+fn claim(redis: &dyn Redis, store: &RedisStore, options: TickOptions) -> Result<(i64, Vec<(String, String)>)> {
+    let reply = eval(
+        redis,
+        CLAIM,
+        &[store.jobs_key(), store.due_key()],
+        vec![RedisArg::Int(i64::from(options.lookahead_secs)), RedisArg::Int(options.batch_size as i64)],
+    )
+    .context("reading due jobs")?;
+    let secs = reply.first().and_then(int).context("TIME seconds")?;
+    let micros = reply.get(1).and_then(int).context("TIME microseconds")?;
+    let due = reply[2..].chunks_exact(2).filter_map(|pair| Some((text(&pair[0])?, text(&pair[1])?))).collect();
+    Ok((secs * 1_000_000 + micros, due))
+}
+
+fn commit(redis: &dyn Redis, store: &RedisStore, entries: &[Entry]) -> Result<u64> {
+    let mut args = vec![RedisArg::Int(entries.len() as i64)];
+    for entry in entries {
+        let (queue, job_id) = entry.member.split_once('\u{1f}').unwrap_or((&entry.member, ""));
+        let (new_text, score) = match (&entry.job, &entry.keep_raw) {
+            (Some(job), _) => (encode(job).map_err(|e| anyhow::anyhow!(e.message))?, due_score(job)),
+            (None, Some(raw)) => (raw.clone(), String::new()),
+            (None, None) => (String::new(), String::new()),
+        };
+        args.extend([
+            bytes(entry.member.as_str()),
+            bytes(entry.expected.as_str()),
+            bytes(new_text),
+            bytes(score),
+            bytes(store.queue_key(queue)),
+            bytes(store.queues_key()),
+            bytes(job_id),
+            bytes(queue),
+            RedisArg::Int(entry.messages.len() as i64),
+        ]);
+        for m in &entry.messages {
+            args.extend([bytes(m.push.code()), bytes(m.key.as_str()), bytes(m.payload.as_str())]);
+        }
+    }
+    let reply = eval(redis, COMMIT, &[store.jobs_key(), store.due_key()], args).context("committing fires")?;
+    Ok(reply.first().and_then(int).unwrap_or(0) as u64)
+}
+
+fn due_score(job: &Job) -> String {
+    match (job.paused, job.next_run) {
+        (false, Some(t)) => t.utc_us.to_string(),
+        _ => String::new(),
+    }
+}
+
+/// Publishes a message unless its fire was already published (a marker per fire id, kept a
+/// week): the memory store cannot publish and advance in one atomic step, so a retry after a
+/// crash between the two must not publish again.
+const PUBLISH_ONCE: &str = r#"
+local published = 0
+for k = 0, tonumber(ARGV[1]) - 1 do
+  local marker, code, key, payload = ARGV[2 + 4 * k], ARGV[3 + 4 * k], ARGV[4 + 4 * k], ARGV[5 + 4 * k]
+  if redis.call('SET', marker, '1', 'NX', 'EX', 604800) then
+    if code == 'R' then redis.call('RPUSH', key, payload)
+    elseif code == 'L' then redis.call('LPUSH', key, payload)
+    else redis.call('XADD', key, '*', '', payload) end
+    published = published + 1
+  end
+end
+return published
+"#;
+
+fn tick_memory_store(services: &Services, store: &KvStore, now_us: i64, options: TickOptions, report: &mut TickReport) -> Result<()> {
+    let until_us = now_us + i64::from(options.lookahead_secs) * 1_000_000;
+    let jobs = match store.list(None) {
+        Ok(jobs) => jobs,
+        Err(e) => {
+            report.errors.push(format!("memory store: {}", e.message));
+            return Ok(());
+        }
+    };
+    for stored in jobs {
+        let job = &stored.job;
+        if job.store != StoreKind::Memory || job.paused || job.next_run.is_none_or(|t| t.utc_us > until_us) {
+            continue;
+        }
+        let (after, messages) = match fire(services, job.clone(), now_us, options, report) {
+            Ok(result) => result,
+            Err(e) => {
+                report.errors.push(format!("{}/{}: {e:#}", job.queue_name, job.job_id));
+                continue;
+            }
+        };
+        let mut args = vec![bytes(PUBLISH_ONCE), RedisArg::Int(0), RedisArg::Int(messages.len() as i64)];
+        for m in &messages {
+            let marker = format!("{{{}}}:fired:{}", services.config.key_prefix, m.fire_id);
+            args.extend([bytes(marker), bytes(m.push.code()), bytes(m.key.as_str()), bytes(m.payload.as_str())]);
+        }
+        if !messages.is_empty() {
+            services.redis.execute("EVAL", &args).context("publishing memory-store fires")?;
+            report.round_trips += 1;
+        }
+        if !store.replace(&stored, after.as_ref()).map_err(|e| anyhow::anyhow!(e.message))? {
+            report.conflicts += 1;
+        }
+    }
+    Ok(())
 }

@@ -113,13 +113,13 @@ fn misfire_rules_follow_apscheduler() {
         (None, false, vec!["2026-11-28 12:00:00+00:00", "2026-11-28 12:00:10+00:00", "2026-11-28 12:00:20+00:00", "2026-11-28 12:00:30+00:00"], 0, 0),
     ];
     for (grace, coalesce, fired, coalesced, missed) in cases {
-        let due = process_due(&s.trigger, &stored, &now, grace, coalesce).expect("due");
-        let got: Vec<String> = due.fire.iter().map(Zdt::py_str).collect();
+        let due = process_due(&s.trigger, &stored, &now, &now, grace, coalesce).expect("due");
+        let got: Vec<String> = due.fire.iter().map(|f| f.at.py_str()).collect();
         let fired: Vec<String> = fired.into_iter().map(String::from).collect();
         assert_eq!((got, due.coalesced, due.missed), (fired, coalesced, missed), "grace {grace:?} coalesce {coalesce}");
         assert_eq!(due.next_run_time.map(|t| t.py_str()).as_deref(), Some("2026-11-28 12:00:40+00:00"));
     }
-    assert!(process_due(&s.trigger, &at("2026-11-28 12:00:36"), &now, Some(1), true).is_none(), "not due yet");
+    assert!(process_due(&s.trigger, &at("2026-11-28 12:00:36"), &now, &now, Some(1), true).is_none(), "not due yet");
 }
 
 #[test]
@@ -127,7 +127,7 @@ fn a_date_job_is_finished_after_its_fire() {
     let (s, _) = schedule(json!({"trigger": "date", "run_date": "2026-11-28 12:00:00", "timezone": "UTC"}), "2026-11-28 11:00:00");
     let run = funboost_edge::trigger::parse_datetime("t", "2026-11-28 12:00:00", Zone::Utc).unwrap();
     let now = funboost_edge::trigger::parse_datetime("t", "2026-11-28 12:00:00.4", Zone::Utc).unwrap();
-    let due = process_due(&s.trigger, &run, &now, Some(1), true).expect("due");
+    let due = process_due(&s.trigger, &run, &now, &now, Some(1), true).expect("due");
     assert_eq!(due.fire.len(), 1);
     assert!(due.next_run_time.is_none());
 }

@@ -132,11 +132,11 @@ impl<'a> RedisStore<'a> {
         format!("{{{}}}:due", self.prefix)
     }
 
-    fn queue_key(&self, queue: &str) -> String {
+    pub fn queue_key(&self, queue: &str) -> String {
         format!("{{{}}}:queue:{queue}", self.prefix)
     }
 
-    fn queues_key(&self) -> String {
+    pub fn queues_key(&self) -> String {
         format!("{{{}}}:queues", self.prefix)
     }
 

@@ -1,14 +1,24 @@
 //! APScheduler's handling of due jobs (`_process_jobs` + `run_job`) as a pure function:
 //! which scheduled times fire, which are skipped (and why), and the job's new next run time.
+//!
+//! With `until` later than `now` it also returns the fires of the coming moments, to be
+//! published ahead of time (they are never late, so grace and coalescing do not touch them).
 
-use super::{Trigger, Zdt};
 use super::civil::US_PER_SEC;
+use super::{Trigger, Zdt};
 
-/// What a scheduler does with one due job at `now`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fire {
+    pub at: Zdt,
+    /// Scheduled after `now`: published ahead of its time.
+    pub ahead: bool,
+}
+
+/// What a scheduler does with one due job.
 #[derive(Clone, Debug, Default)]
 pub struct Due {
-    /// Scheduled times to publish now, oldest first.
-    pub fire: Vec<Zdt>,
+    /// Scheduled times to publish, oldest first.
+    pub fire: Vec<Fire>,
     /// Scheduled times dropped because coalescing kept only the latest.
     pub coalesced: u64,
     /// Scheduled times dropped because they were later than `misfire_grace_time`.
@@ -21,45 +31,47 @@ pub struct Due {
 /// ones count as missed. (APScheduler has no cap and would publish millions after an outage.)
 pub const MAX_CATCH_UP_FIRES: usize = 1000;
 
-/// `next_run_time` is the job's stored next run time; returns `None` when it is not due.
-/// `grace_secs = None` means unlimited lateness.
-pub fn process_due(trigger: &Trigger, next_run_time: &Zdt, now: &Zdt, grace_secs: Option<u32>, coalesce: bool) -> Option<Due> {
-    let now_us = now.utc_us();
-    if next_run_time.utc_us() > now_us {
+/// `next_run_time` is the job's stored next run time; returns `None` when nothing is due by
+/// `until` (use `until == now` for APScheduler's exact behaviour). `grace_secs = None` means
+/// unlimited lateness.
+pub fn process_due(trigger: &Trigger, next_run_time: &Zdt, now: &Zdt, until: &Zdt, grace_secs: Option<u32>, coalesce: bool) -> Option<Due> {
+    let (now_us, until_us) = (now.utc_us(), until.utc_us().max(now.utc_us()));
+    if next_run_time.utc_us() > until_us {
         return None;
     }
-    let on_time = |run: &Zdt| match grace_secs {
-        Some(grace) => now_us - run.utc_us() <= i64::from(grace) * US_PER_SEC,
-        None => true,
-    };
+    let on_time = |run: &Zdt| grace_secs.is_none_or(|grace| now_us - run.utc_us() <= i64::from(grace) * US_PER_SEC);
     let mut due = Due::default();
+    let mut late: Vec<Zdt> = Vec::new();
     let mut last = *next_run_time;
-    let mut scheduled: u64 = 0;
     let mut current = Some(*next_run_time);
-    while let Some(run) = current.filter(|r| r.utc_us() <= now_us) {
-        scheduled += 1;
-        if !coalesce {
-            if on_time(&run) {
-                due.fire.push(run);
-            } else {
+    while let Some(run) = current.filter(|r| r.utc_us() <= until_us) {
+        if run.utc_us() <= now_us {
+            if coalesce {
+                due.coalesced += u64::from(!late.is_empty());
+                late.clear();
+            } else if late.len() == MAX_CATCH_UP_FIRES {
+                late.remove(0);
                 due.missed += 1;
             }
-            if due.fire.len() > MAX_CATCH_UP_FIRES {
-                due.fire.remove(0);
-                due.missed += 1;
-            }
+            late.push(run);
+        } else {
+            due.fire.push(Fire { at: run, ahead: true });
         }
         last = run;
-        current = trigger.next_fire_time(Some(&run), now);
+        // `until` is APScheduler's `now` when it equals now; later, it keeps the search
+        // moving past fires already published ahead.
+        current = trigger.next_fire_time(Some(&run), until);
     }
-    if coalesce {
-        due.coalesced = scheduled - 1;
-        if on_time(&last) {
-            due.fire.push(last);
+    let mut on_time_late = Vec::with_capacity(late.len());
+    for run in late {
+        if on_time(&run) {
+            on_time_late.push(Fire { at: run, ahead: false });
         } else {
             due.missed += 1;
         }
     }
-    due.next_run_time = trigger.next_fire_time(Some(&last), now);
+    on_time_late.append(&mut due.fire);
+    due.fire = on_time_late;
+    due.next_run_time = trigger.next_fire_time(Some(&last), until);
     Some(due)
 }

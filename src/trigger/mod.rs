@@ -252,16 +252,28 @@ impl Schedule {
 
     /// Next fire time with jitter: `uniform` draws from [0, 1).
     pub fn next_fire_time_jittered(&self, previous: Option<&Zdt>, now: &Zdt, uniform: impl FnOnce() -> f64) -> Option<Zdt> {
+        self.jitter(self.trigger.next_fire_time(previous, now), uniform)
+    }
+
+    /// APScheduler's `_apply_jitter`: a random delay of up to `jitter` seconds.
+    pub fn jitter(&self, fire: Option<Zdt>, uniform: impl FnOnce() -> f64) -> Option<Zdt> {
+        let fire = fire?;
         let Some(jitter) = self.jitter else {
-            return self.trigger.next_fire_time(previous, now);
+            return Some(fire);
         };
         let delay = uniform() * f64::from(jitter);
         match &self.trigger {
-            Trigger::Interval(t) => t.next_fire_time(previous, now, Some(delay)),
-            Trigger::Date(t) => t.next_fire_time(previous),
+            Trigger::Date(_) => Some(fire),
+            // Interval: added to the float timestamp, then checked against the end date.
+            Trigger::Interval(t) => {
+                let ts = fire.timestamp() + delay;
+                if t.end_date.is_some_and(|end| ts > end.timestamp()) {
+                    return None;
+                }
+                Zdt::from_timestamp(ts, t.zone)
+            }
+            // Cron: `fire + timedelta(seconds=delay)` is wall-clock addition, capped at the end.
             Trigger::Cron(t) => {
-                let fire = t.next_fire_time(previous, now)?;
-                // `fire + timedelta(seconds=delay)` is wall-clock addition in Python.
                 let delayed = Zdt::from_wall(fire.wall_us() + (delay * 1e6).round() as i64, fire.zone());
                 Some(match t.end_date {
                     Some(end) if end.py_cmp(&delayed).is_lt() => end,

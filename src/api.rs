@@ -64,7 +64,7 @@ fn envelope(succ: bool, msg: &str, data: Value, code: i32, error: Option<&ApiErr
         "data": data,
         "code": code,
         "error": error.map(|e| e.kind),
-        "error_data": error.and_then(|e| e.field.as_ref()).map(|f| serde_json::from_str::<Value>(f).unwrap_or_else(|_| json!({"field": f}))),
+        "error_data": error.and_then(ApiError::error_data),
         "traceback": Value::Null,
         "trace_id": Value::Null,
     })
@@ -185,6 +185,9 @@ impl Query {
         for part in raw.split('&').filter(|p| !p.is_empty()) {
             let (name, value) = part.split_once('=').unwrap_or((part, ""));
             let name = percent_decode(name).ok_or_else(|| ApiError::invalid("query", format!("{part:?} is not valid percent-encoded UTF-8")))?;
+            if name.is_empty() {
+                return Err(ApiError::invalid("query", format!("{part:?} has no parameter name")));
+            }
             let value = percent_decode(value).ok_or_else(|| ApiError::invalid(name.as_str(), "is not valid percent-encoded UTF-8"))?;
             if pairs.iter().any(|(n, _)| *n == name) {
                 return Err(ApiError::invalid(name.as_str(), "is given more than once"));
@@ -237,8 +240,9 @@ fn percent_decode(text: &str) -> Option<String> {
     while i < bytes.len() {
         match bytes[i] {
             b'%' => {
-                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
+                // Exactly two hex digits (from_str_radix alone would also take "+F").
+                let hex = bytes.get(i + 1..i + 3).filter(|h| h.iter().all(u8::is_ascii_hexdigit))?;
+                out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
                 i += 3;
             }
             b'+' => {
@@ -267,6 +271,15 @@ fn job_not_found(queue: &str, job_id: &str) -> ApiError {
     ApiError::new(404, code::JOB_NOT_FOUND, "JobLookupError", format!("No job by the id of {job_id} was found in queue {queue}"))
 }
 
+/// A job that is not stored: funboost answers QueueNameNotExists (4001) first when no consumer
+/// registered the queue, so do the same (unless unregistered queues are allowed).
+fn missing_job(services: &Services, queue: &str, job_id: &str) -> ApiError {
+    if !services.config.allow_unregistered_queues && matches!(registry::lookup(services.redis, queue), Ok(None)) {
+        return queue_not_found(queue);
+    }
+    job_not_found(queue, job_id)
+}
+
 /// A random 32-hex-digit id, as APScheduler's `uuid4().hex`.
 fn new_job_id() -> String {
     let (a, b) = (crate::random::u64(), crate::random::u64());
@@ -280,6 +293,7 @@ fn add(request: &HttpRequest, services: &Services, query: Query) -> Outcome {
     let job_id = add.job_id.clone().unwrap_or_else(new_job_id);
     let registered = registry::lookup(services.redis, &add.queue_name)?;
     let max_priority = registered.as_ref().and_then(|p| p.max_priority);
+    let broker_kind = add.resolve_broker_kind(registered.as_ref().and_then(|p| p.broker_kind))?;
     let message_kwargs = match registered {
         Some(params) => registry::message_kwargs(&add.queue_name, &params, &add.args, &add.kwargs)?,
         None if config.allow_unregistered_queues => {
@@ -309,7 +323,7 @@ fn add(request: &HttpRequest, services: &Services, query: Query) -> Outcome {
         message_kwargs,
         misfire_grace_time: add.misfire_grace_time,
         coalesce: add.coalesce,
-        broker_kind: add.broker_kind,
+        broker_kind,
         priority: add.priority,
         max_priority,
         extra: add.extra,
@@ -329,7 +343,7 @@ fn add(request: &HttpRequest, services: &Services, query: Query) -> Outcome {
 }
 
 fn load(services: &Services, store: StoreKind, queue: &str, job_id: &str) -> Result<(Stored, Schedule), ApiError> {
-    let stored = services.store(store)?.get(queue, job_id)?.ok_or_else(|| job_not_found(queue, job_id))?;
+    let stored = services.store(store)?.get(queue, job_id)?.ok_or_else(|| missing_job(services, queue, job_id))?;
     let schedule = stored.job.schedule()?;
     Ok((stored, schedule))
 }
@@ -379,8 +393,8 @@ fn get(services: &Services, mut query: Query) -> Outcome {
             while fires.len() < count {
                 let prev = fires[fires.len() - 1];
                 match schedule.trigger.next_fire_time(Some(&prev), &prev) {
-                    Some(fire) => fires.push(fire),
-                    None => break,
+                    Some(fire) if representable(&fire) => fires.push(fire),
+                    _ => break,
                 }
             }
             fires.iter().map(Zdt::py_str).collect()
@@ -402,7 +416,7 @@ fn delete(services: &Services, mut query: Query) -> Outcome {
     let jobs = services.store(store)?;
     // Retry if a tick advanced the job between our read and our delete.
     for _ in 0..5 {
-        let stored = jobs.get(&queue, &job_id)?.ok_or_else(|| job_not_found(&queue, &job_id))?;
+        let stored = jobs.get(&queue, &job_id)?.ok_or_else(|| missing_job(services, &queue, &job_id))?;
         if jobs.replace(&stored, None)? {
             return Ok((format!("timing job {job_id} deleted from queue {queue}"), Value::Null));
         }
@@ -429,7 +443,7 @@ fn pause_or_resume(services: &Services, mut query: Query, pause: bool) -> Outcom
     query.finish()?;
     let jobs = services.store(store)?;
     for _ in 0..5 {
-        let stored = jobs.get(&queue, &job_id)?.ok_or_else(|| job_not_found(&queue, &job_id))?;
+        let stored = jobs.get(&queue, &job_id)?.ok_or_else(|| missing_job(services, &queue, &job_id))?;
         let schedule = stored.job.schedule()?;
         let mut job = stored.job.clone();
         if pause {
@@ -471,7 +485,7 @@ fn preview(request: &HttpRequest, services: &Services, query: Query) -> Outcome 
         Some(text) => parse_datetime("after", &text, schedule.zone())?,
         None => Zdt::from_utc(now_us, schedule.zone()),
     };
-    let fires: Vec<String> = schedule.trigger.upcoming(&after, count).iter().map(Zdt::py_str).collect();
+    let fires: Vec<String> = schedule.trigger.upcoming(&after, count).iter().take_while(|t| representable(t)).map(Zdt::py_str).collect();
     Ok((
         "ok".to_string(),
         json!({"trigger": schedule.trigger.kind(), "trigger_str": schedule.trigger.to_string(), "timezone": schedule.zone().name(), "after": after.py_str(), "next_run_times": fires}),
@@ -492,6 +506,12 @@ fn tick(services: &Services, mut query: Query) -> Outcome {
     let report = crate::tick::run_with(services, options).map_err(|e| ApiError::store_unavailable(format!("{e:#}")))?;
     let msg = format!("tick published {} fires ({} ahead), {} missed, {} coalesced", report.fired + report.fired_ahead, report.fired_ahead, report.missed, report.coalesced);
     Ok((msg, serde_json::to_value(&report).unwrap_or(Value::Null)))
+}
+
+/// Python's datetime ends with year 9999 (APScheduler raises OverflowError past it), and
+/// `YYYY-MM-DD` has four digits: later fire times are not listed.
+fn representable(t: &Zdt) -> bool {
+    t.civil().year <= 9999
 }
 
 fn health(services: &Services, query: Query) -> Outcome {

@@ -27,19 +27,36 @@ pub struct ApiError {
     /// Machine-readable kind, e.g. `InvalidField`, `QueueNameNotExists` (the envelope's `error`).
     pub kind: &'static str,
     pub message: String,
-    /// The offending field, when there is one (goes into `error_data`).
+    /// The offending field, when there is one (the envelope's `error_data.field`).
     pub field: Option<String>,
+    /// More detail for `error_data` (an object; `field` is added to it when set).
+    pub data: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl ApiError {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> ApiError {
         let field = field.into();
         let message = message.into();
-        ApiError { status: 400, code: code::INVALID_INPUT, kind: "InvalidField", message: format!("{field}: {message}"), field: Some(field) }
+        ApiError { status: 400, code: code::INVALID_INPUT, kind: "InvalidField", message: format!("{field}: {message}"), field: Some(field), data: None }
     }
 
     pub fn new(status: u16, code: i32, kind: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, kind, message: message.into(), field: None }
+        ApiError { status, code, kind, message: message.into(), field: None, data: None }
+    }
+
+    /// The envelope's `error_data`: `{"field": ..., <data>...}`, or null when there is neither.
+    pub fn error_data(&self) -> Option<serde_json::Value> {
+        if self.field.is_none() && self.data.is_none() {
+            return None;
+        }
+        let mut object = serde_json::Map::new();
+        if let Some(field) = &self.field {
+            object.insert("field".to_string(), field.clone().into());
+        }
+        for (name, value) in self.data.iter().flatten() {
+            object.entry(name.clone()).or_insert_with(|| value.clone());
+        }
+        Some(serde_json::Value::Object(object))
     }
 
     pub fn store_unavailable(detail: impl fmt::Display) -> ApiError {

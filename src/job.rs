@@ -117,6 +117,27 @@ impl JsonKind {
     }
 }
 
+/// Deepest nesting of arrays and objects accepted in `args`, `kwargs` and task options (the
+/// `args` array or `kwargs` object itself is level 1). Stored jobs, responses and messages wrap
+/// these values in a few more levels, and JSON readers stop at some depth (serde_json at 128):
+/// a deeper value would be accepted once and then make the job unreadable.
+pub const MAX_VALUE_DEPTH: usize = 32;
+
+fn depth(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+        Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+fn check_depth(field: &str, depth: usize) -> Result<(), ApiError> {
+    match depth {
+        d if d > MAX_VALUE_DEPTH => Err(ApiError::invalid(field, format!("nests arrays and objects {d} levels deep; at most {MAX_VALUE_DEPTH} are accepted"))),
+        _ => Ok(()),
+    }
+}
+
 /// Longest accepted queue name or job id.
 pub const MAX_NAME_LEN: usize = 256;
 
@@ -233,6 +254,7 @@ impl Body {
     pub fn finish(self) -> Result<(), ApiError> {
         match self.fields.keys().next() {
             None => Ok(()),
+            Some(name) if name.is_empty() => Err(ApiError::invalid("body", "has a field with an empty name")),
             Some(name) => Err(ApiError::invalid(name.as_str(), "unknown field")),
         }
     }
@@ -270,12 +292,24 @@ pub struct AddRequest {
     pub kwargs: Map<String, Value>,
     pub misfire_grace_time: Option<u32>,
     pub coalesce: bool,
-    pub broker_kind: BrokerKind,
+    /// `None` when not given: the queue's registered broker kind, else `REDIS`
+    /// ([`AddRequest::resolve_broker_kind`]).
+    pub broker_kind: Option<BrokerKind>,
     pub priority: Option<u8>,
     pub extra: Map<String, Value>,
 }
 
 impl AddRequest {
+    /// The broker kind to publish with: the one given, else the one the queue's consumer
+    /// registered (funboost publishes with it), else `REDIS`. `priority` needs `REDIS_PRIORITY`.
+    pub fn resolve_broker_kind(&self, registered: Option<BrokerKind>) -> Result<BrokerKind, ApiError> {
+        let kind = self.broker_kind.or(registered).unwrap_or(BrokerKind::Redis);
+        if self.priority.is_some() && kind != BrokerKind::RedisPriority {
+            return Err(ApiError::invalid("priority", "only applies with broker_kind \"REDIS_PRIORITY\""));
+        }
+        Ok(kind)
+    }
+
     pub fn parse(bytes: &[u8]) -> Result<AddRequest, ApiError> {
         let mut body = Body::parse(bytes)?;
         let queue_name = body.string("queue_name")?.ok_or_else(|| ApiError::invalid("queue_name", "is required"))?;
@@ -292,12 +326,18 @@ impl AddRequest {
         let replace_existing = body.boolean("replace_existing")?.unwrap_or(false);
         let args = match body.take("args") {
             None => Vec::new(),
-            Some(Value::Array(args)) => args,
+            Some(Value::Array(args)) => {
+                check_depth("args", 1 + args.iter().map(depth).max().unwrap_or(0))?;
+                args
+            }
             Some(other) => return Err(ApiError::invalid("args", format!("must be an array of positional arguments, got {}", json_type(&other)))),
         };
         let kwargs = match body.take("kwargs") {
             None => Map::new(),
-            Some(Value::Object(kwargs)) => kwargs,
+            Some(Value::Object(kwargs)) => {
+                check_depth("kwargs", 1 + kwargs.values().map(depth).max().unwrap_or(0))?;
+                kwargs
+            }
             Some(other) => return Err(ApiError::invalid("kwargs", format!("must be an object of keyword arguments, got {}", json_type(&other)))),
         };
         // Absent: APScheduler's default of 1 s; null: no limit.
@@ -311,11 +351,11 @@ impl AddRequest {
         };
         let coalesce = body.boolean("coalesce")?.unwrap_or(true);
         let broker_kind = match body.string("broker_kind")? {
-            Some(kind) => BrokerKind::parse(&kind)?,
-            None => BrokerKind::Redis,
+            Some(kind) => Some(BrokerKind::parse(&kind)?),
+            None => None,
         };
         let priority = body.unsigned("priority", 255)?.map(|p| p as u8);
-        if priority.is_some() && broker_kind != BrokerKind::RedisPriority {
+        if priority.is_some() && broker_kind.is_some_and(|k| k != BrokerKind::RedisPriority) {
             return Err(ApiError::invalid("priority", "only applies with broker_kind \"REDIS_PRIORITY\""));
         }
         let mut extra = Map::new();
@@ -324,6 +364,7 @@ impl AddRequest {
                 if !kind.accepts(&value) {
                     return Err(ApiError::invalid(name, format!("must be {}, got {}", kind.describe(), short(&value))));
                 }
+                check_depth(name, depth(&value))?;
                 extra.insert(name.to_string(), value);
             }
         }
@@ -371,6 +412,26 @@ pub struct Job {
     pub last_fire: Option<StoredTime>,
 }
 
+/// A stored job's `timezone`: an IANA name, `UTC`, or the fixed offset (`+05:30`, as
+/// `Zone::name` writes it) of a date job whose `run_date` carried one.
+fn stored_zone(name: &str) -> Result<Zone, String> {
+    let fixed = || -> Option<Zone> {
+        let (sign, rest) = match name.as_bytes().first()? {
+            b'+' => (1, &name[1..]),
+            b'-' => (-1, &name[1..]),
+            _ => return None,
+        };
+        let parts: Vec<&str> = rest.split(':').collect();
+        if !(2..=3).contains(&parts.len()) || parts.iter().any(|p| p.len() != 2 || !p.bytes().all(|b| b.is_ascii_digit())) {
+            return None;
+        }
+        let n = |i: usize| parts.get(i).map_or(0, |p| p.parse::<i32>().unwrap_or(0));
+        let seconds = n(0) * 3600 + n(1) * 60 + n(2);
+        (seconds < 86_400).then_some(if seconds == 0 { Zone::Utc } else { Zone::Fixed(sign * seconds) })
+    };
+    Zone::parse(name).or_else(|e| fixed().ok_or(e))
+}
+
 /// A [`Zdt`] in storage: wall time, fold and zone name (a plain UTC instant would lose
 /// Python's wall-time semantics).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -392,7 +453,7 @@ impl StoredTime {
 
 impl Job {
     pub fn schedule(&self) -> Result<Schedule, ApiError> {
-        let zone = Zone::parse(&self.timezone).map_err(|e| ApiError::invalid("timezone", e))?;
+        let zone = stored_zone(&self.timezone).map_err(|e| ApiError::invalid("timezone", e))?;
         Ok(Schedule::build(&self.trigger, zone, self.created_us)?)
     }
 

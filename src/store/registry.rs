@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use super::redis::{int, run, text};
 use crate::error::{code, ApiError};
 use crate::host::{Redis, RedisArg};
+use crate::job::BrokerKind;
 
 /// The registered parameter lists of a queue's consuming function.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -18,6 +19,8 @@ pub struct QueueParams {
     pub required: Vec<String>,
     /// `broker_exclusive_config.x-max-priority` (REDIS_PRIORITY queues).
     pub max_priority: Option<u8>,
+    /// The consumer's `broker_kind`, when it is one of the Redis kinds this product publishes.
+    pub broker_kind: Option<BrokerKind>,
 }
 
 const LOOKUP: &str = r#"
@@ -60,12 +63,15 @@ pub fn parse_params(json: &str) -> QueueParams {
         all: names(info.and_then(|i| i.get("all_arg_name_list"))),
         required: names(info.and_then(|i| i.get("must_arg_name_list"))),
         max_priority,
+        broker_kind: params.get("broker_kind").and_then(Value::as_str).and_then(|k| BrokerKind::parse(k).ok()),
     }
 }
 
-fn params_error(queue: &str, message: String, data: Value) -> ApiError {
+/// `field` is the request field at fault (`args` or `kwargs`); `data` goes into `error_data`.
+fn params_error(queue: &str, field: &str, message: String, data: Value) -> ApiError {
     let mut e = ApiError::new(400, code::FUNC_PARAMS, "FuncParamsError", format!("Invalid parameters for the consuming function of queue {queue}: {message}"));
-    e.field = Some(data.to_string());
+    e.field = Some(field.to_string());
+    e.data = data.as_object().cloned();
     e
 }
 
@@ -75,6 +81,7 @@ pub fn message_kwargs(queue: &str, params: &QueueParams, args: &[Value], kwargs:
     if args.len() > params.all.len() {
         return Err(params_error(
             queue,
+            "args",
             format!("{} positional arguments given, but the function takes at most {} ({})", args.len(), params.all.len(), params.all.join(", ")),
             serde_json::json!({"all_arg_name_list": params.all}),
         ));
@@ -82,17 +89,17 @@ pub fn message_kwargs(queue: &str, params: &QueueParams, args: &[Value], kwargs:
     let mut mapped: Map<String, Value> = params.all.iter().cloned().zip(args.iter().cloned()).collect();
     for (name, value) in kwargs {
         if !params.all.contains(name) {
-            return Err(params_error(queue, format!("unexpected keyword argument {name:?} (parameters: {})", params.all.join(", ")), serde_json::json!({"unknown": name})));
+            return Err(params_error(queue, "kwargs", format!("unexpected keyword argument {name:?} (parameters: {})", params.all.join(", ")), serde_json::json!({"unknown": name})));
         }
         if mapped.contains_key(name) {
-            return Err(params_error(queue, format!("got multiple values for argument {name:?}"), serde_json::json!({"duplicate": name})));
+            return Err(params_error(queue, "kwargs", format!("got multiple values for argument {name:?}"), serde_json::json!({"duplicate": name})));
         }
         mapped.insert(name.clone(), value.clone());
     }
     let missing: Vec<&String> = params.required.iter().filter(|n| !mapped.contains_key(*n)).collect();
     if !missing.is_empty() {
         let list: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
-        return Err(params_error(queue, format!("missing required arguments: {}", list.join(", ")), serde_json::json!({"missing": list})));
+        return Err(params_error(queue, "kwargs", format!("missing required arguments: {}", list.join(", ")), serde_json::json!({"missing": list})));
     }
     Ok(mapped)
 }
@@ -103,7 +110,7 @@ mod tests {
     use serde_json::json;
 
     fn add_params() -> QueueParams {
-        QueueParams { all: vec!["x".into(), "y".into()], required: vec!["x".into()], max_priority: None }
+        QueueParams { all: vec!["x".into(), "y".into()], required: vec!["x".into()], max_priority: None, broker_kind: None }
     }
 
     #[test]
@@ -135,6 +142,12 @@ mod tests {
         let json = r#"{"queue_name":"q","broker_kind":"REDIS_PRIORITY","broker_exclusive_config":{"x-max-priority":3},
             "auto_generate_info":{"final_func_input_params_info":{"func_name":"add","all_arg_name_list":["x","y"],
             "must_arg_name_list":["x"],"optional_arg_name_list":["y"]}}}"#;
-        assert_eq!(parse_params(json), QueueParams { all: vec!["x".into(), "y".into()], required: vec!["x".into()], max_priority: Some(3) });
+        assert_eq!(
+            parse_params(json),
+            QueueParams { all: vec!["x".into(), "y".into()], required: vec!["x".into()], max_priority: Some(3), broker_kind: Some(BrokerKind::RedisPriority) }
+        );
+        // funboost registers REDIS_BRPOP_LPUSH by its enum value; non-Redis kinds are not ours.
+        assert_eq!(parse_params(r#"{"broker_kind":"RedisBrpopLpush"}"#).broker_kind, Some(BrokerKind::RedisBrpopLpush));
+        assert_eq!(parse_params(r#"{"broker_kind":"RABBITMQ_AMQPSTORM"}"#).broker_kind, None);
     }
 }

@@ -1,0 +1,272 @@
+//! Shared by the end-to-end tests: a real redis-server per test, the real `.wasm` in the test
+//! host, funboost's queue registry as a consumer writes it, and a native implementation of the
+//! core's host traits (for running the API handler natively against the same Redis).
+#![allow(dead_code)]
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use funboost_edge::host::{KeyValue, Redis, RedisArg, RedisValue};
+use funboost_test_host::spin_redis::{flatten, RedisResult};
+use funboost_test_host::test_support::{wasm_path, RedisServer};
+use funboost_test_host::{Host, HostConfig, HostResponse};
+use serde_json::{json, Value};
+
+/// The Spin variables of spin.toml with their defaults, pointed at `redis`.
+pub fn variables(redis: &RedisServer) -> HashMap<String, String> {
+    [
+        ("redis_host", redis.host()),
+        ("redis_url", redis.url(7)),
+        ("timezone", "Asia/Shanghai".to_string()),
+        ("key_prefix", "funboost_edge".to_string()),
+        ("api_token", String::new()),
+        ("tick_token", String::new()),
+        ("max_body_bytes", "65536".to_string()),
+        ("max_jobs_per_queue", "100000".to_string()),
+        ("allow_unregistered_queues", "false".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+/// A host running the real API component with `variables`.
+pub fn host_with(variables: HashMap<String, String>) -> Host {
+    Host::new(HostConfig { api_wasm: wasm_path("funboost_api"), ticker_wasm: None, variables }).expect("Host::new")
+}
+
+/// A synchronous connection to DB 7 of `redis` (the DB the app uses), for arranging and
+/// inspecting keys.
+pub fn connect(redis: &RedisServer) -> redis::Connection {
+    redis::Client::open(redis.url(7)).expect("redis url").get_connection().expect("connect to redis")
+}
+
+/// Registers `queue` the way a funboost consumer does on start: the queue name in
+/// `funboost_all_queue_names` and its BoosterParams JSON (with the consuming function's
+/// parameter lists) in `funboost_queue__consumer_parmas`.
+pub fn register_queue(conn: &mut redis::Connection, queue: &str, all: &[&str], must: &[&str]) {
+    let optional: Vec<&str> = all.iter().copied().filter(|n| !must.contains(n)).collect();
+    let params = json!({
+        "queue_name": queue,
+        "broker_kind": "REDIS",
+        "concurrent_num": 50,
+        "broker_exclusive_config": {},
+        "auto_generate_info": {
+            "where_to_instantiate": "/app/tasks.py:12",
+            "final_func_input_params_info": {
+                "func_name": "consume",
+                "func_position": "<function consume at 0x7f>",
+                "is_manual_func_input_params": false,
+                "all_arg_name_list": all,
+                "must_arg_name_list": must,
+                "optional_arg_name_list": optional,
+            },
+        },
+    });
+    redis::cmd("SADD").arg("funboost_all_queue_names").arg(queue).exec(conn).expect("SADD");
+    redis::cmd("HSET").arg("funboost_queue__consumer_parmas").arg(queue).arg(params.to_string()).exec(conn).expect("HSET");
+}
+
+/// The hash field of a job in `{funboost_edge}:jobs` and `{funboost_edge}:due`.
+pub fn member(queue: &str, job_id: &str) -> String {
+    format!("{queue}\u{1f}{job_id}")
+}
+
+pub const JOBS_KEY: &str = "{funboost_edge}:jobs";
+pub const DUE_KEY: &str = "{funboost_edge}:due";
+
+/// The stored job JSON, straight from Redis.
+pub fn stored_job(conn: &mut redis::Connection, queue: &str, job_id: &str) -> Option<Value> {
+    let raw: Option<String> = redis::cmd("HGET").arg(JOBS_KEY).arg(member(queue, job_id)).query(conn).expect("HGET");
+    raw.map(|r| serde_json::from_str(&r).expect("stored job is JSON"))
+}
+
+/// The job's score in the due index (UTC µs), or `None` when it is not there.
+pub fn due_score(conn: &mut redis::Connection, queue: &str, job_id: &str) -> Option<i64> {
+    let score: Option<String> = redis::cmd("ZSCORE").arg(DUE_KEY).arg(member(queue, job_id)).query(conn).expect("ZSCORE");
+    score.map(|s| s.parse::<f64>().expect("score") as i64)
+}
+
+/// The Redis server's clock (the app's "now"), Unix µs.
+pub fn redis_now_us(conn: &mut redis::Connection) -> i64 {
+    let (secs, micros): (i64, i64) = redis::cmd("TIME").query(conn).expect("TIME");
+    secs * 1_000_000 + micros
+}
+
+/// A parsed response: status and JSON envelope.
+#[derive(Clone, Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub raw: HostResponse,
+}
+
+impl Reply {
+    pub fn data(&self) -> &Value {
+        &self.body["data"]
+    }
+
+    pub fn msg(&self) -> &str {
+        self.body["msg"].as_str().unwrap_or("")
+    }
+
+    pub fn code(&self) -> i64 {
+        self.body["code"].as_i64().unwrap_or(-1)
+    }
+}
+
+impl std::fmt::Display for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HTTP {} {}", self.status, self.raw.text())
+    }
+}
+
+/// One request through the component; the body is JSON text when given.
+pub async fn call(host: &Host, method: &str, path_and_query: &str, body: Option<&Value>) -> Reply {
+    call_with(host, method, path_and_query, &[], body.map(|b| b.to_string().into_bytes()).unwrap_or_default()).await
+}
+
+pub async fn call_with(host: &Host, method: &str, path_and_query: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Reply {
+    let raw = host.request(method, path_and_query, headers, body).await.expect("request reached the component");
+    let body: Value = serde_json::from_slice(&raw.body).unwrap_or_else(|e| panic!("{method} {path_and_query}: body is not JSON ({e}): {}", raw.text()));
+    assert_envelope(&body);
+    assert_eq!(raw.header("content-type"), Some("application/json"), "{method} {path_and_query}");
+    Reply { status: raw.status, body, raw }
+}
+
+/// funboost's `BaseResponse`: exactly these keys, every one present.
+pub const ENVELOPE_KEYS: [&str; 8] = ["succ", "msg", "data", "code", "error", "error_data", "traceback", "trace_id"];
+
+pub fn assert_envelope(body: &Value) {
+    let object = body.as_object().unwrap_or_else(|| panic!("envelope is not an object: {body}"));
+    let keys: Vec<&str> = object.keys().map(String::as_str).collect();
+    assert_eq!(keys, ENVELOPE_KEYS, "envelope keys: {body}");
+    assert!(object["succ"].is_boolean() && object["msg"].is_string() && object["code"].is_i64(), "{body}");
+    assert!(object["traceback"].is_null() && object["trace_id"].is_null(), "no traceback ever: {body}");
+}
+
+/// `YYYY-MM-DD HH:MM:SS[.ffffff]+HH:MM` (funboost's `str(datetime)`), parsed into
+/// (wall-clock text without fraction, microseconds, offset text).
+pub fn parse_py_time(text: &str) -> Option<(String, u32, String)> {
+    let b = text.as_bytes();
+    let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
+    let base_ok = b.len() >= 25
+        && (0..4).all(digit)
+        && b[4] == b'-'
+        && digit(5)
+        && digit(6)
+        && b[7] == b'-'
+        && digit(8)
+        && digit(9)
+        && b[10] == b' '
+        && digit(11)
+        && digit(12)
+        && b[13] == b':'
+        && digit(14)
+        && digit(15)
+        && b[16] == b':'
+        && digit(17)
+        && digit(18);
+    if !base_ok {
+        return None;
+    }
+    let (micros, rest) = if b[19] == b'.' {
+        let frac = text.get(20..26)?;
+        if !frac.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        let micros: u32 = frac.parse().ok()?;
+        if micros == 0 {
+            return None; // Python prints no fraction when it is zero
+        }
+        (micros, &text[26..])
+    } else {
+        (0, &text[19..])
+    };
+    let r = rest.as_bytes();
+    let offset_ok = r.len() == 6 && matches!(r[0], b'+' | b'-') && r[1..3].iter().all(u8::is_ascii_digit) && r[3] == b':' && r[4..6].iter().all(u8::is_ascii_digit);
+    offset_ok.then(|| (text[..19].to_string(), micros, rest.to_string()))
+}
+
+/// Unix µs of a `parse_py_time` text.
+pub fn py_time_utc_us(text: &str) -> i64 {
+    let (wall, micros, offset) = parse_py_time(text).unwrap_or_else(|| panic!("not a funboost time: {text:?}"));
+    let n = |s: &str| s.parse::<i64>().unwrap();
+    let (y, m, d) = (n(&wall[0..4]), n(&wall[5..7]), n(&wall[8..10]));
+    let (hh, mm, ss) = (n(&wall[11..13]), n(&wall[14..16]), n(&wall[17..19]));
+    // days from civil (Howard Hinnant)
+    let y2 = if m <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let sign = if offset.starts_with('-') { -1 } else { 1 };
+    let offset_secs = sign * (n(&offset[1..3]) * 3600 + n(&offset[4..6]) * 60);
+    (days * 86_400 + hh * 3600 + mm * 60 + ss - offset_secs) * 1_000_000 + i64::from(micros)
+}
+
+// ---- the core's host traits, natively ----
+
+/// `host::Redis` over a synchronous redis-rs connection, with Spin's reply flattening (the
+/// test host's [`flatten`]), so the core sees exactly what it sees under Spin.
+pub struct NativeRedis {
+    connection: RefCell<redis::Connection>,
+}
+
+impl NativeRedis {
+    pub fn connect(url: &str) -> NativeRedis {
+        let connection = redis::Client::open(url).expect("redis url").get_connection().expect("connect to redis");
+        NativeRedis { connection: RefCell::new(connection) }
+    }
+}
+
+impl Redis for NativeRedis {
+    fn execute(&self, command: &str, args: &[RedisArg]) -> anyhow::Result<Vec<RedisValue>> {
+        let mut cmd = redis::cmd(command);
+        for arg in args {
+            match arg {
+                RedisArg::Int(i) => cmd.arg(*i),
+                RedisArg::Bytes(b) => cmd.arg(b.as_slice()),
+            };
+        }
+        let value: redis::Value = cmd.query(&mut *self.connection.borrow_mut())?;
+        Ok(flatten(&value)?
+            .into_iter()
+            .map(|r| match r {
+                RedisResult::Nil => RedisValue::Nil,
+                RedisResult::Status(s) => RedisValue::Status(s),
+                RedisResult::Int64(i) => RedisValue::Int(i),
+                RedisResult::Binary(b) => RedisValue::Bytes(b),
+            })
+            .collect())
+    }
+}
+
+/// `host::KeyValue` over a map (Spin's `default` store).
+#[derive(Default)]
+pub struct MapKv {
+    map: Mutex<BTreeMap<String, Vec<u8>>>,
+}
+
+impl KeyValue for MapKv {
+    fn get(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        Ok(self.map.lock().unwrap().get(key).cloned())
+    }
+
+    fn set(&self, key: &str, value: &[u8]) -> anyhow::Result<()> {
+        self.map.lock().unwrap().insert(key.to_string(), value.to_vec());
+        Ok(())
+    }
+
+    fn delete(&self, key: &str) -> anyhow::Result<()> {
+        self.map.lock().unwrap().remove(key);
+        Ok(())
+    }
+
+    fn get_keys(&self) -> anyhow::Result<Vec<String>> {
+        Ok(self.map.lock().unwrap().keys().cloned().collect())
+    }
+}

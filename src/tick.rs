@@ -81,10 +81,11 @@ pub fn run_with(services: &Services, options: TickOptions) -> Result<TickReport>
                 }
             }
         }
-        let applied = commit(services.redis, &store, &entries)?;
+        let (applied, failures) = commit(services.redis, &store, &entries)?;
         report.round_trips += 1;
         report.batches += 1;
-        report.conflicts += (entries.len() as u64).saturating_sub(applied);
+        report.conflicts += (entries.len() as u64).saturating_sub(applied + failures.len() as u64);
+        report.errors.extend(failures.into_iter().map(|f| format!("publishing {}", f.replace('\u{1f}', "/"))));
         if !full || applied == 0 {
             break;
         }
@@ -167,10 +168,13 @@ return out
 
 /// KEYS: jobs, due. ARGV: entry count, then per entry: member, expected text, new text ('' =
 /// delete), score ('' = not due), queue set, queues set, job id, queue, message count, and
-/// (push code, key, payload) per message. Returns {applied, published}.
+/// (push code, key, payload) per message. Returns {applied, published, failure...}: a job
+/// whose push fails (e.g. WRONGTYPE: the queue key is another broker kind's) is left as it was
+/// and reported as `member: error`.
 const COMMIT: &str = r#"
 local i = 2
 local applied, published = 0, 0
+local failures = {}
 for _ = 1, tonumber(ARGV[1]) do
   local member, expected, new, score = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local qset, queues, id, q, n = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], tonumber(ARGV[i + 8])
@@ -184,7 +188,11 @@ for _ = 1, tonumber(ARGV[1]) do
       if code == 'R' then r = redis.pcall('RPUSH', key, payload)
       elseif code == 'L' then r = redis.pcall('LPUSH', key, payload)
       else r = redis.pcall('XADD', key, '*', '', payload) end
-      if type(r) == 'table' and r.err then ok = false break end
+      if type(r) == 'table' and r.err then
+        ok = false
+        failures[#failures + 1] = member .. ': ' .. r.err
+        break
+      end
       published = published + 1
     end
     if ok then
@@ -201,7 +209,9 @@ for _ = 1, tonumber(ARGV[1]) do
     end
   end
 end
-return {applied, published}
+local out = {applied, published}
+for _, f in ipairs(failures) do out[#out + 1] = f end
+return out
 "#;
 
 fn bytes(s: impl Into<Vec<u8>>) -> RedisArg {
@@ -230,7 +240,9 @@ fn claim(redis: &dyn Redis, store: &RedisStore, options: TickOptions) -> Result<
     Ok((secs * 1_000_000 + micros, due))
 }
 
-fn commit(redis: &dyn Redis, store: &RedisStore, entries: &[Entry]) -> Result<u64> {
+/// `(applied, failures)`: the number of jobs updated, and `member: error` per job whose
+/// messages could not be pushed.
+fn commit(redis: &dyn Redis, store: &RedisStore, entries: &[Entry]) -> Result<(u64, Vec<String>)> {
     let mut args = vec![RedisArg::Int(entries.len() as i64)];
     for entry in entries {
         let (queue, job_id) = entry.member.split_once('\u{1f}').unwrap_or((&entry.member, ""));
@@ -255,7 +267,8 @@ fn commit(redis: &dyn Redis, store: &RedisStore, entries: &[Entry]) -> Result<u6
         }
     }
     let reply = eval(redis, COMMIT, &[store.jobs_key(), store.due_key()], args).context("committing fires")?;
-    Ok(reply.first().and_then(int).unwrap_or(0) as u64)
+    let failures = reply.iter().skip(2).filter_map(text).collect();
+    Ok((reply.first().and_then(int).unwrap_or(0) as u64, failures))
 }
 
 fn due_score(job: &Job) -> String {

@@ -39,7 +39,7 @@ use tokio::task::JoinHandle;
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, HasSelf, Linker, Resource, ResourceTable};
 use wasmtime::{Engine, Store};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{HostWallClock, WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
@@ -120,6 +120,16 @@ impl HostResponse {
 #[derive(Clone)]
 pub struct Host {
     inner: Arc<Inner>,
+    /// Added to the guests' WASI wall clock (see [`Host::with_clock_skew`]).
+    clock_skew_ms: i64,
+    /// Fault injection (see [`Host::with_crash_chance`]).
+    crash: Option<Arc<CrashInjection>>,
+}
+
+/// [`Host::with_crash_chance`]'s settings.
+pub(crate) struct CrashInjection {
+    pub(crate) chance: f64,
+    pub(crate) only_on: Option<String>,
 }
 
 struct Inner {
@@ -187,7 +197,38 @@ impl Host {
         };
 
         let shared = Arc::new(Shared { variables: config.variables, kv: Mutex::new(BTreeMap::new()) });
-        Ok(Host { inner: Arc::new(Inner { api, ticker, shared }) })
+        Ok(Host { inner: Arc::new(Inner { api, ticker, shared }), clock_skew_ms: 0, crash: None })
+    }
+
+    /// This host with the guests' wall clock (`wasi:clocks/wall-clock`) moved by `skew_ms`
+    /// milliseconds (negative: behind), like a replica whose clock is off. The monotonic clock
+    /// is untouched. Clones share the compiled components and the key-value store.
+    pub fn with_clock_skew(mut self, skew_ms: i64) -> Host {
+        self.clock_skew_ms = skew_ms;
+        self
+    }
+
+    /// Fault injection for crash tests: before and after each `execute` a guest sends over
+    /// `fermyon:spin/redis` (e.g. between the tick's read and commit scripts, or after a commit
+    /// was applied but before its reply reached the guest), abort the whole process with
+    /// probability `chance` (0 to 1), after printing `funboost-test-host: injected crash
+    /// <before|after> <command>` to stderr (for EVAL, `<command>` is `EVAL` and the script's
+    /// first line). With `only_on`, only commands whose name or first argument (an EVAL's
+    /// script) contains that text. A chance of 0 (the default) never crashes.
+    pub fn with_crash_chance(mut self, chance: f64, only_on: Option<&str>) -> Host {
+        self.crash = (chance > 0.0).then(|| Arc::new(CrashInjection { chance, only_on: only_on.map(str::to_string) }));
+        self
+    }
+
+    /// The skew set by [`Host::with_clock_skew`] (0 by default).
+    pub fn clock_skew_ms(&self) -> i64 {
+        self.clock_skew_ms
+    }
+
+    /// The guests' wall clock: the host's, plus the skew, in Unix seconds (what a skewed
+    /// trigger would pass as the cron event's `timestamp`).
+    pub fn guest_unix_secs(&self) -> u64 {
+        SkewedWallClock(self.clock_skew_ms).now().as_secs()
     }
 
     /// Which cron world the ticker exports: `Some("spin:cron@3.0.0")`,
@@ -390,7 +431,12 @@ impl Host {
 
     fn store(&self) -> Store<State> {
         let engine = self.inner.api.engine();
-        let wasi = WasiCtx::builder().inherit_stdout().inherit_stderr().build();
+        let mut wasi = WasiCtx::builder();
+        wasi.inherit_stdout().inherit_stderr();
+        if self.clock_skew_ms != 0 {
+            wasi.wall_clock(SkewedWallClock(self.clock_skew_ms));
+        }
+        let wasi = wasi.build();
         Store::new(
             engine,
             State {
@@ -399,8 +445,28 @@ impl Host {
                 http: WasiHttpCtx::new(),
                 hooks: DenyOutboundHttp,
                 shared: self.inner.shared.clone(),
+                crash: self.crash.clone(),
             },
         )
+    }
+}
+
+/// The host's wall clock moved by a number of milliseconds.
+struct SkewedWallClock(i64);
+
+impl HostWallClock for SkewedWallClock {
+    fn resolution(&self) -> std::time::Duration {
+        wasmtime_wasi::clocks::WallClock::new().resolution()
+    }
+
+    fn now(&self) -> std::time::Duration {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let skew = std::time::Duration::from_millis(self.0.unsigned_abs());
+        if self.0 >= 0 {
+            now + skew
+        } else {
+            now.saturating_sub(skew)
+        }
     }
 }
 
@@ -509,6 +575,7 @@ pub struct State {
     http: WasiHttpCtx,
     hooks: DenyOutboundHttp,
     shared: Arc<Shared>,
+    crash: Option<Arc<CrashInjection>>,
 }
 
 impl WasiView for State {

@@ -2,22 +2,28 @@
 //!
 //! ```text
 //! funboost-test-host serve --api <funboost_api.wasm> [--ticker <funboost_ticker.wasm>]
-//!     [--listen 127.0.0.1:3000] [--var name=value ...] [--tick-every-ms N]
+//!     [--listen 127.0.0.1:3000] [--var name=value ...] [--tick-every-ms N] [--clock-skew-ms N]
+//!     [--crash-chance P [--crash-only-on TEXT]]
 //! ```
 //!
 //! Serves the HTTP component under `/funboost/...` and, with `--ticker` and `--tick-every-ms`,
 //! calls the cron export every N ms (the trigger-cron plugin fires every second with
-//! `* * * * * *`). Prints `listening on http://<addr>` once ready; runs until killed.
+//! `* * * * * *`). `--clock-skew-ms` (may be negative) moves the guests' wall clock and the cron
+//! event's timestamp, like a replica whose clock is off. `--crash-chance P` aborts the process
+//! with probability P before and after each Redis command of a guest, or only those whose name
+//! or first argument (an EVAL's script) contains `--crash-only-on` TEXT (crash tests; see
+//! `Host::with_crash_chance`). Prints `listening on http://<addr>` once ready; runs until
+//! killed.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use funboost_test_host::{Host, HostConfig};
 
-const USAGE: &str = "usage: funboost-test-host serve --api <wasm> [--ticker <wasm>] [--listen 127.0.0.1:3000] [--var name=value ...] [--tick-every-ms N]";
+const USAGE: &str = "usage: funboost-test-host serve --api <wasm> [--ticker <wasm>] [--listen 127.0.0.1:3000] [--var name=value ...] [--tick-every-ms N] [--clock-skew-ms N] [--crash-chance P [--crash-only-on TEXT]]";
 
 #[tokio::main]
 async fn main() {
@@ -42,6 +48,9 @@ async fn run() -> Result<()> {
     let mut listen: SocketAddr = "127.0.0.1:3000".parse()?;
     let mut variables = HashMap::new();
     let mut tick_every_ms = None;
+    let mut clock_skew_ms: i64 = 0;
+    let mut crash_chance = 0.0;
+    let mut crash_only_on = None;
     while let Some(flag) = args.next() {
         let mut value = || args.next().with_context(|| format!("{flag} needs a value\n{USAGE}"));
         match flag.as_str() {
@@ -60,6 +69,14 @@ async fn run() -> Result<()> {
                 }
                 tick_every_ms = Some(ms);
             }
+            "--clock-skew-ms" => clock_skew_ms = value()?.parse().context("--clock-skew-ms needs a whole number")?,
+            "--crash-chance" => {
+                crash_chance = value()?.parse().context("--crash-chance needs a number")?;
+                if !(0.0..=1.0).contains(&crash_chance) {
+                    bail!("--crash-chance must be between 0 and 1");
+                }
+            }
+            "--crash-only-on" => crash_only_on = Some(value()?),
             other => bail!("unknown argument {other:?}\n{USAGE}"),
         }
     }
@@ -68,7 +85,7 @@ async fn run() -> Result<()> {
         bail!("--tick-every-ms needs --ticker");
     }
 
-    let host = Host::new(HostConfig { api_wasm: api, ticker_wasm: ticker, variables })?;
+    let host = Host::new(HostConfig { api_wasm: api, ticker_wasm: ticker, variables })?.with_clock_skew(clock_skew_ms).with_crash_chance(crash_chance, crash_only_on.as_deref());
     let (addr, server) = host.serve(listen).await?;
     println!("listening on http://{addr}");
     if let Some(world) = host.cron_world() {
@@ -82,8 +99,7 @@ async fn run() -> Result<()> {
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
             loop {
                 interval.tick().await;
-                let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-                match host.cron(now).await {
+                match host.cron(host.guest_unix_secs()).await {
                     Ok(Ok(())) => {}
                     Ok(Err(message)) => eprintln!("funboost-test-host: tick failed: {message}"),
                     Err(e) => eprintln!("funboost-test-host: tick trapped: {e:#}"),

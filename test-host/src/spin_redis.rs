@@ -20,7 +20,7 @@ use wasmtime::component::Resource;
 
 use crate::bindings::fermyon::spin::redis as wit;
 pub use crate::bindings::fermyon::spin::redis::{Error, RedisParameter, RedisResult};
-use crate::State;
+use crate::{CrashInjection, State};
 
 /// The `connection` resource.
 pub struct RedisConnection {
@@ -109,6 +109,37 @@ impl State {
     }
 }
 
+/// [`crate::Host::with_crash_chance`]: abort (no unwinding, no cleanup, like SIGKILL).
+fn maybe_crash(crash: &CrashInjection, when: &str, what: &str) {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64));
+    let draw = (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64;
+    if draw < crash.chance {
+        eprintln!("funboost-test-host: injected crash {when} {what}");
+        std::process::abort();
+    }
+}
+
+/// Whether the injection applies to this command (see `only_on`).
+fn targeted(crash: &CrashInjection, command: &str, arguments: &[RedisParameter]) -> bool {
+    let Some(text) = crash.only_on.as_deref() else { return true };
+    command.contains(text)
+        || matches!(arguments.first(), Some(RedisParameter::Binary(first)) if String::from_utf8_lossy(first).contains(text))
+}
+
+/// The command name, and for EVAL the script's first line (to tell the scripts apart).
+fn describe(command: &str, arguments: &[RedisParameter]) -> String {
+    match arguments.first() {
+        Some(RedisParameter::Binary(script)) if command.eq_ignore_ascii_case("EVAL") => {
+            let script = String::from_utf8_lossy(script);
+            let line = script.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+            format!("{command} {}", line.chars().take(60).collect::<String>())
+        }
+        _ => command.to_string(),
+    }
+}
+
 impl wit::Host for State {}
 
 impl wit::HostConnection for State {
@@ -172,7 +203,14 @@ impl wit::HostConnection for State {
         arguments: Vec<RedisParameter>,
     ) -> Result<Vec<RedisResult>, Error> {
         let mut c = self.redis(&connection)?;
-        execute(&mut c, &command, arguments).await
+        let Some(crash) = self.crash.clone().filter(|crash| targeted(crash, &command, &arguments)) else {
+            return execute(&mut c, &command, arguments).await;
+        };
+        let what = describe(&command, &arguments);
+        maybe_crash(&crash, "before", &what);
+        let result = execute(&mut c, &command, arguments).await;
+        maybe_crash(&crash, "after", &what);
+        result
     }
 
     async fn drop(&mut self, connection: Resource<RedisConnection>) -> wasmtime::Result<()> {

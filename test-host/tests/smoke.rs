@@ -125,3 +125,22 @@ async fn serves_over_tcp() {
     assert!(reply.contains("\"store\":\"reachable\""), "{reply}");
     server.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clock_skew_moves_the_guests_wall_clock() {
+    let redis = RedisServer::start().expect("redis-server");
+    let plain = host(&redis, None);
+    for skew in [-5000i64, 3000] {
+        let skewed = plain.clone().with_clock_skew(skew);
+        assert_eq!(skewed.clock_skew_ms(), skew);
+        let response = skewed.request("GET", "/funboost/health", &[], vec![]).await.expect("request");
+        assert_eq!(response.status, 200, "{}", response.text());
+        // The health route compares the guest's wall clock with Redis TIME (same machine).
+        let text = response.text();
+        let field = text.split_once(r#""clock_skew_ms":"#).map(|(_, rest)| rest).unwrap_or_else(|| panic!("{text}"));
+        let end = field.find(|c: char| c != '-' && !c.is_ascii_digit()).unwrap_or(field.len());
+        let measured: i64 = field[..end].parse().unwrap_or_else(|_| panic!("{text}"));
+        assert!((measured - skew).abs() < 2000, "skew {skew} ms, guest reports {measured} ms");
+    }
+    assert_eq!(plain.clock_skew_ms(), 0, "clones keep their own skew");
+}

@@ -51,6 +51,9 @@ fn tick(metadata: Metadata) -> Result<(), Error> {
     if report.fired > 0 || report.missed > 0 {
         println!("funboost-edge tick: fired {}, missed {}", report.fired, report.missed);
     }
+    for error in &report.errors {
+        eprintln!("funboost-edge tick: {error}");
+    }
     Ok(())
 }
 

@@ -119,6 +119,13 @@ fn main() {
     let path = std::env::temp_dir().join("funboost-edge-next-fire-bench.json");
     std::fs::write(&path, spec.to_string()).expect("write bench input");
 
+    // For profiling the Rust side alone: FUNBOOST_EDGE_BENCH_RUST_ONLY=<group name prefix>.
+    if let Ok(prefix) = std::env::var("FUNBOOST_EDGE_BENCH_RUST_ONLY") {
+        for group in groups.iter().filter(|g| g.name.starts_with(&prefix)) {
+            println!("{:<72} {:>9.0} ns", group.name, time_rust(&group.schedules, Duration::from_secs(2)));
+        }
+        return;
+    }
     let output = std::process::Command::new(&python)
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/benches/next_fire_aps.py"))
         .arg(&path)

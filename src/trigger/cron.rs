@@ -4,7 +4,7 @@
 use std::fmt;
 use std::sync::OnceLock;
 
-use super::civil::{days_from_civil, iso_week, month_len, weekday, Civil, US_PER_DAY, US_PER_SEC};
+use super::civil::{civil_from_days, days_from_civil, iso_week, month_len, weekday, Civil, US_PER_DAY, US_PER_SEC};
 use super::zoned::{Zdt, Zone};
 use super::TriggerError;
 
@@ -502,53 +502,55 @@ impl CronTrigger {
     fn next_wall_match(&self, start: Civil) -> Option<Civil> {
         let [_, month, day, week, day_of_week, hour, minute, second] = self.masks;
         let wild = self.wildcards;
-        let midnight = |year, month, day| Civil { year, month, day, hour: 0, minute: 0, second: 0, micro: 0 };
-        let mut date = start;
+        let has = |mask: u64, value: u32| mask >> value & 1 == 1;
+        // The candidate date as plain integers (kept in registers), and the earliest time of
+        // day still allowed on it.
+        let (mut y, mut mo, mut d) = (start.year, start.month, start.day);
         let mut floor = Some((start.hour, start.minute, start.second));
         loop {
-            let c = date;
-            if c.year > start.year + 1 {
+            if y > start.year + 1 {
                 // Scanning years one by one: jump straight to the next year that can match.
-                let next_year = self.next_feasible_year(c.year)?;
-                if next_year != c.year {
-                    date = midnight(next_year, 1, 1);
-                    floor = None;
+                let next_year = self.next_feasible_year(y)?;
+                if next_year != y {
+                    (y, mo, d, floor) = (next_year, 1, 1, None);
                     continue;
                 }
             }
-            let view = View::of(c);
-            let next_month = || if c.month == 12 { midnight(c.year + 1, 1, 1) } else { midnight(c.year, c.month + 1, 1) };
-            let next_day = || if (c.day as i32) < view.month_len { midnight(c.year, c.month, c.day + 1) } else { next_month() };
-            let year_value = if wild[0] { Some(c.year) } else { self.fields[0].next_value(&view, c.year) };
-            let day_value = |d: u32| match day {
-                0 => self.fields[2].next_value(&view, d as i32).map(|v| v as u32),
-                mask => next_bit(mask, d).filter(|&v| v as i32 <= view.month_len),
+            let len = month_len(y, mo);
+            let next_month = if mo == 12 { (y + 1, 1, 1) } else { (y, mo + 1, 1) };
+            let next_day = if d < len { (y, mo, d + 1) } else { next_month };
+            let year_value = match wild[0] {
+                true => Some(y),
+                false => self.fields[0].next_value(&View::of(midnight(y, mo, d)), y),
             };
-            let has = |mask: u64, value: u32| mask >> value & 1 == 1;
-            date = match year_value {
+            let day_value = match day {
+                0 => self.fields[2].next_value(&View::of(midnight(y, mo, d)), d as i32).map(|v| v as u32),
+                mask => next_bit(mask, d).filter(|&v| v <= len),
+            };
+            (y, mo, d) = match year_value {
                 None => return None,
-                Some(y) if y > c.year => midnight(y, 1, 1),
-                Some(_) => match next_bit(month, c.month) {
-                    None => midnight(c.year + 1, 1, 1),
-                    Some(m) if m > c.month => midnight(c.year, m, 1),
-                    Some(_) => match day_value(c.day) {
-                        None => next_month(),
-                        Some(d) if d > c.day => midnight(c.year, c.month, d),
+                Some(next) if next > y => (next, 1, 1),
+                Some(_) => match next_bit(month, mo) {
+                    None => (y + 1, 1, 1),
+                    Some(m) if m > mo => (y, m, 1),
+                    Some(_) => match day_value {
+                        None => next_month,
+                        Some(next) if next > d => (y, mo, next),
                         // Every day up to next Monday shares this ISO week; skip them together.
-                        Some(_) if !(wild[3] || has(week, iso_week(c.year, c.month, c.day))) => days_later(c, 7 - weekday(c.days())),
-                        Some(_) if !(wild[4] || has(day_of_week, weekday(c.days()))) => {
-                            let today = weekday(c.days());
+                        Some(_) if !(wild[3] || has(week, iso_week(y, mo, d))) => days_later(y, mo, d, 7 - weekday(days_from_civil(y, mo, d))),
+                        Some(_) if !(wild[4] || has(day_of_week, weekday(days_from_civil(y, mo, d)))) => {
+                            let today = weekday(days_from_civil(y, mo, d));
                             let next = next_bit(day_of_week, today).unwrap_or(day_of_week.trailing_zeros() + 7);
-                            days_later(c, next - today)
+                            days_later(y, mo, d, next - today)
                         }
                         Some(_) => match next_time(hour, minute, second, floor) {
-                            Some((h, mi, s)) => return Some(Civil { hour: h, minute: mi, second: s, micro: 0, ..c }),
-                            None => next_day(),
+                            Some((hour, minute, second)) => return Some(Civil { year: y, month: mo, day: d, hour, minute, second, micro: 0 }),
+                            None => next_day,
                         },
                     },
                 },
             };
-            if date.year > 9999 {
+            if y > 9999 {
                 return None;
             }
             floor = None;
@@ -737,8 +739,12 @@ fn next_time(hour: u64, minute: u64, second: u64, floor: Option<(u32, u32, u32)>
     Some((h, first(minute), first(second)))
 }
 
-fn days_later(date: Civil, days: u32) -> Civil {
-    Civil::from_us((date.days() + i64::from(days)) * US_PER_DAY)
+fn days_later(year: i32, month: u32, day: u32, days: u32) -> (i32, u32, u32) {
+    civil_from_days(days_from_civil(year, month, day) + i64::from(days))
+}
+
+fn midnight(year: i32, month: u32, day: u32) -> Civil {
+    Civil { year, month, day, hour: 0, minute: 0, second: 0, micro: 0 }
 }
 
 fn next_bit(mask: u64, from: u32) -> Option<u32> {

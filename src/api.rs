@@ -293,7 +293,7 @@ fn add(request: &HttpRequest, services: &Services, query: Query) -> Outcome {
     let job_id = add.job_id.clone().unwrap_or_else(new_job_id);
     let registered = registry::lookup(services.redis, &add.queue_name)?;
     let max_priority = registered.as_ref().and_then(|p| p.max_priority);
-    let broker_kind = add.resolve_broker_kind(registered.as_ref().and_then(|p| p.broker_kind))?;
+    let broker_kind = add.resolve_broker_kind(registered.as_ref().and_then(|p| p.broker_kind.as_deref()))?;
     let message_kwargs = match registered {
         Some(params) => registry::message_kwargs(&add.queue_name, &params, &add.args, &add.kwargs)?,
         None if config.allow_unregistered_queues => {
@@ -413,12 +413,26 @@ fn delete(services: &Services, mut query: Query) -> Outcome {
     let queue = query.required_name("queue_name")?;
     let store = query.store()?;
     query.finish()?;
+    update_job(services, store, &queue, &job_id, |_, _| Ok(None))?;
+    Ok((format!("timing job {job_id} deleted from queue {queue}"), Value::Null))
+}
+
+/// Replaces a stored job with `change(job)` (`None` deletes it) by compare-and-set, reading it
+/// again when a tick or another call changed it in between. Returns the new job and its schedule.
+fn update_job(
+    services: &Services,
+    store: StoreKind,
+    queue: &str,
+    job_id: &str,
+    change: impl Fn(&Job, &Schedule) -> Result<Option<Job>, ApiError>,
+) -> Result<(Option<Job>, Schedule), ApiError> {
     let jobs = services.store(store)?;
-    // Retry if a tick advanced the job between our read and our delete.
     for _ in 0..5 {
-        let stored = jobs.get(&queue, &job_id)?.ok_or_else(|| missing_job(services, &queue, &job_id))?;
-        if jobs.replace(&stored, None)? {
-            return Ok((format!("timing job {job_id} deleted from queue {queue}"), Value::Null));
+        let stored = jobs.get(queue, job_id)?.ok_or_else(|| missing_job(services, queue, job_id))?;
+        let schedule = stored.job.schedule()?;
+        let after = change(&stored.job, &schedule)?;
+        if jobs.replace(&stored, after.as_ref())? {
+            return Ok((after, schedule));
         }
     }
     Err(ApiError::new(409, code::JOB_EXISTS, "Conflict", format!("timing job {job_id} kept changing; try again")))
@@ -441,25 +455,19 @@ fn pause_or_resume(services: &Services, mut query: Query, pause: bool) -> Outcom
     let queue = query.required_name("queue_name")?;
     let store = query.store()?;
     query.finish()?;
-    let jobs = services.store(store)?;
-    for _ in 0..5 {
-        let stored = jobs.get(&queue, &job_id)?.ok_or_else(|| missing_job(services, &queue, &job_id))?;
-        let schedule = stored.job.schedule()?;
-        let mut job = stored.job.clone();
-        if pause {
-            job.paused = true;
-        } else {
+    let (job, schedule) = update_job(services, store, &queue, &job_id, |job, schedule| {
+        let mut job = job.clone();
+        job.paused = pause;
+        if !pause {
             // APScheduler's resume: the next run is recomputed from now.
             let now = Zdt::from_utc(services.now_us()?, schedule.zone());
-            job.paused = false;
             job.next_run = schedule.next_fire_time_jittered(None, &now, crate::random::unit).as_ref().map(StoredTime::of);
         }
-        if jobs.replace(&stored, Some(&job))? {
-            let verb = if pause { "paused" } else { "resumed" };
-            return Ok((format!("timing job {job_id} in queue {queue} {verb}"), job.view(&schedule)));
-        }
-    }
-    Err(ApiError::new(409, code::JOB_EXISTS, "Conflict", format!("timing job {job_id} kept changing; try again")))
+        Ok(Some(job))
+    })?;
+    let verb = if pause { "paused" } else { "resumed" };
+    let view = job.map_or(Value::Null, |job| job.view(&schedule));
+    Ok((format!("timing job {job_id} in queue {queue} {verb}"), view))
 }
 
 fn preview(request: &HttpRequest, services: &Services, query: Query) -> Outcome {

@@ -300,10 +300,29 @@ pub struct AddRequest {
 }
 
 impl AddRequest {
-    /// The broker kind to publish with: the one given, else the one the queue's consumer
-    /// registered (funboost publishes with it), else `REDIS`. `priority` needs `REDIS_PRIORITY`.
-    pub fn resolve_broker_kind(&self, registered: Option<BrokerKind>) -> Result<BrokerKind, ApiError> {
-        let kind = self.broker_kind.or(registered).unwrap_or(BrokerKind::Redis);
+    /// The broker kind to publish with: the one the queue's consumer registered (funboost
+    /// publishes with it), else the one given, else `REDIS`. A given kind that contradicts the
+    /// consumer's, or a consumer on a non-Redis broker, is refused: such messages would never
+    /// be consumed. `priority` needs `REDIS_PRIORITY`.
+    pub fn resolve_broker_kind(&self, registered: Option<&str>) -> Result<BrokerKind, ApiError> {
+        let registered = match registered {
+            None => None,
+            Some(name) => Some(BrokerKind::parse(name).map_err(|_| {
+                ApiError::invalid(
+                    "queue_name",
+                    format!("the consumer of queue {} uses broker kind {name}; funboost-edge publishes to Redis brokers only", self.queue_name),
+                )
+            })?),
+        };
+        let kind = match (self.broker_kind, registered) {
+            (Some(given), Some(consumer)) if given != consumer => {
+                return Err(ApiError::invalid(
+                    "broker_kind",
+                    format!("{} differs from {}, the kind the consumer of queue {} registered: its messages would never be consumed", given.name(), consumer.name(), self.queue_name),
+                ))
+            }
+            (given, consumer) => given.or(consumer).unwrap_or(BrokerKind::Redis),
+        };
         if self.priority.is_some() && kind != BrokerKind::RedisPriority {
             return Err(ApiError::invalid("priority", "only applies with broker_kind \"REDIS_PRIORITY\""));
         }
@@ -412,26 +431,6 @@ pub struct Job {
     pub last_fire: Option<StoredTime>,
 }
 
-/// A stored job's `timezone`: an IANA name, `UTC`, or the fixed offset (`+05:30`, as
-/// `Zone::name` writes it) of a date job whose `run_date` carried one.
-fn stored_zone(name: &str) -> Result<Zone, String> {
-    let fixed = || -> Option<Zone> {
-        let (sign, rest) = match name.as_bytes().first()? {
-            b'+' => (1, &name[1..]),
-            b'-' => (-1, &name[1..]),
-            _ => return None,
-        };
-        let parts: Vec<&str> = rest.split(':').collect();
-        if !(2..=3).contains(&parts.len()) || parts.iter().any(|p| p.len() != 2 || !p.bytes().all(|b| b.is_ascii_digit())) {
-            return None;
-        }
-        let n = |i: usize| parts.get(i).map_or(0, |p| p.parse::<i32>().unwrap_or(0));
-        let seconds = n(0) * 3600 + n(1) * 60 + n(2);
-        (seconds < 86_400).then_some(if seconds == 0 { Zone::Utc } else { Zone::Fixed(sign * seconds) })
-    };
-    Zone::parse(name).or_else(|e| fixed().ok_or(e))
-}
-
 /// A [`Zdt`] in storage: wall time, fold and zone name (a plain UTC instant would lose
 /// Python's wall-time semantics).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -453,7 +452,7 @@ impl StoredTime {
 
 impl Job {
     pub fn schedule(&self) -> Result<Schedule, ApiError> {
-        let zone = stored_zone(&self.timezone).map_err(|e| ApiError::invalid("timezone", e))?;
+        let zone = Zone::from_name(&self.timezone).map_err(|e| ApiError::invalid("timezone", e))?;
         Ok(Schedule::build(&self.trigger, zone, self.created_us)?)
     }
 
@@ -502,5 +501,44 @@ impl Job {
         view.insert("coalesced_count".into(), self.coalesced.into());
         view.insert("last_fire_time".into(), self.last_fire.map(|t| t.in_zone(self.time_zone(schedule)).py_str()).into());
         Value::Object(view)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(broker_kind: Option<&str>, priority: Option<u8>) -> AddRequest {
+        let mut body = serde_json::json!({"queue_name": "q", "trigger": "interval", "seconds": 1});
+        if let Some(kind) = broker_kind {
+            body["broker_kind"] = kind.into();
+        }
+        if let Some(p) = priority {
+            body["priority"] = p.into();
+        }
+        AddRequest::parse(body.to_string().as_bytes()).expect("valid request")
+    }
+
+    #[test]
+    fn the_broker_kind_follows_the_consumer_and_contradictions_are_refused() {
+        // (given, priority, registered by the consumer, expected kind or the field refused)
+        type Case<'a> = (Option<&'a str>, Option<u8>, Option<&'a str>, Result<BrokerKind, &'a str>);
+        let cases: [Case; 7] = [
+            (None, None, None, Ok(BrokerKind::Redis)),
+            (None, None, Some("REDIS_STREAM"), Ok(BrokerKind::RedisStream)),
+            (Some("REDIS_STREAM"), None, Some("REDIS_STREAM"), Ok(BrokerKind::RedisStream)),
+            (Some("REDIS_ACK_ABLE"), None, None, Ok(BrokerKind::RedisAckAble)),
+            (Some("REDIS"), None, Some("REDIS_STREAM"), Err("broker_kind")),
+            (None, None, Some("RABBITMQ_AMQPSTORM"), Err("queue_name")),
+            (None, Some(2), Some("REDIS"), Err("priority")),
+        ];
+        for (given, priority, registered, expected) in cases {
+            let got = request(given, priority).resolve_broker_kind(registered);
+            match (got, expected) {
+                (Ok(kind), Ok(want)) => assert_eq!(kind, want),
+                (Err(e), Err(field)) => assert_eq!(e.field.as_deref(), Some(field), "{}", e.message),
+                (got, want) => panic!("{given:?}/{registered:?}: got {got:?}, want {want:?}"),
+            }
+        }
     }
 }

@@ -1,6 +1,9 @@
 //! funboost-edge core: funboost's timing-job model and APScheduler-exact triggers, in plain
 //! Rust with no Spin types, so it builds natively for tests and for `wasm32-wasip2`.
 
+// `ApiError` is large, but it only travels on the error path of a request, once.
+#![allow(clippy::result_large_err)]
+
 pub mod api;
 pub mod config;
 pub mod error;

@@ -72,21 +72,27 @@ pub fn run_with(services: &Services, options: TickOptions) -> Result<TickReport>
         }
         let mut entries = Vec::with_capacity(due.len());
         for (member, raw) in due {
-            match advance(services, &member, &raw, now_us, options, &mut report) {
+            match advance(services, &member, &raw, now_us, options) {
                 Ok(entry) => entries.push(entry),
                 Err(e) => {
                     report.errors.push(format!("{member}: {e:#}"));
                     // Keep the job but take it out of the due index, so it cannot block ticks.
-                    entries.push(Entry { member, expected: raw.clone(), job: None, keep_raw: Some(raw), messages: Vec::new() });
+                    entries.push(Entry { member, expected: raw.clone(), job: None, keep_raw: Some(raw), messages: Vec::new(), counts: Counts::default() });
                 }
             }
         }
-        let (applied, failures) = commit(services.redis, &store, &entries)?;
+        let outcome = commit(services.redis, &store, &entries, now_us + PUBLISH_RETRY_US)?;
         report.round_trips += 1;
         report.batches += 1;
-        report.conflicts += (entries.len() as u64).saturating_sub(applied + failures.len() as u64);
-        report.errors.extend(failures.into_iter().map(|f| format!("publishing {}", f.replace('\u{1f}', "/"))));
-        if !full || applied == 0 {
+        for (entry, status) in entries.iter().zip(&outcome.statuses) {
+            match status {
+                Status::Applied => entry.counts.add_to(&mut report),
+                Status::Conflict => report.conflicts += 1,
+                Status::Failed => {}
+            }
+        }
+        report.errors.extend(outcome.failures.into_iter().map(|f| format!("publishing {}", f.replace('\u{1f}', "/"))));
+        if !full || !outcome.statuses.contains(&Status::Applied) {
             break;
         }
     }
@@ -95,6 +101,10 @@ pub fn run_with(services: &Services, options: TickOptions) -> Result<TickReport>
     }
     Ok(report)
 }
+
+/// A job whose messages could not be pushed (say, its queue key holds another type) is
+/// retried a minute later, so it cannot block the jobs due after it.
+const PUBLISH_RETRY_US: i64 = 60_000_000;
 
 /// One job's update: publish `messages` and store `job` (or delete it when `None`), if the
 /// stored text is still `expected`.
@@ -105,36 +115,56 @@ struct Entry {
     /// Store this text unchanged but unscheduled (a job that cannot be read or scheduled).
     keep_raw: Option<String>,
     messages: Vec<Message>,
+    /// What the update does, counted into the report once it is applied.
+    counts: Counts,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Counts {
+    jobs: u64,
+    fired: u64,
+    fired_ahead: u64,
+    missed: u64,
+    coalesced: u64,
+    finished: u64,
+}
+
+impl Counts {
+    fn add_to(&self, report: &mut TickReport) {
+        report.jobs += self.jobs;
+        report.fired += self.fired;
+        report.fired_ahead += self.fired_ahead;
+        report.missed += self.missed;
+        report.coalesced += self.coalesced;
+        report.finished += self.finished;
+    }
 }
 
 /// Computes a due job's fires and new state from its stored text.
-fn advance(services: &Services, member: &str, raw: &str, now_us: i64, options: TickOptions, report: &mut TickReport) -> Result<Entry> {
+fn advance(services: &Services, member: &str, raw: &str, now_us: i64, options: TickOptions) -> Result<Entry> {
     let job: Job = serde_json::from_str(raw).context("decoding the stored job")?;
-    let (job, messages) = fire(services, job, now_us, options, report)?;
-    Ok(Entry { member: member.to_string(), expected: raw.to_string(), job, keep_raw: None, messages })
+    let (job, messages, counts) = fire(services, job, now_us, options)?;
+    Ok(Entry { member: member.to_string(), expected: raw.to_string(), job, keep_raw: None, messages, counts })
 }
 
-/// Applies APScheduler's rules to one job at `now_us`: the messages to publish and the job's
-/// new state (`None` when its trigger is finished).
-fn fire(services: &Services, mut job: Job, now_us: i64, options: TickOptions, report: &mut TickReport) -> Result<(Option<Job>, Vec<Message>)> {
+/// Applies APScheduler's rules to one job at `now_us`: the job's new state (`None` when its
+/// trigger is finished), the messages to publish and what that amounts to.
+fn fire(services: &Services, mut job: Job, now_us: i64, options: TickOptions) -> Result<(Option<Job>, Vec<Message>, Counts)> {
     let schedule = job.schedule().map_err(|e| anyhow::anyhow!(e.message))?;
     let zone = job.time_zone(&schedule);
     let Some(next_run) = job.next_run_time(&schedule).filter(|_| !job.paused) else {
-        return Ok((Some(job), Vec::new()));
+        return Ok((Some(job), Vec::new(), Counts::default()));
     };
     let now = Zdt::from_utc(now_us, zone);
     let until = Zdt::from_utc(now_us + i64::from(options.lookahead_secs) * 1_000_000, zone);
     let Some(Due { fire, coalesced, missed, next_run_time }) =
         process_due(&schedule.trigger, &next_run, &now, &until, job.misfire_grace_time, job.coalesce)
     else {
-        return Ok((Some(job), Vec::new()));
+        return Ok((Some(job), Vec::new(), Counts::default()));
     };
     let messages: Vec<Message> = fire.iter().map(|f| message::build(&job, &f.at, now_us, services.config.timezone, f.ahead)).collect();
-    report.jobs += 1;
-    report.fired += fire.iter().filter(|f| !f.ahead).count() as u64;
-    report.fired_ahead += fire.iter().filter(|f| f.ahead).count() as u64;
-    report.missed += missed;
-    report.coalesced += coalesced;
+    let ahead = fire.iter().filter(|f| f.ahead).count() as u64;
+    let mut counts = Counts { jobs: 1, fired: fire.len() as u64 - ahead, fired_ahead: ahead, missed, coalesced, finished: 0 };
     job.fires += fire.len() as u64;
     job.missed += missed;
     job.coalesced += coalesced;
@@ -143,10 +173,10 @@ fn fire(services: &Services, mut job: Job, now_us: i64, options: TickOptions, re
     }
     job.next_run = schedule.jitter(next_run_time, crate::random::unit).as_ref().map(StoredTime::of);
     if job.next_run.is_none() {
-        report.finished += 1;
-        return Ok((None, messages));
+        counts.finished = 1;
+        return Ok((None, messages, counts));
     }
-    Ok((Some(job), messages))
+    Ok((Some(job), messages, counts))
 }
 
 const CLAIM: &str = r#"
@@ -166,37 +196,37 @@ end
 return out
 "#;
 
-/// KEYS: jobs, due. ARGV: entry count, then per entry: member, expected text, new text ('' =
-/// delete), score ('' = not due), queue set, queues set, job id, queue, message count, and
-/// (push code, key, payload) per message. Returns {applied, published, failure...}: a job
-/// whose push fails (e.g. WRONGTYPE: the queue key is another broker kind's) is left as it was
-/// and reported as `member: error`.
+/// KEYS: jobs, due. ARGV: entry count, the retry score for jobs whose push fails, then per
+/// entry: member, expected text, new text ('' = delete), score ('' = not due), queue set,
+/// queues set, job id, queue, message count, and (push code, key, payload) per message.
+/// Returns one status per entry (1 applied, 0 changed by someone else, 2 push failed), then
+/// `member: error` per failed push.
 const COMMIT: &str = r#"
-local i = 2
-local applied, published = 0, 0
-local failures = {}
-for _ = 1, tonumber(ARGV[1]) do
+-- funboost-edge tick commit: each job is applied only if its stored text is unchanged
+local i = 3
+local statuses, failures = {}, {}
+for e = 1, tonumber(ARGV[1]) do
   local member, expected, new, score = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local qset, queues, id, q, n = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], tonumber(ARGV[i + 8])
   local base = i + 9
   i = base + 3 * n
+  statuses[e] = 0
   if redis.call('HGET', KEYS[1], member) == expected then
-    local ok = true
+    local failed = nil
     for k = 0, n - 1 do
       local code, key, payload = ARGV[base + 3 * k], ARGV[base + 3 * k + 1], ARGV[base + 3 * k + 2]
       local r
       if code == 'R' then r = redis.pcall('RPUSH', key, payload)
       elseif code == 'L' then r = redis.pcall('LPUSH', key, payload)
       else r = redis.pcall('XADD', key, '*', '', payload) end
-      if type(r) == 'table' and r.err then
-        ok = false
-        failures[#failures + 1] = member .. ': ' .. r.err
-        break
-      end
-      published = published + 1
+      if type(r) == 'table' and r.err then failed = r.err break end
     end
-    if ok then
-      applied = applied + 1
+    if failed then
+      statuses[e] = 2
+      failures[#failures + 1] = member .. ': ' .. failed
+      redis.call('ZADD', KEYS[2], ARGV[2], member)
+    else
+      statuses[e] = 1 -- applied
       if new == '' then
         redis.call('HDEL', KEYS[1], member)
         redis.call('ZREM', KEYS[2], member)
@@ -209,10 +239,21 @@ for _ = 1, tonumber(ARGV[1]) do
     end
   end
 end
-local out = {applied, published}
-for _, f in ipairs(failures) do out[#out + 1] = f end
-return out
+for _, f in ipairs(failures) do statuses[#statuses + 1] = f end
+return statuses
 "#;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Status {
+    Applied,
+    Conflict,
+    Failed,
+}
+
+struct CommitOutcome {
+    statuses: Vec<Status>,
+    failures: Vec<String>,
+}
 
 fn bytes(s: impl Into<Vec<u8>>) -> RedisArg {
     RedisArg::Bytes(s.into())
@@ -240,10 +281,8 @@ fn claim(redis: &dyn Redis, store: &RedisStore, options: TickOptions) -> Result<
     Ok((secs * 1_000_000 + micros, due))
 }
 
-/// `(applied, failures)`: the number of jobs updated, and `member: error` per job whose
-/// messages could not be pushed.
-fn commit(redis: &dyn Redis, store: &RedisStore, entries: &[Entry]) -> Result<(u64, Vec<String>)> {
-    let mut args = vec![RedisArg::Int(entries.len() as i64)];
+fn commit(redis: &dyn Redis, store: &RedisStore, entries: &[Entry], retry_score_us: i64) -> Result<CommitOutcome> {
+    let mut args = vec![RedisArg::Int(entries.len() as i64), bytes(retry_score_us.to_string())];
     for entry in entries {
         let (queue, job_id) = entry.member.split_once('\u{1f}').unwrap_or((&entry.member, ""));
         let (new_text, score) = match (&entry.job, &entry.keep_raw) {
@@ -267,8 +306,17 @@ fn commit(redis: &dyn Redis, store: &RedisStore, entries: &[Entry]) -> Result<(u
         }
     }
     let reply = eval(redis, COMMIT, &[store.jobs_key(), store.due_key()], args).context("committing fires")?;
-    let failures = reply.iter().skip(2).filter_map(text).collect();
-    Ok((reply.first().and_then(int).unwrap_or(0) as u64, failures))
+    let statuses = reply
+        .iter()
+        .take(entries.len())
+        .map(|s| match int(s) {
+            Some(1) => Status::Applied,
+            Some(2) => Status::Failed,
+            _ => Status::Conflict,
+        })
+        .collect();
+    let failures = reply.iter().skip(entries.len()).filter_map(text).collect();
+    Ok(CommitOutcome { statuses, failures })
 }
 
 fn due_score(job: &Job) -> String {
@@ -309,7 +357,7 @@ fn tick_memory_store(services: &Services, store: &KvStore, now_us: i64, options:
         if job.store != StoreKind::Memory || job.paused || job.next_run.is_none_or(|t| t.utc_us > until_us) {
             continue;
         }
-        let (after, messages) = match fire(services, job.clone(), now_us, options, report) {
+        let (after, messages, counts) = match fire(services, job.clone(), now_us, options) {
             Ok(result) => result,
             Err(e) => {
                 report.errors.push(format!("{}/{}: {e:#}", job.queue_name, job.job_id));
@@ -325,7 +373,9 @@ fn tick_memory_store(services: &Services, store: &KvStore, now_us: i64, options:
             services.redis.execute("EVAL", &args).context("publishing memory-store fires")?;
             report.round_trips += 1;
         }
-        if !store.replace(&stored, after.as_ref()).map_err(|e| anyhow::anyhow!(e.message))? {
+        if store.replace(&stored, after.as_ref()).map_err(|e| anyhow::anyhow!(e.message))? {
+            counts.add_to(report);
+        } else {
             report.conflicts += 1;
         }
     }

@@ -3,7 +3,7 @@
 //! funboost-compat.md §1.7 with this product's statuses, the queue registry, auth, limits, an
 //! unreachable store, restarts and racing adds.
 //!
-//! Build the components first: cargo build --target wasm32-wasip2 --release -p funboost-api -p funboost-ticker
+//! Build the components first: cargo build --target wasm32-wasip2 --profile wasm -p funboost-api -p funboost-ticker
 
 mod common;
 

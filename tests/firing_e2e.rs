@@ -12,7 +12,7 @@
 //! 3. Pause, resume, delete, date jobs, look-ahead with `eta`, the tick token, memory-store jobs
 //!    and the per-job counters.
 //!
-//! Needs the components (cargo build --target wasm32-wasip2 --release -p funboost-api
+//! Needs the components (cargo build --target wasm32-wasip2 --profile wasm -p funboost-api
 //! -p funboost-ticker), redis-server, and the test venv (scripts/test; or FUNBOOST_EDGE_PYTHON)
 //! with funboost 55.0 and APScheduler 3.11.3. A missing Python or package fails the tests.
 
@@ -633,11 +633,11 @@ async fn memory_store_jobs_fire_too() {
 async fn a_fire_that_cannot_be_pushed_is_reported_and_retried_not_lost() {
     let mut env = Env::start(&[]);
     let queue = "fe_wrongtype";
-    env.register_queue(queue, "REDIS_STREAM");
-    // The queue key is a stream (as funboost's stream consumer creates it), but the job says
-    // REDIS (RPUSH): the push fails with WRONGTYPE.
+    env.register_queue(queue, "REDIS");
+    // The queue key holds a stream (say, left over from an earlier stream consumer), but the
+    // queue is a list queue (RPUSH): the push fails with WRONGTYPE.
     redis::cmd("XADD").arg(queue).arg("*").arg("").arg("{\"x\":0}").exec(&mut env.conn).unwrap();
-    env.add(json!({"queue_name": queue, "job_id": "wrong", "trigger": "date", "broker_kind": "REDIS", "kwargs": {"x": 1}})).await;
+    env.add(json!({"queue_name": queue, "job_id": "wrong", "trigger": "date", "kwargs": {"x": 1}})).await;
     let report = env.ok("GET", "tick", None).await;
     let errors = report["errors"].as_array().unwrap();
     assert!(
@@ -650,8 +650,16 @@ async fn a_fire_that_cannot_be_pushed_is_reported_and_retried_not_lost() {
     let len: i64 = redis::cmd("XLEN").arg(queue).query(&mut env.conn).unwrap();
     assert_eq!(len, 1, "nothing was published");
 
-    // Once the key is usable the fire goes out (late fires follow the job's grace time: 1 s).
+    // The job is retried a minute later, so it cannot block the jobs due after it.
+    let member = format!("{queue}\u{1f}wrong");
+    let retry_at: f64 = redis::cmd("ZSCORE").arg("{funboost_edge}:due").arg(&member).query(&mut env.conn).unwrap();
+    let now_us = report["now_us"].as_f64().unwrap();
+    assert!((59e6..=61e6).contains(&(retry_at - now_us)), "retry in a minute: {retry_at} vs now {now_us}");
+
+    // Once the key is usable the fire goes out (late fires follow the job's grace time: 1 s);
+    // put it back on its original due time instead of waiting the minute.
     redis::cmd("DEL").arg(queue).exec(&mut env.conn).unwrap();
+    redis::cmd("ZADD").arg("{funboost_edge}:due").arg(now_us as i64).arg(&member).exec(&mut env.conn).unwrap();
     let report = env.http_tick("").await;
     assert_eq!(report["fired"].as_u64(), Some(1), "{report}");
     assert_eq!(env.drain_list(queue).len(), 1);

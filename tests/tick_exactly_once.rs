@@ -26,7 +26,7 @@
 //! minute.
 //!
 //! Needs `redis-server` on PATH (or `$FUNBOOST_EDGE_REDIS_SERVER`) and the components built
-//! (`cargo build --target wasm32-wasip2 --release -p funboost-api -p funboost-ticker`); builds
+//! (`cargo build --target wasm32-wasip2 --profile wasm -p funboost-api -p funboost-ticker`); builds
 //! the `funboost-test-host` binary itself (or set `$FUNBOOST_EDGE_TEST_HOST_BIN`).
 //! `$FUNBOOST_EDGE_CHAOS_SEED` replays the kill schedule of a reported seed.
 
@@ -632,7 +632,7 @@ fn count_lines(logs: &str, prefix: &str) -> BTreeMap<String, usize> {
     for line in logs.lines() {
         let Some(rest) = line.split_once(prefix).map(|(_, r)| r) else { continue };
         // "<before|after> EVAL <first line of the script>": name the tick's two scripts.
-        let label = match (rest.starts_with("before"), rest.contains("redis.call('TIME')"), rest.contains("local i = 2")) {
+        let label = match (rest.starts_with("before"), rest.contains("redis.call('TIME')"), rest.contains("tick commit")) {
             (true, true, _) => "before the read script",
             (false, true, _) => "after the read script (before the commit)",
             (true, _, true) => "before the commit script (after the read)",

@@ -8,7 +8,6 @@ use serde_json::{Map, Value};
 use super::redis::{int, run, text};
 use crate::error::{code, ApiError};
 use crate::host::{Redis, RedisArg};
-use crate::job::BrokerKind;
 
 /// The registered parameter lists of a queue's consuming function.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -19,8 +18,8 @@ pub struct QueueParams {
     pub required: Vec<String>,
     /// `broker_exclusive_config.x-max-priority` (REDIS_PRIORITY queues).
     pub max_priority: Option<u8>,
-    /// The consumer's `broker_kind`, when it is one of the Redis kinds this product publishes.
-    pub broker_kind: Option<BrokerKind>,
+    /// The consumer's `broker_kind`, as registered (may be a kind this product cannot publish).
+    pub broker_kind: Option<String>,
 }
 
 const LOOKUP: &str = r#"
@@ -63,7 +62,7 @@ pub fn parse_params(json: &str) -> QueueParams {
         all: names(info.and_then(|i| i.get("all_arg_name_list"))),
         required: names(info.and_then(|i| i.get("must_arg_name_list"))),
         max_priority,
-        broker_kind: params.get("broker_kind").and_then(Value::as_str).and_then(|k| BrokerKind::parse(k).ok()),
+        broker_kind: params.get("broker_kind").and_then(Value::as_str).map(String::from),
     }
 }
 
@@ -144,10 +143,9 @@ mod tests {
             "must_arg_name_list":["x"],"optional_arg_name_list":["y"]}}}"#;
         assert_eq!(
             parse_params(json),
-            QueueParams { all: vec!["x".into(), "y".into()], required: vec!["x".into()], max_priority: Some(3), broker_kind: Some(BrokerKind::RedisPriority) }
+            QueueParams { all: vec!["x".into(), "y".into()], required: vec!["x".into()], max_priority: Some(3), broker_kind: Some("REDIS_PRIORITY".into()) }
         );
         // funboost registers REDIS_BRPOP_LPUSH by its enum value; non-Redis kinds are not ours.
-        assert_eq!(parse_params(r#"{"broker_kind":"RedisBrpopLpush"}"#).broker_kind, Some(BrokerKind::RedisBrpopLpush));
-        assert_eq!(parse_params(r#"{"broker_kind":"RABBITMQ_AMQPSTORM"}"#).broker_kind, None);
+        assert_eq!(parse_params(r#"{"broker_kind":"RABBITMQ_AMQPSTORM"}"#).broker_kind.as_deref(), Some("RABBITMQ_AMQPSTORM"));
     }
 }

@@ -62,10 +62,8 @@ pub fn parse_datetime(field: &str, text: &str, zone: Zone) -> Result<Zdt, Trigge
                 expect(b':', &mut pos).ok_or_else(invalid)?;
                 let minutes = digits(2, 2, &mut pos).ok_or_else(invalid)?;
                 let seconds = (hours * 3600 + minutes * 60) as i32;
-                if seconds >= 86_400 {
-                    return Err(TriggerError::new(field, format!("offset in {text:?} must be less than 24 hours")));
-                }
-                offset = Some(if seconds == 0 { Zone::Utc } else { Zone::Fixed(if sign == b'-' { -seconds } else { seconds }) });
+                let signed = if sign == b'-' { -seconds } else { seconds };
+                offset = Some(Zone::fixed(signed).ok_or_else(|| TriggerError::new(field, format!("offset in {text:?} must be less than 24 hours")))?);
             }
             Some(_) => return Err(invalid()),
         }

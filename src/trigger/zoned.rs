@@ -39,6 +39,33 @@ impl Zone {
             .map_err(|_| format!("unknown time zone {name:?} (expected an IANA name such as \"Asia/Shanghai\" or \"UTC\")"))
     }
 
+    /// A fixed offset in seconds (`UTC` for zero), if less than a day, as Python's `timezone`.
+    pub fn fixed(seconds: i32) -> Option<Zone> {
+        match seconds {
+            0 => Some(Zone::Utc),
+            s if s.abs() < 86_400 => Some(Zone::Fixed(s)),
+            _ => None,
+        }
+    }
+
+    /// The inverse of [`Zone::name`]: an IANA name, `UTC`, or a fixed offset `±HH:MM[:SS]`.
+    pub fn from_name(name: &str) -> Result<Zone, String> {
+        let fixed = || -> Option<Zone> {
+            let sign = match name.as_bytes().first()? {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let parts: Vec<&str> = name[1..].split(':').collect();
+            if !(2..=3).contains(&parts.len()) || parts.iter().any(|p| p.len() != 2 || !p.bytes().all(|b| b.is_ascii_digit())) {
+                return None;
+            }
+            let seconds = parts.iter().zip([3600, 60, 1]).map(|(p, unit)| p.parse::<i32>().unwrap_or(0) * unit).sum::<i32>();
+            Zone::fixed(sign * seconds)
+        };
+        Zone::parse(name).or_else(|e| fixed().ok_or(e))
+    }
+
     pub fn name(&self) -> String {
         match self {
             Zone::Utc => "UTC".to_string(),
@@ -347,6 +374,15 @@ mod tests {
         let ny = Zone::parse("America/New_York").unwrap();
         let z = Zdt::localize(wall(2024, 3, 10, 2, 30), ny);
         assert_eq!(z.py_str(), "2024-03-10 03:30:00-04:00");
+    }
+
+    #[test]
+    fn zone_names_read_back() {
+        for zone in [Zone::Utc, Zone::Fixed(19_800), Zone::Fixed(-12_600), Zone::Fixed(3_601), Zone::parse("Asia/Shanghai").unwrap()] {
+            assert_eq!(Zone::from_name(&zone.name()), Ok(zone));
+        }
+        assert!(Zone::from_name("+24:00").is_err());
+        assert!(Zone::from_name("Mars/Olympus").is_err());
     }
 
     #[test]

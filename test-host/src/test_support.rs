@@ -97,10 +97,10 @@ fn free_port() -> Result<u16> {
 }
 
 /// The build command the components need (printed when a .wasm is missing).
-pub const BUILD_COMPONENTS: &str = "cargo build --target wasm32-wasip2 --release -p funboost-api -p funboost-ticker";
+pub const BUILD_COMPONENTS: &str = "cargo build --target wasm32-wasip2 --profile wasm -p funboost-api -p funboost-ticker";
 
-/// The directory holding the release .wasm files: `$FUNBOOST_EDGE_WASM_DIR`, else
-/// `$CARGO_TARGET_DIR/wasm32-wasip2/release`, else `<workspace>/target/wasm32-wasip2/release`.
+/// The directory holding the .wasm files (profile `wasm`): `$FUNBOOST_EDGE_WASM_DIR`, else
+/// `$CARGO_TARGET_DIR/wasm32-wasip2/wasm`, else `<workspace>/target/wasm32-wasip2/wasm`.
 pub fn wasm_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("FUNBOOST_EDGE_WASM_DIR").filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);
@@ -117,7 +117,7 @@ pub fn wasm_dir() -> PathBuf {
         }
         None => workspace_root().join("target"),
     };
-    target.join("wasm32-wasip2").join("release")
+    target.join("wasm32-wasip2").join("wasm")
 }
 
 /// The path of a built component, e.g. `wasm_path("funboost_api")`. Panics with the build command

@@ -1,5 +1,5 @@
 //! End to end: the real release .wasm components in the test host against a real redis-server.
-//! Build the components first: cargo build --target wasm32-wasip2 --release -p funboost-api -p funboost-ticker
+//! Build the components first: cargo build --target wasm32-wasip2 --profile wasm -p funboost-api -p funboost-ticker
 
 use std::collections::HashMap;
 use std::time::Instant;

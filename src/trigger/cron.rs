@@ -669,11 +669,13 @@ impl CronTrigger {
 
     fn next_feasible_year(&self, from: i32) -> Option<i32> {
         let table = self.feasible_years.get_or_init(|| Box::new(self.feasible_year_table()));
+        if !table.contains(&true) {
+            return None;
+        }
         let year_field = &self.fields[0];
         let mut year = from;
         while year <= 9999 {
-            let view = View::of(Civil { year, month: 1, day: 1, hour: 0, minute: 0, second: 0, micro: 0 });
-            year = year_field.next_value(&view, year)?;
+            year = year_field.next_value(&View::of(midnight(year, 1, 1)), year)?;
             if table[year.rem_euclid(400) as usize] {
                 return Some(year);
             }
@@ -683,17 +685,27 @@ impl CronTrigger {
     }
 
     fn feasible_year_table(&self) -> [bool; 400] {
+        let [_, months, days, week, day_of_week, ..] = self.masks;
+        let (week_wild, dow_wild) = (self.wildcards[3], self.wildcards[4]);
+        let day_field = &self.fields[2];
         let mut table = [false; 400];
-        let [_, month, day, week, day_of_week, ..] = &*self.fields;
         // 2000..2399 covers every year class modulo 400.
         for year in 2000..2400 {
-            table[(year % 400) as usize] = (1..=12).any(|m| {
-                let first = View::of(Civil { year, month: m, day: 1, hour: 0, minute: 0, second: 0, micro: 0 });
-                month.matches(&first)
-                    && (1..=first.month_len as u32).any(|d| {
-                        let view = View::of(Civil { year, month: m, day: d, hour: 0, minute: 0, second: 0, micro: 0 });
-                        day.matches(&view) && day_of_week.matches(&view) && week.matches(&view)
-                    })
+            table[(year % 400) as usize] = (1..=12u32).filter(|m| months >> m & 1 == 1).any(|month| {
+                let len = month_len(year, month);
+                if week_wild && dow_wild && days != 0 {
+                    // Any allowed day within the month's length.
+                    return days & ((2u64 << len) - 1) != 0;
+                }
+                (1..=len).any(|day| {
+                    let day_ok = match days {
+                        0 => day_field.matches(&View::of(midnight(year, month, day))),
+                        mask => mask >> day & 1 == 1,
+                    };
+                    day_ok
+                        && (week_wild || week >> iso_week(year, month, day) & 1 == 1)
+                        && (dow_wild || day_of_week >> weekday(days_from_civil(year, month, day)) & 1 == 1)
+                })
             });
         }
         table

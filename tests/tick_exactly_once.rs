@@ -38,7 +38,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use funboost_test_host::test_support::wasm_path;
+use funboost_test_host::test_support::{spin_variables, wasm_path};
 use funboost_test_host::{Host, HostConfig};
 use serde_json::{json, Value};
 
@@ -92,7 +92,7 @@ fn every_scheduled_fire_is_published_exactly_once_under_chaos() {
     // The components: compiled (or loaded from the shared compile cache) once here, then
     // snapshotted with their compiled copies, so a concurrent rebuild of the .wasm cannot give
     // the ticker processes another build halfway through.
-    let variables = variables(&redis.url());
+    let variables = spin_variables(&redis.url(), &[]);
     let shared = HostConfig { api_wasm: wasm_path("funboost_api"), ticker_wasm: Some(wasm_path("funboost_ticker")), variables: variables.clone() };
     let compile_started = Instant::now();
     drop(Host::new(shared.clone()).expect("Host::new"));
@@ -651,22 +651,6 @@ struct ChaosStats {
 }
 
 // ---- the processes ----
-
-fn variables(redis_url: &str) -> HashMap<String, String> {
-    [
-        ("redis_url", redis_url),
-        ("timezone", "Asia/Shanghai"),
-        ("key_prefix", "funboost_edge"),
-        ("api_token", ""),
-        ("tick_token", ""),
-        ("max_body_bytes", "65536"),
-        ("max_jobs_per_queue", "100000"),
-        ("allow_unregistered_queues", "false"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect()
-}
 
 fn register_queue(conn: &mut redis::Connection, queue: &str) {
     let params = json!({"queue_name": queue, "auto_generate_info": {"final_func_input_params_info": {"all_arg_name_list": ["n"], "must_arg_name_list": ["n"]}}});

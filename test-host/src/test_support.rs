@@ -136,3 +136,25 @@ fn workspace_root() -> PathBuf {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     manifest.parent().map(PathBuf::from).unwrap_or(manifest)
 }
+
+/// spin.toml's variables with their defaults, pointed at `redis_url` (DB 7, funboost's), with
+/// `overrides` applied.
+pub fn spin_variables(redis_url: &str, overrides: &[(&str, &str)]) -> std::collections::HashMap<String, String> {
+    let mut variables: std::collections::HashMap<String, String> = [
+        ("redis_url", redis_url),
+        ("timezone", "Asia/Shanghai"),
+        ("key_prefix", "funboost_edge"),
+        ("api_token", ""),
+        ("tick_token", ""),
+        ("max_body_bytes", "65536"),
+        ("max_jobs_per_queue", "100000"),
+        ("allow_unregistered_queues", "false"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    for (name, value) in overrides {
+        variables.insert(name.to_string(), value.to_string());
+    }
+    variables
+}

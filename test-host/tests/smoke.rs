@@ -4,25 +4,12 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use funboost_test_host::test_support::{wasm_dir, wasm_path, RedisServer};
+use funboost_test_host::test_support::{spin_variables, wasm_dir, wasm_path, RedisServer};
 use funboost_test_host::{Host, HostConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn variables(redis: &RedisServer) -> HashMap<String, String> {
-    [
-        ("redis_host", redis.host()),
-        ("redis_url", redis.url(7)),
-        ("timezone", "Asia/Shanghai".to_string()),
-        ("key_prefix", "funboost_edge".to_string()),
-        ("api_token", String::new()),
-        ("tick_token", String::new()),
-        ("max_body_bytes", "65536".to_string()),
-        ("max_jobs_per_queue", "100000".to_string()),
-        ("allow_unregistered_queues", "false".to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
+    spin_variables(&redis.url(7), &[("redis_host", &redis.host())])
 }
 
 fn host(redis: &RedisServer, ticker: Option<std::path::PathBuf>) -> Host {

@@ -9,26 +9,13 @@ use std::sync::Mutex;
 
 use funboost_edge::host::{KeyValue, Redis, RedisArg, RedisValue};
 use funboost_test_host::spin_redis::{flatten, RedisResult};
-use funboost_test_host::test_support::{wasm_path, RedisServer};
+use funboost_test_host::test_support::{spin_variables, wasm_path, RedisServer};
 use funboost_test_host::{Host, HostConfig, HostResponse};
 use serde_json::{json, Value};
 
 /// The Spin variables of spin.toml with their defaults, pointed at `redis`.
 pub fn variables(redis: &RedisServer) -> HashMap<String, String> {
-    [
-        ("redis_host", redis.host()),
-        ("redis_url", redis.url(7)),
-        ("timezone", "Asia/Shanghai".to_string()),
-        ("key_prefix", "funboost_edge".to_string()),
-        ("api_token", String::new()),
-        ("tick_token", String::new()),
-        ("max_body_bytes", "65536".to_string()),
-        ("max_jobs_per_queue", "100000".to_string()),
-        ("allow_unregistered_queues", "false".to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
+    spin_variables(&redis.url(7), &[("redis_host", &redis.host())])
 }
 
 /// A host running the real API component with `variables`.

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::TimeZone;
-use funboost_test_host::test_support::{wasm_path, RedisServer};
+use funboost_test_host::test_support::{spin_variables, wasm_path, RedisServer};
 use funboost_test_host::{Host, HostConfig};
 use serde_json::{json, Value};
 
@@ -44,24 +44,7 @@ pub fn python_script(name: &str) -> PathBuf {
 
 /// Spin variables (spin.toml's defaults) pointed at `redis`, with `overrides`.
 pub fn variables(redis: &RedisServer, overrides: &[(&str, &str)]) -> HashMap<String, String> {
-    let mut vars: HashMap<String, String> = [
-        ("redis_host", redis.host()),
-        ("redis_url", redis.url(DB)),
-        ("timezone", "Asia/Shanghai".to_string()),
-        ("key_prefix", "funboost_edge".to_string()),
-        ("api_token", String::new()),
-        ("tick_token", String::new()),
-        ("max_body_bytes", "65536".to_string()),
-        ("max_jobs_per_queue", "100000".to_string()),
-        ("allow_unregistered_queues", "false".to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    for (name, value) in overrides {
-        vars.insert(name.to_string(), value.to_string());
-    }
-    vars
+    spin_variables(&redis.url(DB), overrides)
 }
 
 /// A redis-server, a connection to DB 7 and the API + ticker components.

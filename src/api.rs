@@ -118,19 +118,14 @@ fn authorize(request: &HttpRequest, config: &Config) -> Result<(), ApiError> {
     let unauthorized = |msg: String| ApiError::new(401, code::UNAUTHORIZED, "Unauthorized", msg);
     match &config.api_token {
         Some(token) => {
-            let given = request
-                .headers
-                .iter()
-                .find(|(name, _)| name.eq_ignore_ascii_case("authorization"))
-                .and_then(|(_, value)| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")));
-            match given {
-                Some(given) if constant_time_eq(given.trim().as_bytes(), token.as_bytes()) => Ok(()),
+            match bearer_token(request) {
+                Some(given) if constant_time_eq(given.as_bytes(), token.as_bytes()) => Ok(()),
                 Some(_) => Err(unauthorized("the bearer token is wrong".into())),
                 None => Err(unauthorized("send the API token as `Authorization: Bearer <token>`".into())),
             }
         }
         None => {
-            let loopback = request.client_addr.as_deref().and_then(client_ip).is_some_and(|ip| ip.is_loopback());
+            let loopback = request.client_addr.as_deref().and_then(client_ip).is_some_and(|ip| ip.to_canonical().is_loopback());
             if loopback {
                 Ok(())
             } else {
@@ -149,16 +144,23 @@ fn authorize_tick(request: &HttpRequest, config: &Config) -> Result<(), ApiError
         let tick_config = Config { api_token: None, ..config.clone() };
         return authorize(request, &tick_config);
     };
-    let from_query = Query::parse(&request.query)?.take("token");
-    let from_header = request
-        .headers
-        .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case("authorization"))
-        .and_then(|(_, value)| value.strip_prefix("Bearer ").map(str::trim).map(String::from));
-    match from_query.or(from_header) {
+    // Only the token is looked for here: a malformed query gets 401 before it gets 400.
+    let from_query = request
+        .query
+        .split('&')
+        .find_map(|part| part.strip_prefix("token="))
+        .and_then(percent_decode);
+    match from_query.or_else(|| bearer_token(request).map(String::from)) {
         Some(given) if constant_time_eq(given.as_bytes(), token.as_bytes()) => Ok(()),
         _ => Err(ApiError::new(401, code::UNAUTHORIZED, "Unauthorized", "the tick route needs the tick token (variable tick_token) as `Authorization: Bearer <token>` or `?token=<token>`")),
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive).
+fn bearer_token(request: &HttpRequest) -> Option<&str> {
+    let (_, value) = request.headers.iter().find(|(name, _)| name.eq_ignore_ascii_case("authorization"))?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 /// `127.0.0.1:5000`, `[::1]:5000` or a bare address.
@@ -167,7 +169,7 @@ fn client_ip(addr: &str) -> Option<IpAddr> {
 }
 
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut diff = (a.len() ^ b.len()) as u8 | u8::from(a.len() != b.len());
+    let mut diff = u8::from(a.len() != b.len());
     for (i, x) in a.iter().enumerate() {
         diff |= x ^ b.get(i % b.len().max(1)).copied().unwrap_or(0);
     }
@@ -296,15 +298,7 @@ fn add(request: &HttpRequest, services: &Services, query: Query) -> Outcome {
     let broker_kind = add.resolve_broker_kind(registered.as_ref().and_then(|p| p.broker_kind.as_deref()))?;
     let message_kwargs = match registered {
         Some(params) => registry::message_kwargs(&add.queue_name, &params, &add.args, &add.kwargs)?,
-        None if config.allow_unregistered_queues => {
-            if !add.args.is_empty() {
-                return Err(ApiError::invalid(
-                    "args",
-                    format!("queue {} has no registered consumer, so positional args cannot be mapped to parameter names; send them as kwargs", add.queue_name),
-                ));
-            }
-            add.kwargs.clone()
-        }
+        None if config.allow_unregistered_queues => registry::unmapped(&add.queue_name, &add.args, &add.kwargs, "no consumer registered it")?,
         None => return Err(queue_not_found(&add.queue_name)),
     };
     let now_us = services.now_us()?;
@@ -413,26 +407,25 @@ fn delete(services: &Services, mut query: Query) -> Outcome {
     let queue = query.required_name("queue_name")?;
     let store = query.store()?;
     query.finish()?;
-    update_job(services, store, &queue, &job_id, |_, _| Ok(None))?;
+    update_job(services, store, &queue, &job_id, |_| Ok(None))?;
     Ok((format!("timing job {job_id} deleted from queue {queue}"), Value::Null))
 }
 
 /// Replaces a stored job with `change(job)` (`None` deletes it) by compare-and-set, reading it
-/// again when a tick or another call changed it in between. Returns the new job and its schedule.
+/// again when a tick or another call changed it in between. Returns the new job.
 fn update_job(
     services: &Services,
     store: StoreKind,
     queue: &str,
     job_id: &str,
-    change: impl Fn(&Job, &Schedule) -> Result<Option<Job>, ApiError>,
-) -> Result<(Option<Job>, Schedule), ApiError> {
+    change: impl Fn(&Job) -> Result<Option<Job>, ApiError>,
+) -> Result<Option<Job>, ApiError> {
     let jobs = services.store(store)?;
     for _ in 0..5 {
         let stored = jobs.get(queue, job_id)?.ok_or_else(|| missing_job(services, queue, job_id))?;
-        let schedule = stored.job.schedule()?;
-        let after = change(&stored.job, &schedule)?;
+        let after = change(&stored.job)?;
         if jobs.replace(&stored, after.as_ref())? {
-            return Ok((after, schedule));
+            return Ok(after);
         }
     }
     Err(ApiError::new(409, code::JOB_EXISTS, "Conflict", format!("timing job {job_id} kept changing; try again")))
@@ -455,18 +448,22 @@ fn pause_or_resume(services: &Services, mut query: Query, pause: bool) -> Outcom
     let queue = query.required_name("queue_name")?;
     let store = query.store()?;
     query.finish()?;
-    let (job, schedule) = update_job(services, store, &queue, &job_id, |job, schedule| {
+    let job = update_job(services, store, &queue, &job_id, |job| {
         let mut job = job.clone();
         job.paused = pause;
         if !pause {
             // APScheduler's resume: the next run is recomputed from now.
+            let schedule = job.schedule()?;
             let now = Zdt::from_utc(services.now_us()?, schedule.zone());
             job.next_run = schedule.next_fire_time_jittered(None, &now, crate::random::unit).as_ref().map(StoredTime::of);
         }
         Ok(Some(job))
     })?;
     let verb = if pause { "paused" } else { "resumed" };
-    let view = job.map_or(Value::Null, |job| job.view(&schedule));
+    let view = match job {
+        Some(job) => job.view(&job.schedule()?),
+        None => Value::Null,
+    };
     Ok((format!("timing job {job_id} in queue {queue} {verb}"), view))
 }
 
@@ -478,7 +475,7 @@ fn preview(request: &HttpRequest, services: &Services, query: Query) -> Outcome 
     }
     let count = body.unsigned("count", 1000)?.unwrap_or(10) as usize;
     if count == 0 {
-        return Err(ApiError::invalid("count", "must be from 1 to 1000"));
+        return Err(ApiError::invalid("count", "must be a whole number from 1 to 1000, got 0"));
     }
     let after = body.string("after")?;
     let kind = body.string("trigger")?.ok_or_else(|| ApiError::invalid("trigger", "is required (\"date\", \"interval\" or \"cron\")"))?;

@@ -418,7 +418,7 @@ pub struct Job {
     pub max_priority: Option<u8>,
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub extra: Map<String, Value>,
-    /// `None` when paused or when the trigger has no more fire times.
+    /// `None` when the trigger has no more fire times (a paused job keeps it; `paused` rules).
     pub next_run: Option<StoredTime>,
     pub paused: bool,
     #[serde(default)]

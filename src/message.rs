@@ -31,7 +31,8 @@ pub struct Message {
     pub push: Push,
     pub key: String,
     pub payload: String,
-    pub fire_id: String,
+    /// One scheduled fire of one job, unambiguously (names may contain `:`, not `\x1f`).
+    pub dedupe_key: String,
 }
 
 /// A UUIDv7 (RFC 9562) from a Unix millisecond time and 74 random bits.
@@ -78,8 +79,7 @@ pub fn build(job: &Job, scheduled: &Zdt, now_us: i64, zone: Zone, ahead: bool) -
         "publish_time_format".into(),
         format!("{:04}-{:02}-{:02} {:02}:{:02}:{:02}", now.year, now.month, now.day, now.hour, now.minute, now.second).into(),
     );
-    let fire_id = fire_id(job, scheduled);
-    extra.insert("fire_id".into(), fire_id.clone().into());
+    extra.insert("fire_id".into(), fire_id(job, scheduled).into());
     extra.insert("scheduled_time".into(), scheduled.py_str().into());
 
     let mut body = job.message_kwargs.clone();
@@ -89,12 +89,15 @@ pub fn build(job: &Job, scheduled: &Zdt, now_us: i64, zone: Zone, ahead: bool) -
         BrokerKind::Redis | BrokerKind::RedisAckAble => (Push::RightPush, job.queue_name.clone()),
         BrokerKind::RedisBrpopLpush => (Push::LeftPush, job.queue_name.clone()),
         BrokerKind::RedisStream => (Push::StreamAdd, job.queue_name.clone()),
-        BrokerKind::RedisPriority => match job.priority.filter(|&p| p > 0) {
-            Some(p) => (Push::RightPush, format!("{}:{}", job.queue_name, job.max_priority.map_or(p, |max| p.min(max)))),
-            None => (Push::RightPush, job.queue_name.clone()),
+        // funboost uses a sub-queue only when the queue has an x-max-priority and the message
+        // a non-zero priority.
+        BrokerKind::RedisPriority => match (job.priority.filter(|&p| p > 0), job.max_priority.filter(|&m| m > 0)) {
+            (Some(p), Some(max)) => (Push::RightPush, format!("{}:{}", job.queue_name, p.min(max))),
+            _ => (Push::RightPush, job.queue_name.clone()),
         },
     };
-    Message { push, key, payload, fire_id }
+    let dedupe_key = format!("{}\u{1f}{}\u{1f}{}", job.queue_name, job.job_id, scheduled.utc_us());
+    Message { push, key, payload, dedupe_key }
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::api::Services;
 use crate::host::{Redis, RedisArg, RedisValue};
-use crate::job::{Job, StoreKind, StoredTime};
+use crate::job::{Job, StoredTime};
 use crate::message::{self, Message};
 use crate::store::kv::KvStore;
 use crate::store::redis::{int, text, RedisStore};
@@ -330,17 +330,18 @@ fn due_score(job: &Job) -> String {
 /// week): the memory store cannot publish and advance in one atomic step, so a retry after a
 /// crash between the two must not publish again.
 const PUBLISH_ONCE: &str = r#"
-local published = 0
 for k = 0, tonumber(ARGV[1]) - 1 do
   local marker, code, key, payload = ARGV[2 + 4 * k], ARGV[3 + 4 * k], ARGV[4 + 4 * k], ARGV[5 + 4 * k]
-  if redis.call('SET', marker, '1', 'NX', 'EX', 604800) then
-    if code == 'R' then redis.call('RPUSH', key, payload)
-    elseif code == 'L' then redis.call('LPUSH', key, payload)
-    else redis.call('XADD', key, '*', '', payload) end
-    published = published + 1
+  if redis.call('EXISTS', marker) == 0 then
+    local r
+    if code == 'R' then r = redis.pcall('RPUSH', key, payload)
+    elseif code == 'L' then r = redis.pcall('LPUSH', key, payload)
+    else r = redis.pcall('XADD', key, '*', '', payload) end
+    if type(r) == 'table' and r.err then return r.err end
+    redis.call('SET', marker, '1', 'EX', 604800)
   end
 end
-return published
+return ''
 "#;
 
 fn tick_memory_store(services: &Services, store: &KvStore, now_us: i64, options: TickOptions, report: &mut TickReport) -> Result<()> {
@@ -354,7 +355,7 @@ fn tick_memory_store(services: &Services, store: &KvStore, now_us: i64, options:
     };
     for stored in jobs {
         let job = &stored.job;
-        if job.store != StoreKind::Memory || job.paused || job.next_run.is_none_or(|t| t.utc_us > until_us) {
+        if job.paused || job.next_run.is_none_or(|t| t.utc_us > until_us) {
             continue;
         }
         let (after, messages, counts) = match fire(services, job.clone(), now_us, options) {
@@ -366,12 +367,17 @@ fn tick_memory_store(services: &Services, store: &KvStore, now_us: i64, options:
         };
         let mut args = vec![bytes(PUBLISH_ONCE), RedisArg::Int(0), RedisArg::Int(messages.len() as i64)];
         for m in &messages {
-            let marker = format!("{{{}}}:fired:{}", services.config.key_prefix, m.fire_id);
+            let marker = format!("{{{}}}:fired:{}", services.config.key_prefix, m.dedupe_key);
             args.extend([bytes(marker), bytes(m.push.code()), bytes(m.key.as_str()), bytes(m.payload.as_str())]);
         }
         if !messages.is_empty() {
-            services.redis.execute("EVAL", &args).context("publishing memory-store fires")?;
+            let reply = services.redis.execute("EVAL", &args).context("publishing memory-store fires")?;
             report.round_trips += 1;
+            if let Some(error) = reply.first().and_then(text).filter(|e| !e.is_empty()) {
+                // Not advanced: the next tick tries again (fires already out stay marked).
+                report.errors.push(format!("publishing {}/{}: {error}", job.queue_name, job.job_id));
+                continue;
+            }
         }
         if store.replace(&stored, after.as_ref()).map_err(|e| anyhow::anyhow!(e.message))? {
             counts.add_to(report);

@@ -276,7 +276,7 @@ async fn with_allow_unregistered_queues_an_unknown_queue_takes_kwargs_but_refuse
     let reply = env.add(json!({"queue_name": "free", "trigger": "cron", "hour": "1", "job_id": "pos", "args": [1]})).await;
     assert_eq!((reply.status, reply.code()), (400, 4000), "{reply}");
     assert_eq!(reply.body["error_data"], json!({"field": "args"}));
-    assert!(reply.msg().starts_with("args: queue free has no registered consumer"), "{reply}");
+    assert!(reply.msg().starts_with("args: queue free: no consumer registered it"), "{reply}");
     assert!(stored_job(&mut env.conn, "free", "pos").is_none());
 
     // A missing job of an unregistered queue is then just a missing job.
@@ -675,7 +675,7 @@ async fn every_error_row_answers_with_its_status_code_and_a_message_naming_the_p
         row("priority without REDIS_PRIORITY", "POST", add, r#"{"queue_name":"q","trigger":"cron","priority":3,"kwargs":{"x":1}}"#, 400, 4000, "InvalidField", "priority: only applies with broker_kind", Some("priority")),
         row("a task option of the wrong type", "POST", add, r#"{"queue_name":"q","trigger":"cron","max_retry_times":-1,"kwargs":{"x":1}}"#, 400, 4000, "InvalidField", "max_retry_times: must be a non-negative integer, got -1", Some("max_retry_times")),
         row("an unknown time zone", "POST", add, r#"{"queue_name":"q","trigger":"cron","timezone":"Mars/Base","kwargs":{"x":1}}"#, 400, 4000, "InvalidField", "timezone: ", Some("timezone")),
-        row("a negative interval", "POST", add, r#"{"queue_name":"q","trigger":"interval","hours":-1,"kwargs":{"x":1}}"#, 400, 4000, "InvalidField", "hours: hours must not be negative, got -1", Some("hours")),
+        row("a negative interval", "POST", add, r#"{"queue_name":"q","trigger":"interval","hours":-1,"kwargs":{"x":1}}"#, 400, 4000, "InvalidField", "hours: must not be negative, got -1", Some("hours")),
         row("not JSON", "POST", add, r#"{"queue_name":"q","#, 400, 4000, "InvalidField", "body: is not valid JSON", Some("body")),
         row("a JSON array", "POST", add, "[]", 400, 4000, "InvalidField", "body: must be a JSON object, got an array", Some("body")),
         row("an empty body", "POST", add, "", 400, 4000, "InvalidField", "body: a JSON object is required", Some("body")),

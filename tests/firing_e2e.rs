@@ -718,3 +718,28 @@ async fn each_broker_kind_publishes_with_its_own_command_and_key() {
     jobs.sort();
     assert_eq!(jobs, ["l1", "l2"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_memory_job_whose_push_fails_neither_blocks_the_others_nor_loses_its_fire() {
+    let mut env = Env::start(&[]);
+    let (bad, good) = ("fe_mem_bad", "fe_mem_good");
+    env.register_queue(bad, "REDIS");
+    env.register_queue(good, "REDIS");
+    // The bad queue's key holds a stream: RPUSH fails with WRONGTYPE.
+    redis::cmd("XADD").arg(bad).arg("*").arg("").arg("{\"x\":0}").exec(&mut env.conn).unwrap();
+    for queue in [bad, good] {
+        env.add(json!({"queue_name": queue, "job_id": "once", "job_store_kind": "memory", "trigger": "date", "kwargs": {"x": 1}, "misfire_grace_time": null})).await;
+    }
+    let report = env.ok("GET", "tick", None).await;
+    let errors: Vec<&str> = report["errors"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(errors.len() == 1 && errors[0].starts_with(&format!("publishing {bad}/once: WRONGTYPE")), "{report}");
+    assert_eq!(env.drain_list(good).len(), 1, "the other memory job fired: {report}");
+    assert!(env.get_job(bad, "once", "memory").await.is_some(), "the failed job is kept, not advanced");
+
+    // Once the key is usable the kept fire goes out, once.
+    redis::cmd("DEL").arg(bad).exec(&mut env.conn).unwrap();
+    env.http_tick("").await;
+    env.http_tick("").await;
+    assert_eq!(env.drain_list(bad).len(), 1);
+    assert!(env.get_job(bad, "once", "memory").await.is_none(), "a fired date job is removed");
+}

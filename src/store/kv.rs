@@ -71,7 +71,12 @@ impl JobStore for KvStore<'_> {
     fn list(&self, queue: Option<&str>) -> Result<Vec<Stored>, ApiError> {
         let mut jobs = Vec::new();
         for key in self.keys(queue)? {
-            jobs.extend(self.read(&key)?);
+            // A job that cannot be read is left out rather than failing the listing (and ticks).
+            match self.read(&key) {
+                Ok(job) => jobs.extend(job),
+                Err(e) if e.kind == "CorruptJob" => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(jobs)
     }

@@ -1,6 +1,8 @@
 //! Job stores: `redis` (shared by every replica, with a due index) and `memory` (Spin's
-//! key-value store). Both keep [`Job`]s as JSON; updates are compare-and-set on the stored
-//! text, so a tick and an API call that race never lose or repeat an update.
+//! key-value store). Both keep [`Job`]s as JSON, and updates compare the stored text first. In
+//! Redis that compare-and-set is atomic (a Lua script), so a tick and an API call that race
+//! never lose or repeat an update; Spin's key-value store has no such primitive, so the memory
+//! store is for one replica.
 
 pub mod kv;
 pub mod redis;

@@ -197,7 +197,8 @@ impl JobStore for RedisStore<'_> {
     fn list(&self, queue: Option<&str>) -> Result<Vec<Stored>, ApiError> {
         let keys = [self.jobs_key(), queue.map_or_else(|| self.queues_key(), |q| self.queue_key(q))];
         let reply = self.eval(LIST, &keys, vec![bytes(queue.unwrap_or(""))])?;
-        reply.iter().filter_map(text).map(decode).collect()
+        // A job that cannot be read is left out rather than failing the whole listing.
+        Ok(reply.iter().filter_map(text).filter_map(|raw| decode(raw).ok()).collect())
     }
 
     fn replace(&self, before: &Stored, after: Option<&Job>) -> Result<bool, ApiError> {

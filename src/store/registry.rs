@@ -12,6 +12,9 @@ use crate::host::{Redis, RedisArg};
 /// The registered parameter lists of a queue's consuming function.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct QueueParams {
+    /// Whether the registration carries the parameter list at all (an empty list is a
+    /// function without parameters).
+    pub listed: bool,
     /// All parameter names, in signature order.
     pub all: Vec<String>,
     /// Parameters without defaults.
@@ -59,11 +62,20 @@ pub fn parse_params(json: &str) -> QueueParams {
         .and_then(Value::as_u64)
         .map(|p| p.min(255) as u8);
     QueueParams {
+        listed: info.is_some_and(|i| i.get("all_arg_name_list").is_some_and(Value::is_array)),
         all: names(info.and_then(|i| i.get("all_arg_name_list"))),
         required: names(info.and_then(|i| i.get("must_arg_name_list"))),
         max_priority,
         broker_kind: params.get("broker_kind").and_then(Value::as_str).map(String::from),
     }
+}
+
+/// Without a parameter list, kwargs go out as given and positional args cannot be mapped.
+pub fn unmapped(queue: &str, args: &[Value], kwargs: &Map<String, Value>, why: &str) -> Result<Map<String, Value>, ApiError> {
+    if !args.is_empty() {
+        return Err(ApiError::invalid("args", format!("queue {queue}: {why}, so positional args cannot be mapped to parameter names; send them as kwargs")));
+    }
+    Ok(kwargs.clone())
 }
 
 /// `field` is the request field at fault (`args` or `kwargs`); `data` goes into `error_data`.
@@ -77,6 +89,9 @@ fn params_error(queue: &str, field: &str, message: String, data: Value) -> ApiEr
 /// funboost's `push(*args, **kwargs)` mapping, checked up front: positional args take the
 /// parameter names in order; every name must exist; required ones must be given.
 pub fn message_kwargs(queue: &str, params: &QueueParams, args: &[Value], kwargs: &Map<String, Value>) -> Result<Map<String, Value>, ApiError> {
+    if !params.listed {
+        return unmapped(queue, args, kwargs, "its consumer registered no parameter list");
+    }
     if args.len() > params.all.len() {
         return Err(params_error(
             queue,
@@ -109,7 +124,7 @@ mod tests {
     use serde_json::json;
 
     fn add_params() -> QueueParams {
-        QueueParams { all: vec!["x".into(), "y".into()], required: vec!["x".into()], max_priority: None, broker_kind: None }
+        QueueParams { listed: true, all: vec!["x".into(), "y".into()], required: vec!["x".into()], max_priority: None, broker_kind: None }
     }
 
     #[test]
@@ -143,7 +158,7 @@ mod tests {
             "must_arg_name_list":["x"],"optional_arg_name_list":["y"]}}}"#;
         assert_eq!(
             parse_params(json),
-            QueueParams { all: vec!["x".into(), "y".into()], required: vec!["x".into()], max_priority: Some(3), broker_kind: Some("REDIS_PRIORITY".into()) }
+            QueueParams { listed: true, all: vec!["x".into(), "y".into()], required: vec!["x".into()], max_priority: Some(3), broker_kind: Some("REDIS_PRIORITY".into()) }
         );
         // funboost registers REDIS_BRPOP_LPUSH by its enum value; non-Redis kinds are not ours.
         assert_eq!(parse_params(r#"{"broker_kind":"RABBITMQ_AMQPSTORM"}"#).broker_kind.as_deref(), Some("RABBITMQ_AMQPSTORM"));

@@ -230,10 +230,6 @@ impl Field {
         Ok(Field { kind, exprs, is_default, wildcard, mask })
     }
 
-    pub fn kind(&self) -> FieldKind {
-        self.kind
-    }
-
     fn next_value(&self, view: &View, current: i32) -> Option<i32> {
         match self.mask {
             Some(mask) => {
@@ -454,10 +450,6 @@ impl CronTrigger {
         let masks = fields.each_ref().map(|f| f.mask.unwrap_or(0));
         let wildcards = fields.each_ref().map(|f| f.wildcard);
         Ok(CronTrigger { fields, masks, wildcards, start_date, end_date, zone, feasible_years: OnceLock::new() })
-    }
-
-    pub fn fields(&self) -> &[Field; 8] {
-        &self.fields
     }
 
     /// APScheduler's `get_next_fire_time(previous, now)`.

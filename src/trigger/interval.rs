@@ -13,14 +13,10 @@ pub struct IntervalTrigger {
 }
 
 impl IntervalTrigger {
-    pub fn interval_secs(&self) -> i64 {
-        self.interval_secs
-    }
-
-    /// `get_next_fire_time(previous, now)`; `jitter_secs` is the already drawn jitter.
-    pub fn next_fire_time(&self, previous: Option<&Zdt>, now: &Zdt, jitter_secs: Option<f64>) -> Option<Zdt> {
+    /// `get_next_fire_time(previous, now)` without jitter ([`super::Schedule::jitter`] adds it).
+    pub fn next_fire_time(&self, previous: Option<&Zdt>, now: &Zdt) -> Option<Zdt> {
         let length = self.interval_secs as f64;
-        let mut next = match previous {
+        let next = match previous {
             Some(prev) => prev.timestamp() + length,
             None if self.start_date.py_cmp(now).is_gt() => self.start_date.timestamp(),
             None => {
@@ -28,9 +24,6 @@ impl IntervalTrigger {
                 start + length * ((now.timestamp() - start) / length).ceil()
             }
         };
-        if let Some(jitter) = jitter_secs {
-            next += jitter;
-        }
         if self.end_date.is_some_and(|end| next > end.timestamp()) {
             return None;
         }

@@ -41,7 +41,7 @@ pub fn process_due(trigger: &Trigger, next_run_time: &Zdt, now: &Zdt, until: &Zd
     }
     let on_time = |run: &Zdt| grace_secs.is_none_or(|grace| now_us - run.utc_us() <= i64::from(grace) * US_PER_SEC);
     let mut due = Due::default();
-    let mut late: Vec<Zdt> = Vec::new();
+    let mut late: std::collections::VecDeque<Zdt> = std::collections::VecDeque::new();
     let mut last = *next_run_time;
     let mut current = Some(*next_run_time);
     while let Some(run) = current.filter(|r| r.utc_us() <= until_us) {
@@ -50,10 +50,10 @@ pub fn process_due(trigger: &Trigger, next_run_time: &Zdt, now: &Zdt, until: &Zd
                 due.coalesced += u64::from(!late.is_empty());
                 late.clear();
             } else if late.len() == MAX_CATCH_UP_FIRES {
-                late.remove(0);
+                late.pop_front();
                 due.missed += 1;
             }
-            late.push(run);
+            late.push_back(run);
         } else {
             due.fire.push(Fire { at: run, ahead: true });
         }

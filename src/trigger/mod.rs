@@ -214,11 +214,11 @@ impl Schedule {
                     let n = match value {
                         IntervalValue::Number(n) => *n,
                         IntervalValue::Text(t) => t.trim().parse::<i64>().map_err(|_| {
-                            TriggerError::new(name, format!("{name} must be a whole number, got {t:?}"))
+                            TriggerError::new(name, format!("must be a whole number, got {t:?}"))
                         })?,
                     };
                     if n < 0 {
-                        return Err(TriggerError::new(name, format!("{name} must not be negative, got {n}")));
+                        return Err(TriggerError::new(name, format!("must not be negative, got {n}")));
                     }
                     total = n.checked_mul(unit).and_then(|s| total.checked_add(s)).filter(|&t| t <= MAX_INTERVAL_SECS).ok_or_else(|| {
                         TriggerError::new(name, "the interval must not exceed 100 years".to_string())
@@ -305,7 +305,7 @@ impl Trigger {
     pub fn next_fire_time(&self, previous: Option<&Zdt>, now: &Zdt) -> Option<Zdt> {
         match self {
             Trigger::Date(t) => t.next_fire_time(previous),
-            Trigger::Interval(t) => t.next_fire_time(previous, now, None),
+            Trigger::Interval(t) => t.next_fire_time(previous, now),
             Trigger::Cron(t) => t.next_fire_time(previous, now),
         }
     }

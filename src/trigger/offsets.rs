@@ -4,8 +4,8 @@
 //!
 //! A year's table covers UTC instants from two days before New Year to two days after the
 //! next one, found by probing the offset every 6 hours and bisecting each change to the
-//! second. (It assumes no zone changes its offset twice within 6 hours; tzdb has no such
-//! change between 1970 and 2099.)
+//! second. (It assumes no zone changes its offset twice within 6 hours, which holds for
+//! tzdb's rules; tables exist for 1900 to 2200, and chrono-tz tabulates changes through 2099.)
 
 use std::cell::RefCell;
 
@@ -45,7 +45,7 @@ pub struct Span {
     pub offset: i32,
 }
 
-fn chrono_offset(tz: Tz, utc_secs: i64) -> i32 {
+pub(super) fn chrono_offset(tz: Tz, utc_secs: i64) -> i32 {
     match DateTime::from_timestamp(utc_secs, 0) {
         Some(utc) => tz.offset_from_utc_datetime(&utc.naive_utc()).fix().local_minus_utc(),
         None => 0,

@@ -79,7 +79,7 @@ impl Zone {
         match self {
             Zone::Utc => 0,
             Zone::Fixed(offset) => *offset,
-            Zone::Iana(tz) => offsets::with_year_table(*tz, utc_secs, |t| t.offset_at(utc_secs)).unwrap_or_else(|| chrono_offset(*tz, utc_secs)),
+            Zone::Iana(tz) => offsets::with_year_table(*tz, utc_secs, |t| t.offset_at(utc_secs)).unwrap_or_else(|| offsets::chrono_offset(*tz, utc_secs)),
         }
     }
 
@@ -89,7 +89,7 @@ impl Zone {
             Zone::Utc => (0, false),
             Zone::Fixed(offset) => (*offset, false),
             Zone::Iana(tz) => offsets::span_at(*tz, utc_secs).map(|span| (span.offset, utc_secs < span.fold_until)).unwrap_or_else(|| {
-                let offset = chrono_offset(*tz, utc_secs);
+                let offset = offsets::chrono_offset(*tz, utc_secs);
                 let before = self.local_offsets(utc_secs + i64::from(offset)).before;
                 (offset, before != offset)
             }),
@@ -168,13 +168,6 @@ impl Zone {
 impl fmt::Display for Zone {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.name())
-    }
-}
-
-fn chrono_offset(tz: Tz, utc_secs: i64) -> i32 {
-    match DateTime::from_timestamp(utc_secs, 0) {
-        Some(utc) => tz.offset_from_utc_datetime(&utc.naive_utc()).fix().local_minus_utc(),
-        None => 0,
     }
 }
 
@@ -261,11 +254,6 @@ impl Zdt {
 
     pub fn civil(&self) -> Civil {
         Civil::from_us(self.wall_us)
-    }
-
-    /// `astimezone(zone)`.
-    pub fn in_zone(&self, zone: Zone) -> Zdt {
-        Zdt::from_utc(self.utc_us(), zone)
     }
 
     /// Python's ordering of aware datetimes: wall times when both share one tzinfo object

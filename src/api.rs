@@ -44,16 +44,24 @@ impl Services<'_> {
 
 /// Serves one request. Never panics; every failure is an envelope with a 4xx/5xx status.
 pub fn handle(request: &HttpRequest, services: &Services) -> HttpResponse {
-    let outcome = route(request, services);
-    let (status, body) = match outcome {
-        Ok((msg, data)) => (200, envelope(true, &msg, data, code::OK, None)),
-        Err(e) => (e.status, envelope(false, &e.message, Value::Null, e.code, Some(&e))),
-    };
-    let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
-    if status == 401 {
-        headers.push(("www-authenticate".to_string(), "Bearer".to_string()));
+    match route(request, services) {
+        Ok((msg, data)) => json_response(200, envelope(true, &msg, data, code::OK, None)),
+        Err(e) => error_response(&e),
     }
-    HttpResponse { status, headers, body: body.to_string().into_bytes() }
+}
+
+/// The envelope of a failure, for the adapters too (a configuration error never reaches
+/// [`handle`]).
+pub fn error_response(e: &ApiError) -> HttpResponse {
+    let mut response = json_response(e.status, envelope(false, &e.message, Value::Null, e.code, Some(e)));
+    if e.status == 401 {
+        response.headers.push(("www-authenticate".to_string(), "Bearer".to_string()));
+    }
+    response
+}
+
+fn json_response(status: u16, body: Value) -> HttpResponse {
+    HttpResponse { status, headers: vec![("content-type".to_string(), "application/json".to_string())], body: body.to_string().into_bytes() }
 }
 
 /// funboost's `BaseResponse`: every key always present.
@@ -382,17 +390,7 @@ fn get(services: &Services, mut query: Query) -> Outcome {
     let (stored, schedule) = load(services, store, &queue, &job_id)?;
     let job = &stored.job;
     let upcoming: Vec<String> = match (job.paused, job.next_run_time(&schedule)) {
-        (false, Some(next)) => {
-            let mut fires = vec![next];
-            while fires.len() < count {
-                let prev = fires[fires.len() - 1];
-                match schedule.trigger.next_fire_time(Some(&prev), &prev) {
-                    Some(fire) if representable(&fire) => fires.push(fire),
-                    _ => break,
-                }
-            }
-            fires.iter().map(Zdt::py_str).collect()
-        }
+        (false, Some(next)) => schedule.trigger.following(next, count).iter().map(Zdt::py_str).collect(),
         _ => Vec::new(),
     };
     let mut view = job.view(&schedule);
@@ -490,7 +488,7 @@ fn preview(request: &HttpRequest, services: &Services, query: Query) -> Outcome 
         Some(text) => parse_datetime("after", &text, schedule.zone())?,
         None => Zdt::from_utc(now_us, schedule.zone()),
     };
-    let fires: Vec<String> = schedule.trigger.upcoming(&after, count).iter().take_while(|t| representable(t)).map(Zdt::py_str).collect();
+    let fires: Vec<String> = schedule.trigger.upcoming(&after, count).iter().map(Zdt::py_str).collect();
     Ok((
         "ok".to_string(),
         json!({"trigger": schedule.trigger.kind(), "trigger_str": schedule.trigger.to_string(), "timezone": schedule.zone().name(), "after": after.py_str(), "next_run_times": fires}),
@@ -511,12 +509,6 @@ fn tick(services: &Services, mut query: Query) -> Outcome {
     let report = crate::tick::run_with(services, options).map_err(|e| ApiError::store_unavailable(format!("{e:#}")))?;
     let msg = format!("tick published {} fires ({} ahead), {} missed, {} coalesced", report.fired + report.fired_ahead, report.fired_ahead, report.missed, report.coalesced);
     Ok((msg, serde_json::to_value(&report).unwrap_or(Value::Null)))
-}
-
-/// Python's datetime ends with year 9999 (APScheduler raises OverflowError past it), and
-/// `YYYY-MM-DD` has four digits: later fire times are not listed.
-fn representable(t: &Zdt) -> bool {
-    t.civil().year <= 9999
 }
 
 fn health(services: &Services, query: Query) -> Outcome {

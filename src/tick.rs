@@ -12,11 +12,11 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::api::Services;
-use crate::host::{Redis, RedisArg, RedisValue};
+use crate::host::{Redis, RedisArg};
 use crate::job::{Job, StoredTime};
 use crate::message::{self, Message};
 use crate::store::kv::KvStore;
-use crate::store::redis::{int, text, RedisStore};
+use crate::store::redis::{bytes, eval, int, score, text, RedisStore};
 use crate::store::{encode, JobStore};
 use crate::trigger::misfire::{process_due, Due};
 use crate::trigger::Zdt;
@@ -255,17 +255,6 @@ struct CommitOutcome {
     failures: Vec<String>,
 }
 
-fn bytes(s: impl Into<Vec<u8>>) -> RedisArg {
-    RedisArg::Bytes(s.into())
-}
-
-fn eval(redis: &dyn Redis, script: &str, keys: &[String], args: Vec<RedisArg>) -> Result<Vec<RedisValue>> {
-    let mut all = vec![bytes(script), RedisArg::Int(keys.len() as i64)];
-    all.extend(keys.iter().map(|k| bytes(k.as_str())));
-    all.extend(args);
-    redis.execute("EVAL", &all)
-}
-
 /// The server clock and up to a batch of due jobs: `(member, job text)`.
 fn claim(redis: &dyn Redis, store: &RedisStore, options: TickOptions) -> Result<(i64, Vec<(String, String)>)> {
     let reply = eval(
@@ -286,7 +275,7 @@ fn commit(redis: &dyn Redis, store: &RedisStore, entries: &[Entry], retry_score_
     for entry in entries {
         let (queue, job_id) = entry.member.split_once('\u{1f}').unwrap_or((&entry.member, ""));
         let (new_text, score) = match (&entry.job, &entry.keep_raw) {
-            (Some(job), _) => (encode(job).map_err(|e| anyhow::anyhow!(e.message))?, due_score(job)),
+            (Some(job), _) => (encode(job).map_err(|e| anyhow::anyhow!(e.message))?, score(job)),
             (None, Some(raw)) => (raw.clone(), String::new()),
             (None, None) => (String::new(), String::new()),
         };
@@ -317,13 +306,6 @@ fn commit(redis: &dyn Redis, store: &RedisStore, entries: &[Entry], retry_score_
         .collect();
     let failures = reply.iter().skip(entries.len()).filter_map(text).collect();
     Ok(CommitOutcome { statuses, failures })
-}
-
-fn due_score(job: &Job) -> String {
-    match (job.paused, job.next_run) {
-        (false, Some(t)) => t.utc_us.to_string(),
-        _ => String::new(),
-    }
 }
 
 /// Publishes a message unless its fire was already published (a marker per fire id, kept a

@@ -81,7 +81,7 @@ end
 return out
 "#;
 
-fn bytes(s: impl Into<Vec<u8>>) -> RedisArg {
+pub fn bytes(s: impl Into<Vec<u8>>) -> RedisArg {
     RedisArg::Bytes(s.into())
 }
 
@@ -141,15 +141,20 @@ impl<'a> RedisStore<'a> {
     }
 
     fn eval(&self, script: &str, keys: &[String], args: Vec<RedisArg>) -> Result<Vec<RedisValue>, ApiError> {
-        let mut all = vec![bytes(script), RedisArg::Int(keys.len() as i64)];
-        all.extend(keys.iter().map(|k| bytes(k.as_str())));
-        all.extend(args);
-        run(self.redis, "EVAL", &all)
+        eval(self.redis, script, keys, args)
     }
 }
 
+/// `EVAL script keys... args...`.
+pub fn eval(redis: &dyn Redis, script: &str, keys: &[String], args: Vec<RedisArg>) -> Result<Vec<RedisValue>, ApiError> {
+    let mut all = vec![bytes(script), RedisArg::Int(keys.len() as i64)];
+    all.extend(keys.iter().map(|k| bytes(k.as_str())));
+    all.extend(args);
+    run(redis, "EVAL", &all)
+}
+
 /// The due-index score: the next run's UTC µs, or '' for none (paused or finished).
-fn score(job: &Job) -> String {
+pub fn score(job: &Job) -> String {
     match (job.paused, job.next_run) {
         (false, Some(t)) => t.utc_us.to_string(),
         _ => String::new(),

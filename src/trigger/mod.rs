@@ -313,16 +313,20 @@ impl Trigger {
     /// The next `count` fire times after `after`: the first is `next_fire_time(None, after)`,
     /// each next one `next_fire_time(previous, previous)`.
     pub fn upcoming(&self, after: &Zdt, count: usize) -> Vec<Zdt> {
+        match self.next_fire_time(None, after) {
+            Some(first) => self.following(first, count),
+            None => Vec::new(),
+        }
+    }
+
+    /// `first` and the fire times after it, `count` in all, each `next_fire_time(previous,
+    /// previous)`; stops at year 9999 (Python's datetime ends there).
+    pub fn following(&self, first: Zdt, count: usize) -> Vec<Zdt> {
         let mut fires: Vec<Zdt> = Vec::with_capacity(count.min(1024));
-        while fires.len() < count {
-            let next = match fires.last() {
-                None => self.next_fire_time(None, after),
-                Some(prev) => self.next_fire_time(Some(prev), prev),
-            };
-            match next {
-                Some(fire) => fires.push(fire),
-                None => break,
-            }
+        let mut next = Some(first);
+        while let Some(fire) = next.filter(|f| fires.len() < count && f.civil().year <= 9999) {
+            fires.push(fire);
+            next = self.next_fire_time(Some(&fire), &fire);
         }
         fires
     }

@@ -6,6 +6,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use funboost_edge::api;
+use funboost_edge::error::{code, ApiError};
 use funboost_edge::host::{HttpRequest, HttpResponse};
 use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
@@ -53,14 +54,6 @@ fn from_core(response: HttpResponse) -> Response {
 }
 
 fn configuration_error(e: &anyhow::Error) -> Response {
-    // The funboost envelope, fields in funboost's order; `msg` is JSON-escaped by serde_json.
-    let msg = serde_json::Value::String(format!("configuration error: {e:#}"));
-    let body = format!(
-        r#"{{"succ":false,"msg":{msg},"data":null,"code":5000,"error":"ConfigError","error_data":null,"traceback":null,"trace_id":null}}"#
-    );
-    Response::builder()
-        .status(500)
-        .header("content-type", "application/json")
-        .body(body)
-        .build()
+    let error = ApiError::new(500, code::INTERNAL, "ConfigError", format!("configuration error: {e:#}"));
+    from_core(api::error_response(&error))
 }

@@ -456,14 +456,10 @@ impl Job {
         Ok(Schedule::build(&self.trigger, zone, self.created_us)?)
     }
 
-    /// The job's next run time in the zone of its trigger.
+    /// The job's next run time in the zone of its trigger (a date trigger's is its run_date's,
+    /// possibly a fixed offset).
     pub fn next_run_time(&self, schedule: &Schedule) -> Option<Zdt> {
-        self.next_run.map(|t| t.in_zone(self.time_zone(schedule)))
-    }
-
-    /// Date triggers keep the zone of their run_date (which may be a fixed offset).
-    pub fn time_zone(&self, schedule: &Schedule) -> Zone {
-        schedule.zone()
+        self.next_run.map(|t| t.in_zone(schedule.zone()))
     }
 
     /// The job as the API returns it.
@@ -499,7 +495,7 @@ impl Job {
         view.insert("fire_count".into(), self.fires.into());
         view.insert("missed_count".into(), self.missed.into());
         view.insert("coalesced_count".into(), self.coalesced.into());
-        view.insert("last_fire_time".into(), self.last_fire.map(|t| t.in_zone(self.time_zone(schedule)).py_str()).into());
+        view.insert("last_fire_time".into(), self.last_fire.map(|t| t.in_zone(schedule.zone()).py_str()).into());
         Value::Object(view)
     }
 }

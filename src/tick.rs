@@ -151,7 +151,7 @@ fn advance(services: &Services, member: &str, raw: &str, now_us: i64, options: T
 /// trigger is finished), the messages to publish and what that amounts to.
 fn fire(services: &Services, mut job: Job, now_us: i64, options: TickOptions) -> Result<(Option<Job>, Vec<Message>, Counts)> {
     let schedule = job.schedule().map_err(|e| anyhow::anyhow!(e.message))?;
-    let zone = job.time_zone(&schedule);
+    let zone = schedule.zone();
     let Some(next_run) = job.next_run_time(&schedule).filter(|_| !job.paused) else {
         return Ok((Some(job), Vec::new(), Counts::default()));
     };

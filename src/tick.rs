@@ -26,13 +26,17 @@ pub struct TickOptions {
     /// Also publish fires scheduled up to this many seconds ahead, with funboost's `eta`
     /// (for hosts that can only tick once a minute).
     pub lookahead_secs: u32,
-    pub batch_size: usize,
+    /// Batches of [`BATCH`] jobs per tick at most; the next tick goes on from there.
     pub max_batches: usize,
 }
 
+/// Jobs per batch: two round trips each. The scripts `unpack` one value per job, which Lua
+/// allows up to about 8,000 times.
+pub const BATCH: usize = 500;
+
 impl Default for TickOptions {
     fn default() -> Self {
-        TickOptions { lookahead_secs: 0, batch_size: 500, max_batches: 200 }
+        TickOptions { lookahead_secs: 0, max_batches: 200 }
     }
 }
 
@@ -66,7 +70,7 @@ pub fn run_with(services: &Services, options: TickOptions) -> Result<TickReport>
         if report.now_us == 0 {
             report.now_us = now_us;
         }
-        let full = due.len() >= options.batch_size;
+        let full = due.len() >= BATCH;
         if due.is_empty() {
             break;
         }
@@ -179,18 +183,21 @@ fn fire(services: &Services, mut job: Job, now_us: i64, options: TickOptions) ->
     Ok((Some(job), messages, counts))
 }
 
+/// KEYS: jobs, due. ARGV: look-ahead seconds, batch size.
 const CLAIM: &str = r#"
 local t = redis.call('TIME')
 local until_score = string.format('%d%06d', tonumber(t[1]) + tonumber(ARGV[1]), tonumber(t[2]))
 local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', until_score, 'LIMIT', 0, tonumber(ARGV[2]))
 local out = {t[1], t[2]}
-for _, m in ipairs(due) do
-  local v = redis.call('HGET', KEYS[1], m)
-  if v then
-    out[#out + 1] = m
-    out[#out + 1] = v
-  else
-    redis.call('ZREM', KEYS[2], m)
+if #due > 0 then
+  local texts = redis.call('HMGET', KEYS[1], unpack(due))
+  for k, m in ipairs(due) do
+    if texts[k] then
+      out[#out + 1] = m
+      out[#out + 1] = texts[k]
+    else
+      redis.call('ZREM', KEYS[2], m)
+    end
   end
 end
 return out
@@ -198,47 +205,73 @@ return out
 
 /// KEYS: jobs, due. ARGV: entry count, the retry score for jobs whose push fails, then per
 /// entry: member, expected text, new text ('' = delete), score ('' = not due), queue set,
-/// queues set, job id, queue, message count, and (push code, key, payload) per message.
+/// queues set, job id, queue, push code, key, message count, and the payloads.
 /// Returns one status per entry (1 applied, 0 changed by someone else, 2 push failed), then
-/// `member: error` per failed push.
+/// `member: error` per failed push. One Redis call per job (its push); the reads and writes
+/// of the whole batch are one call each.
 const COMMIT: &str = r#"
 -- funboost-edge tick commit: each job is applied only if its stored text is unchanged
+-- Lua's unpack fails beyond about 8,000 values, so lists go in chunks.
+local function chunked(command, key, list)
+  for s = 1, #list, 4000 do
+    local r = redis.pcall(command, key, unpack(list, s, math.min(s + 3999, #list)))
+    if type(r) == 'table' and r.err then return r end
+  end
+  return true
+end
+local n, retry = tonumber(ARGV[1]), ARGV[2]
+local members, at = {}, {}
 local i = 3
-local statuses, failures = {}, {}
-for e = 1, tonumber(ARGV[1]) do
+for e = 1, n do
+  members[e], at[e] = ARGV[i], i
+  i = i + 11 + tonumber(ARGV[i + 10])
+end
+local stored = n > 0 and redis.call('HMGET', KEYS[1], unpack(members)) or {}
+local statuses, failures, texts, scores, unscheduled = {}, {}, {}, {}, {}
+for e = 1, n do
+  local i = at[e]
   local member, expected, new, score = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  local qset, queues, id, q, n = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], tonumber(ARGV[i + 8])
-  local base = i + 9
-  i = base + 3 * n
+  local code, key, count = ARGV[i + 8], ARGV[i + 9], tonumber(ARGV[i + 10])
   statuses[e] = 0
-  if redis.call('HGET', KEYS[1], member) == expected then
-    local failed = nil
-    for k = 0, n - 1 do
-      local code, key, payload = ARGV[base + 3 * k], ARGV[base + 3 * k + 1], ARGV[base + 3 * k + 2]
-      local r
-      if code == 'R' then r = redis.pcall('RPUSH', key, payload)
-      elseif code == 'L' then r = redis.pcall('LPUSH', key, payload)
-      else r = redis.pcall('XADD', key, '*', '', payload) end
-      if type(r) == 'table' and r.err then failed = r.err break end
+  if stored[e] == expected then
+    local r = true
+    if code == 'X' then
+      for k = 1, count do
+        r = redis.pcall('XADD', key, '*', '', ARGV[i + 10 + k])
+        if type(r) == 'table' and r.err then break end
+      end
+    elseif count > 0 then
+      local payloads = {}
+      for k = 1, count do payloads[k] = ARGV[i + 10 + k] end
+      r = chunked(code == 'R' and 'RPUSH' or 'LPUSH', key, payloads)
     end
-    if failed then
+    if type(r) == 'table' and r.err then
       statuses[e] = 2
-      failures[#failures + 1] = member .. ': ' .. failed
-      redis.call('ZADD', KEYS[2], ARGV[2], member)
+      failures[#failures + 1] = member .. ': ' .. r.err
+      redis.call('ZADD', KEYS[2], retry, member)
     else
       statuses[e] = 1 -- applied
       if new == '' then
         redis.call('HDEL', KEYS[1], member)
         redis.call('ZREM', KEYS[2], member)
-        redis.call('SREM', qset, id)
-        if redis.call('SCARD', qset) == 0 then redis.call('SREM', queues, q) end
+        redis.call('SREM', ARGV[i + 4], ARGV[i + 6])
+        if redis.call('SCARD', ARGV[i + 4]) == 0 then redis.call('SREM', ARGV[i + 5], ARGV[i + 7]) end
       else
-        redis.call('HSET', KEYS[1], member, new)
-        if score == '' then redis.call('ZREM', KEYS[2], member) else redis.call('ZADD', KEYS[2], score, member) end
+        texts[#texts + 1] = member
+        texts[#texts + 1] = new
+        if score == '' then
+          unscheduled[#unscheduled + 1] = member
+        else
+          scores[#scores + 1] = score
+          scores[#scores + 1] = member
+        end
       end
     end
   end
 end
+chunked('HSET', KEYS[1], texts)
+chunked('ZADD', KEYS[2], scores)
+chunked('ZREM', KEYS[2], unscheduled)
 for _, f in ipairs(failures) do statuses[#statuses + 1] = f end
 return statuses
 "#;
@@ -261,7 +294,7 @@ fn claim(redis: &dyn Redis, store: &RedisStore, options: TickOptions) -> Result<
         redis,
         CLAIM,
         &[store.jobs_key(), store.due_key()],
-        vec![RedisArg::Int(i64::from(options.lookahead_secs)), RedisArg::Int(options.batch_size as i64)],
+        vec![RedisArg::Int(i64::from(options.lookahead_secs)), RedisArg::Int(BATCH as i64)],
     )
     .context("reading due jobs")?;
     let secs = reply.first().and_then(int).context("TIME seconds")?;
@@ -272,6 +305,7 @@ fn claim(redis: &dyn Redis, store: &RedisStore, options: TickOptions) -> Result<
 
 fn commit(redis: &dyn Redis, store: &RedisStore, entries: &[Entry], retry_score_us: i64) -> Result<CommitOutcome> {
     let mut args = vec![RedisArg::Int(entries.len() as i64), bytes(retry_score_us.to_string())];
+    let queues_key = store.queues_key();
     for entry in entries {
         let (queue, job_id) = entry.member.split_once('\u{1f}').unwrap_or((&entry.member, ""));
         let (new_text, score) = match (&entry.job, &entry.keep_raw) {
@@ -285,14 +319,15 @@ fn commit(redis: &dyn Redis, store: &RedisStore, entries: &[Entry], retry_score_
             bytes(new_text),
             bytes(score),
             bytes(store.queue_key(queue)),
-            bytes(store.queues_key()),
+            bytes(queues_key.as_str()),
             bytes(job_id),
             bytes(queue),
-            RedisArg::Int(entry.messages.len() as i64),
         ]);
-        for m in &entry.messages {
-            args.extend([bytes(m.push.code()), bytes(m.key.as_str()), bytes(m.payload.as_str())]);
-        }
+        // A job's messages all go to one key with one command: message::build derives both
+        // from the job alone.
+        let (code, key) = entry.messages.first().map_or(("R", ""), |m| (m.push.code(), m.key.as_str()));
+        args.extend([bytes(code), bytes(key), RedisArg::Int(entry.messages.len() as i64)]);
+        args.extend(entry.messages.iter().map(|m| bytes(m.payload.as_str())));
     }
     let reply = eval(redis, COMMIT, &[store.jobs_key(), store.due_key()], args).context("committing fires")?;
     let statuses = reply

@@ -133,7 +133,8 @@ impl<'a> RedisStore<'a> {
     }
 
     pub fn queue_key(&self, queue: &str) -> String {
-        format!("{{{}}}:queue:{queue}", self.prefix)
+        // Concatenated rather than formatted: the tick needs one per job.
+        ["{", &self.prefix, "}:queue:", queue].concat()
     }
 
     pub fn queues_key(&self) -> String {

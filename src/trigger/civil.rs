@@ -109,15 +109,37 @@ impl Civil {
 
     /// `YYYY-MM-DD HH:MM:SS[.ffffff]`, Python's `str(naive datetime)`.
     pub fn py_str(self) -> String {
-        let mut s = format!(
-            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-            self.year, self.month, self.day, self.hour, self.minute, self.second
-        );
+        let mut s = String::with_capacity(32);
+        self.write_seconds(&mut s);
         if self.micro != 0 {
-            s.push_str(&format!(".{:06}", self.micro));
+            s.push('.');
+            push_padded(&mut s, self.micro, 6);
         }
         s
     }
+
+    /// Appends `YYYY-MM-DD HH:MM:SS` (the tick formats several per fire; `format!` is slow).
+    pub fn write_seconds(self, out: &mut String) {
+        push_padded(out, self.year.unsigned_abs(), 4);
+        for (separator, value) in [('-', self.month), ('-', self.day), (' ', self.hour), (':', self.minute), (':', self.second)] {
+            out.push(separator);
+            push_padded(out, value, 2);
+        }
+    }
+}
+
+/// Appends `value` in decimal, zero-padded to `width` digits.
+pub fn push_padded(out: &mut String, value: u32, width: usize) {
+    let mut digits = [b'0'; 10];
+    let mut rest = value;
+    let mut start = digits.len();
+    while rest > 0 || start == digits.len() {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    start = start.min(digits.len().saturating_sub(width));
+    out.extend(digits[start..].iter().map(|&d| char::from(d)));
 }
 
 #[cfg(test)]

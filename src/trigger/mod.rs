@@ -46,7 +46,7 @@ impl fmt::Display for TriggerError {
 impl std::error::Error for TriggerError {}
 
 /// A cron field value: JSON strings and integers are both accepted (`"hour": 9` or `"9"`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum CronValue {
     Text(String),
@@ -63,11 +63,63 @@ impl CronValue {
 }
 
 /// An interval unit: a JSON integer or a string of one (funboost's pydantic accepts `"7"`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum IntervalValue {
     Number(i64),
     Text(String),
+}
+
+// By hand rather than `#[serde(untagged)]`, which buffers every value first: the tick reads
+// these back for every due job.
+impl<'de> Deserialize<'de> for CronValue {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(TextOrNumberVisitor).and_then(|v| match v {
+            TextOrNumber::Text(text) => Ok(CronValue::Text(text)),
+            TextOrNumber::Number(n) => u64::try_from(n).map(CronValue::Number).map_err(|_| serde::de::Error::custom("a cron field cannot be negative")),
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for IntervalValue {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(TextOrNumberVisitor).and_then(|v| match v {
+            TextOrNumber::Text(text) => Ok(IntervalValue::Text(text)),
+            TextOrNumber::Number(n) => i64::try_from(n).map(IntervalValue::Number).map_err(|_| serde::de::Error::custom("an interval is out of range")),
+        })
+    }
+}
+
+/// A JSON string or integer.
+enum TextOrNumber {
+    Text(String),
+    Number(i128),
+}
+
+struct TextOrNumberVisitor;
+
+impl serde::de::Visitor<'_> for TextOrNumberVisitor {
+    type Value = TextOrNumber;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string or an integer")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<TextOrNumber, E> {
+        Ok(TextOrNumber::Text(v.to_string()))
+    }
+
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<TextOrNumber, E> {
+        Ok(TextOrNumber::Text(v))
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<TextOrNumber, E> {
+        Ok(TextOrNumber::Number(i128::from(v)))
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<TextOrNumber, E> {
+        Ok(TextOrNumber::Number(i128::from(v)))
+    }
 }
 
 /// The trigger part of an add request, as sent.

@@ -9,7 +9,7 @@ use std::fmt;
 use chrono::{DateTime, Offset, TimeZone};
 use chrono_tz::{OffsetName, Tz};
 
-use super::civil::{Civil, US_PER_SEC};
+use super::civil::{push_padded, Civil, US_PER_SEC};
 use super::offsets;
 
 /// A time zone as APScheduler builds it: `"UTC"` is `datetime.timezone.utc`, other names are
@@ -183,11 +183,15 @@ fn numeric_abbreviation(offset: i32) -> String {
 
 /// `+HH:MM` (and `:SS` when needed), Python's offset notation.
 pub fn format_offset(offset: i32, separator: &str) -> String {
-    let sign = if offset < 0 { '-' } else { '+' };
+    let mut s = String::with_capacity(9);
+    s.push(if offset < 0 { '-' } else { '+' });
     let abs = offset.unsigned_abs();
-    let mut s = format!("{sign}{:02}{separator}{:02}", abs / 3600, abs / 60 % 60);
+    push_padded(&mut s, abs / 3600, 2);
+    s.push_str(separator);
+    push_padded(&mut s, abs / 60 % 60, 2);
     if abs % 60 != 0 {
-        s.push_str(&format!("{separator}{:02}", abs % 60));
+        s.push_str(separator);
+        push_padded(&mut s, abs % 60, 2);
     }
     s
 }
@@ -290,7 +294,9 @@ impl Zdt {
 
     /// `str(datetime)`: `YYYY-MM-DD HH:MM:SS[.ffffff]+HH:MM`, the `next_run_time` format.
     pub fn py_str(&self) -> String {
-        format!("{}{}", self.civil().py_str(), format_offset(self.utcoffset(), ":"))
+        let mut s = self.civil().py_str();
+        s.push_str(&format_offset(self.utcoffset(), ":"));
+        s
     }
 
     /// `strftime("%Y-%m-%d %H:%M:%S %Z")`, APScheduler's `datetime_repr`.

@@ -29,6 +29,7 @@ use std::convert::Infallible;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -148,6 +149,28 @@ struct Shared {
     variables: HashMap<String, String>,
     /// The `default` key-value store.
     kv: Mutex<BTreeMap<String, Vec<u8>>>,
+    redis_counts: SharedRedisCounts,
+}
+
+#[derive(Default)]
+struct SharedRedisCounts {
+    connections: AtomicU64,
+    commands: AtomicU64,
+}
+
+/// What the guests of one [`Host`] (and its clones) sent over `fermyon:spin/redis` so far
+/// ([`Host::redis_counts`]): each command is one round trip to Redis, each connection one more.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RedisCounts {
+    pub connections: u64,
+    pub commands: u64,
+}
+
+impl std::ops::Sub for RedisCounts {
+    type Output = RedisCounts;
+    fn sub(self, earlier: RedisCounts) -> RedisCounts {
+        RedisCounts { connections: self.connections - earlier.connections, commands: self.commands - earlier.commands }
+    }
 }
 
 impl Host {
@@ -196,7 +219,7 @@ impl Host {
             }
         };
 
-        let shared = Arc::new(Shared { variables: config.variables, kv: Mutex::new(BTreeMap::new()) });
+        let shared = Arc::new(Shared { variables: config.variables, kv: Mutex::new(BTreeMap::new()), redis_counts: SharedRedisCounts::default() });
         Ok(Host { inner: Arc::new(Inner { api, ticker, shared }), clock_skew_ms: 0, crash: None })
     }
 
@@ -218,6 +241,13 @@ impl Host {
     pub fn with_crash_chance(mut self, chance: f64, only_on: Option<&str>) -> Host {
         self.crash = (chance > 0.0).then(|| Arc::new(CrashInjection { chance, only_on: only_on.map(str::to_string) }));
         self
+    }
+
+    /// Redis connections opened and commands sent by this host's guests so far (benchmarks
+    /// count round trips with it).
+    pub fn redis_counts(&self) -> RedisCounts {
+        let counts = &self.inner.shared.redis_counts;
+        RedisCounts { connections: counts.connections.load(Ordering::Relaxed), commands: counts.commands.load(Ordering::Relaxed) }
     }
 
     /// The skew set by [`Host::with_clock_skew`] (0 by default).
@@ -284,6 +314,14 @@ impl Host {
             .to_bytes()
             .to_vec();
         Ok(HostResponse { status, headers, body })
+    }
+
+    /// Creates and drops one instance of the HTTP component, which Spin does for every request
+    /// (benchmarks time it apart from the handler).
+    pub async fn instantiate_api(&self) -> Result<()> {
+        let mut store = self.store();
+        self.inner.api.instantiate_async(&mut store).await.map_err(wasmtime_error)?;
+        Ok(())
     }
 
     /// Runs `handle-cron-event` once in a fresh ticker instance with `metadata.timestamp =

@@ -14,6 +14,8 @@
 //! * `get`/`set`/`incr`/`del`/`sadd`/`smembers`/`srem`/`publish` use the same redis-rs calls as
 //!   Spin; `sadd` maps a redis-rs type error to `type-error`.
 
+use std::sync::atomic::Ordering;
+
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncCommands, Value};
 use wasmtime::component::Resource;
@@ -101,7 +103,9 @@ fn other(e: impl std::fmt::Display) -> Error {
 }
 
 impl State {
+    /// The connection behind `connection`; every command goes through here, which counts it.
     fn redis(&self, connection: &Resource<RedisConnection>) -> Result<MultiplexedConnection, Error> {
+        self.shared.redis_counts.commands.fetch_add(1, Ordering::Relaxed);
         self.table
             .get(connection)
             .map(|c| c.connection.clone())
@@ -145,6 +149,7 @@ impl wit::Host for State {}
 impl wit::HostConnection for State {
     async fn open(&mut self, address: String) -> Result<Resource<RedisConnection>, Error> {
         let connection = open(&address).await?;
+        self.shared.redis_counts.connections.fetch_add(1, Ordering::Relaxed);
         self.table.push(RedisConnection { connection }).map_err(|_| Error::TooManyConnections)
     }
 

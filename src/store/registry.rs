@@ -25,12 +25,20 @@ pub struct QueueParams {
     pub broker_kind: Option<String>,
 }
 
+/// The registration, and the server's clock (an add needs both, so one round trip).
 const LOOKUP: &str = r#"
-return {redis.call('SISMEMBER', KEYS[1], ARGV[1]), redis.call('HGET', KEYS[2], ARGV[1]) or ''}
+local t = redis.call('TIME')
+return {redis.call('SISMEMBER', KEYS[1], ARGV[1]), redis.call('HGET', KEYS[2], ARGV[1]) or '', t[1], t[2]}
 "#;
 
-/// `Ok(None)` when no consumer ever registered the queue.
-pub fn lookup(redis: &dyn Redis, queue: &str) -> Result<Option<QueueParams>, ApiError> {
+/// What the registry says of a queue, read at `server_now_us` (the Redis server's clock).
+pub struct Lookup {
+    /// `None` when no consumer ever registered the queue.
+    pub params: Option<QueueParams>,
+    pub server_now_us: i64,
+}
+
+pub fn lookup(redis: &dyn Redis, queue: &str) -> Result<Lookup, ApiError> {
     let args = [
         RedisArg::Bytes(LOOKUP.into()),
         RedisArg::Int(2),
@@ -41,10 +49,12 @@ pub fn lookup(redis: &dyn Redis, queue: &str) -> Result<Option<QueueParams>, Api
     let reply = run(redis, "EVAL", &args)?;
     let registered = reply.first().and_then(int) == Some(1);
     let params = reply.get(1).and_then(text).unwrap_or_default();
-    if !registered && params.is_empty() {
-        return Ok(None);
-    }
-    Ok(Some(parse_params(&params)))
+    let server_now_us = match (reply.get(2).and_then(int), reply.get(3).and_then(int)) {
+        (Some(secs), Some(micros)) => secs * 1_000_000 + micros,
+        _ => return Err(ApiError::store_unavailable(format!("unexpected registry reply {reply:?}"))),
+    };
+    let params = (registered || !params.is_empty()).then(|| parse_params(&params));
+    Ok(Lookup { params, server_now_us })
 }
 
 fn names(value: Option<&Value>) -> Vec<String> {

@@ -525,6 +525,20 @@ fn shared_engine() -> Result<Engine> {
     }
     let mut config = wasmtime::Config::new();
     config.wasm_component_model_async(true);
+    // Spin instantiates with wasmtime's pooling allocator (instance slots and linear memories
+    // are reused, so a fresh instance per request is cheap); without it, every instance maps
+    // and faults in new memory. Sized for this host's tests and benchmarks: 200 instances at
+    // once, 256 MiB of linear memory each.
+    let mut pooling = wasmtime::PoolingAllocationConfig::new();
+    pooling
+        .total_component_instances(200)
+        .total_core_instances(2_000)
+        .max_core_instances_per_component(20)
+        .total_memories(200)
+        .total_tables(2_000)
+        .total_stacks(200)
+        .max_memory_size(256 << 20);
+    config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pooling));
     let engine = Engine::new(&config).map_err(wasmtime_error)?;
     Ok(ENGINE.get_or_init(|| engine).clone())
 }

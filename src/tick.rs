@@ -203,12 +203,16 @@ end
 return out
 "#;
 
-/// KEYS: jobs, due. ARGV: entry count, the retry score for jobs whose push fails, then per
-/// entry: member, expected text, new text ('' = delete), score ('' = not due), queue set,
-/// queues set, job id, queue, push code, key, message count, and the payloads.
-/// Returns one status per entry (1 applied, 0 changed by someone else, 2 push failed), then
-/// `member: error` per failed push. One Redis call per job (its push); the reads and writes
-/// of the whole batch are one call each.
+/// KEYS: jobs, due. ARGV: entry count, the retry score for jobs whose push fails, the prefix
+/// of the per-queue sets, the queues set, then per entry: member (`queue\x1fjob_id`),
+/// expected text, new text ('' = delete), score ('' = not due), push code, key, message count,
+/// and the payloads. Returns one status per entry (1 applied, 0 changed by someone else, 2
+/// push failed), then `member: error` per failed push.
+///
+/// A call from Lua costs several times what a message does, so the batch is read with one
+/// HMGET, each queue gets one push (its jobs' messages in job order), and the new texts and
+/// scores are written with one HSET and one ZADD. A push that fails fails every job of that
+/// queue in the batch, as a push per job would have.
 const COMMIT: &str = r#"
 -- funboost-edge tick commit: each job is applied only if its stored text is unchanged
 -- Lua's unpack fails beyond about 8,000 values, so lists go in chunks.
@@ -219,52 +223,68 @@ local function chunked(command, key, list)
   end
   return true
 end
-local n, retry = tonumber(ARGV[1]), ARGV[2]
+local n, retry, queue_prefix, queues = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
 local members, at = {}, {}
-local i = 3
+local i = 5
 for e = 1, n do
   members[e], at[e] = ARGV[i], i
-  i = i + 11 + tonumber(ARGV[i + 10])
+  i = i + 7 + tonumber(ARGV[i + 6])
 end
 local stored = n > 0 and redis.call('HMGET', KEYS[1], unpack(members)) or {}
+local groups, order, group_of = {}, {}, {}
+for e = 1, n do
+  local i = at[e]
+  local count = tonumber(ARGV[i + 6])
+  if stored[e] == ARGV[i + 1] and count > 0 then
+    local code, key = ARGV[i + 4], ARGV[i + 5]
+    local g = groups[code .. key]
+    if not g then
+      g = {code = code, key = key, payloads = {}}
+      groups[code .. key] = g
+      order[#order + 1] = g
+    end
+    for k = 1, count do g.payloads[#g.payloads + 1] = ARGV[i + 6 + k] end
+    group_of[e] = g
+  end
+end
+for _, g in ipairs(order) do
+  if g.code == 'X' then
+    for _, payload in ipairs(g.payloads) do
+      local r = redis.pcall('XADD', g.key, '*', '', payload)
+      if type(r) == 'table' and r.err then g.err = r.err break end
+    end
+  else
+    local r = chunked(g.code == 'R' and 'RPUSH' or 'LPUSH', g.key, g.payloads)
+    if type(r) == 'table' and r.err then g.err = r.err end
+  end
+end
 local statuses, failures, texts, scores, unscheduled = {}, {}, {}, {}, {}
 for e = 1, n do
   local i = at[e]
-  local member, expected, new, score = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  local code, key, count = ARGV[i + 8], ARGV[i + 9], tonumber(ARGV[i + 10])
-  statuses[e] = 0
-  if stored[e] == expected then
-    local r = true
-    if code == 'X' then
-      for k = 1, count do
-        r = redis.pcall('XADD', key, '*', '', ARGV[i + 10 + k])
-        if type(r) == 'table' and r.err then break end
-      end
-    elseif count > 0 then
-      local payloads = {}
-      for k = 1, count do payloads[k] = ARGV[i + 10 + k] end
-      r = chunked(code == 'R' and 'RPUSH' or 'LPUSH', key, payloads)
-    end
-    if type(r) == 'table' and r.err then
-      statuses[e] = 2
-      failures[#failures + 1] = member .. ': ' .. r.err
-      redis.call('ZADD', KEYS[2], retry, member)
+  local member, new, score = ARGV[i], ARGV[i + 2], ARGV[i + 3]
+  local g = group_of[e]
+  if stored[e] ~= ARGV[i + 1] then
+    statuses[e] = 0
+  elseif g and g.err then
+    statuses[e] = 2
+    failures[#failures + 1] = member .. ': ' .. g.err
+    redis.call('ZADD', KEYS[2], retry, member)
+  else
+    statuses[e] = 1 -- applied
+    if new == '' then
+      local q, id = string.match(member, '^(.-)\31(.*)$')
+      redis.call('HDEL', KEYS[1], member)
+      redis.call('ZREM', KEYS[2], member)
+      redis.call('SREM', queue_prefix .. q, id)
+      if redis.call('SCARD', queue_prefix .. q) == 0 then redis.call('SREM', queues, q) end
     else
-      statuses[e] = 1 -- applied
-      if new == '' then
-        redis.call('HDEL', KEYS[1], member)
-        redis.call('ZREM', KEYS[2], member)
-        redis.call('SREM', ARGV[i + 4], ARGV[i + 6])
-        if redis.call('SCARD', ARGV[i + 4]) == 0 then redis.call('SREM', ARGV[i + 5], ARGV[i + 7]) end
+      texts[#texts + 1] = member
+      texts[#texts + 1] = new
+      if score == '' then
+        unscheduled[#unscheduled + 1] = member
       else
-        texts[#texts + 1] = member
-        texts[#texts + 1] = new
-        if score == '' then
-          unscheduled[#unscheduled + 1] = member
-        else
-          scores[#scores + 1] = score
-          scores[#scores + 1] = member
-        end
+        scores[#scores + 1] = score
+        scores[#scores + 1] = member
       end
     end
   end
@@ -304,29 +324,30 @@ fn claim(redis: &dyn Redis, store: &RedisStore, options: TickOptions) -> Result<
 }
 
 fn commit(redis: &dyn Redis, store: &RedisStore, entries: &[Entry], retry_score_us: i64) -> Result<CommitOutcome> {
-    let mut args = vec![RedisArg::Int(entries.len() as i64), bytes(retry_score_us.to_string())];
-    let queues_key = store.queues_key();
+    let mut args = vec![
+        RedisArg::Int(entries.len() as i64),
+        bytes(retry_score_us.to_string()),
+        bytes(store.queue_key("")), // the per-queue sets' prefix
+        bytes(store.queues_key()),
+    ];
     for entry in entries {
-        let (queue, job_id) = entry.member.split_once('\u{1f}').unwrap_or((&entry.member, ""));
         let (new_text, score) = match (&entry.job, &entry.keep_raw) {
             (Some(job), _) => (encode(job).map_err(|e| anyhow::anyhow!(e.message))?, score(job)),
             (None, Some(raw)) => (raw.clone(), String::new()),
             (None, None) => (String::new(), String::new()),
         };
+        // A job's messages all go to one key with one command: message::build derives both
+        // from the job alone.
+        let (code, key) = entry.messages.first().map_or(("R", ""), |m| (m.push.code(), m.key.as_str()));
         args.extend([
             bytes(entry.member.as_str()),
             bytes(entry.expected.as_str()),
             bytes(new_text),
             bytes(score),
-            bytes(store.queue_key(queue)),
-            bytes(queues_key.as_str()),
-            bytes(job_id),
-            bytes(queue),
+            bytes(code),
+            bytes(key),
+            RedisArg::Int(entry.messages.len() as i64),
         ]);
-        // A job's messages all go to one key with one command: message::build derives both
-        // from the job alone.
-        let (code, key) = entry.messages.first().map_or(("R", ""), |m| (m.push.code(), m.key.as_str()));
-        args.extend([bytes(code), bytes(key), RedisArg::Int(entry.messages.len() as i64)]);
         args.extend(entry.messages.iter().map(|m| bytes(m.payload.as_str())));
     }
     let reply = eval(redis, COMMIT, &[store.jobs_key(), store.due_key()], args).context("committing fires")?;

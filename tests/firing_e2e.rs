@@ -632,37 +632,46 @@ async fn memory_store_jobs_fire_too() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fire_that_cannot_be_pushed_is_reported_and_retried_not_lost() {
     let mut env = Env::start(&[]);
-    let queue = "fe_wrongtype";
+    let (queue, fine) = ("fe_wrongtype", "fe_fine");
     env.register_queue(queue, "REDIS");
+    env.register_queue(fine, "REDIS");
     // The queue key holds a stream (say, left over from an earlier stream consumer), but the
-    // queue is a list queue (RPUSH): the push fails with WRONGTYPE.
+    // queue is a list queue (RPUSH): the push fails with WRONGTYPE, for both of its jobs, and
+    // not for the job of another queue in the same batch.
     redis::cmd("XADD").arg(queue).arg("*").arg("").arg("{\"x\":0}").exec(&mut env.conn).unwrap();
-    env.add(json!({"queue_name": queue, "job_id": "wrong", "trigger": "date", "kwargs": {"x": 1}})).await;
+    for (q, id) in [(queue, "wrong"), (queue, "wrong2"), (fine, "fine")] {
+        env.add(json!({"queue_name": q, "job_id": id, "trigger": "date", "kwargs": {"x": 1}})).await;
+    }
     let report = env.ok("GET", "tick", None).await;
-    let errors = report["errors"].as_array().unwrap();
+    let errors: Vec<&str> = report["errors"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
     assert!(
-        errors.len() == 1 && errors[0].as_str().unwrap().starts_with(&format!("publishing {queue}/wrong: WRONGTYPE")),
-        "the failed push is reported: {report}"
+        errors.len() == 2 && ["wrong", "wrong2"].iter().all(|id| errors.iter().any(|e| e.starts_with(&format!("publishing {queue}/{id}: WRONGTYPE")))),
+        "the failed pushes are reported: {report}"
     );
     assert_eq!(report["conflicts"].as_u64(), Some(0), "{report}");
+    assert_eq!(report["fired"].as_u64(), Some(1), "the other queue's job fired: {report}");
+    assert_eq!(env.drain_list(fine).len(), 1);
     let view = env.get_job(queue, "wrong", "redis").await.expect("the job is kept");
     assert_eq!(view["fire_count"].as_u64(), Some(0), "{view}");
     let len: i64 = redis::cmd("XLEN").arg(queue).query(&mut env.conn).unwrap();
     assert_eq!(len, 1, "nothing was published");
 
-    // The job is retried a minute later, so it cannot block the jobs due after it.
-    let member = format!("{queue}\u{1f}wrong");
-    let retry_at: f64 = redis::cmd("ZSCORE").arg("{funboost_edge}:due").arg(&member).query(&mut env.conn).unwrap();
+    // The jobs are retried a minute later, so they cannot block the jobs due after them.
     let now_us = report["now_us"].as_f64().unwrap();
-    assert!((59e6..=61e6).contains(&(retry_at - now_us)), "retry in a minute: {retry_at} vs now {now_us}");
+    for id in ["wrong", "wrong2"] {
+        let member = format!("{queue}\u{1f}{id}");
+        let retry_at: f64 = redis::cmd("ZSCORE").arg("{funboost_edge}:due").arg(&member).query(&mut env.conn).unwrap();
+        assert!((59e6..=61e6).contains(&(retry_at - now_us)), "{id}: retry in a minute: {retry_at} vs now {now_us}");
+        // Put it back on its original due time instead of waiting the minute (late fires
+        // follow the job's grace time: 1 s).
+        redis::cmd("ZADD").arg("{funboost_edge}:due").arg(now_us as i64).arg(&member).exec(&mut env.conn).unwrap();
+    }
 
-    // Once the key is usable the fire goes out (late fires follow the job's grace time: 1 s);
-    // put it back on its original due time instead of waiting the minute.
+    // Once the key is usable the fires go out.
     redis::cmd("DEL").arg(queue).exec(&mut env.conn).unwrap();
-    redis::cmd("ZADD").arg("{funboost_edge}:due").arg(now_us as i64).arg(&member).exec(&mut env.conn).unwrap();
     let report = env.http_tick("").await;
-    assert_eq!(report["fired"].as_u64(), Some(1), "{report}");
-    assert_eq!(env.drain_list(queue).len(), 1);
+    assert_eq!(report["fired"].as_u64(), Some(2), "{report}");
+    assert_eq!(env.drain_list(queue).len(), 2);
     assert!(env.get_job(queue, "wrong", "redis").await.is_none());
 }
 

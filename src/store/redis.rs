@@ -133,8 +133,7 @@ impl<'a> RedisStore<'a> {
     }
 
     pub fn queue_key(&self, queue: &str) -> String {
-        // Concatenated rather than formatted: the tick needs one per job.
-        ["{", &self.prefix, "}:queue:", queue].concat()
+        format!("{{{}}}:queue:{queue}", self.prefix)
     }
 
     pub fn queues_key(&self) -> String {

@@ -64,12 +64,16 @@ pub fn run(services: &Services) -> Result<TickReport> {
 pub fn run_with(services: &Services, options: TickOptions) -> Result<TickReport> {
     let mut report = TickReport::default();
     let store = RedisStore::new(services.redis, &services.config.key_prefix);
-    for _ in 0..options.max_batches {
-        let (now_us, due) = claim(services.redis, &store, options)?;
+    // The previous tick as the first batch saw it (later batches see this tick's).
+    let mut at = TickTime { now_us: 0, gapless_since: None };
+    for batch in 0..options.max_batches {
+        let Claimed { now_us, previous_tick_us, due } = claim(services.redis, &store, options)?;
         report.round_trips += if due.is_empty() { 1 } else { 2 };
-        if report.now_us == 0 {
+        if batch == 0 {
             report.now_us = now_us;
+            at.gapless_since = previous_tick_us.filter(|previous| (0..=GAPLESS_US).contains(&(now_us - previous)));
         }
+        at.now_us = now_us;
         let full = due.len() >= BATCH;
         if due.is_empty() {
             break;
@@ -81,7 +85,7 @@ pub fn run_with(services: &Services, options: TickOptions) -> Result<TickReport>
                 entries.push(Entry { member, expected: String::new(), job: None, keep_raw: None, messages: Vec::new(), counts: Counts::default() });
                 continue;
             };
-            match advance(services, &member, &raw, now_us, options) {
+            match advance(services, &member, &raw, at, options) {
                 Ok(entry) => entries.push(entry),
                 Err(e) => {
                     report.errors.push(format!("{member}: {e:#}"));
@@ -106,7 +110,7 @@ pub fn run_with(services: &Services, options: TickOptions) -> Result<TickReport>
         }
     }
     if let Some(kv) = services.kv {
-        tick_memory_store(services, &KvStore::new(kv), report.now_us, options, &mut report)?;
+        tick_memory_store(services, &KvStore::new(kv), TickTime { now_us: report.now_us, ..at }, options, &mut report)?;
     }
     Ok(report)
 }
@@ -149,16 +153,25 @@ impl Counts {
     }
 }
 
+/// When a tick runs: the Redis server's clock, and the previous tick's time when ticks have
+/// been running without a gap (see `process_due`).
+#[derive(Clone, Copy, Debug)]
+struct TickTime {
+    now_us: i64,
+    gapless_since: Option<i64>,
+}
+
 /// Computes a due job's fires and new state from its stored text.
-fn advance(services: &Services, member: &str, raw: &str, now_us: i64, options: TickOptions) -> Result<Entry> {
+fn advance(services: &Services, member: &str, raw: &str, at: TickTime, options: TickOptions) -> Result<Entry> {
     let job: Job = serde_json::from_str(raw).context("decoding the stored job")?;
-    let (job, messages, counts) = fire(services, job, now_us, options)?;
+    let (job, messages, counts) = fire(services, job, at, options)?;
     Ok(Entry { member: member.to_string(), expected: raw.to_string(), job, keep_raw: None, messages, counts })
 }
 
-/// Applies APScheduler's rules to one job at `now_us`: the job's new state (`None` when its
+/// Applies APScheduler's rules to one job at `at`: the job's new state (`None` when its
 /// trigger is finished), the messages to publish and what that amounts to.
-fn fire(services: &Services, mut job: Job, now_us: i64, options: TickOptions) -> Result<(Option<Job>, Vec<Message>, Counts)> {
+fn fire(services: &Services, mut job: Job, at: TickTime, options: TickOptions) -> Result<(Option<Job>, Vec<Message>, Counts)> {
+    let now_us = at.now_us;
     let schedule = job.schedule().map_err(|e| anyhow::anyhow!(e.message))?;
     let zone = schedule.zone();
     let Some(next_run) = job.next_run_time(&schedule).filter(|_| !job.paused) else {
@@ -167,7 +180,7 @@ fn fire(services: &Services, mut job: Job, now_us: i64, options: TickOptions) ->
     let now = Zdt::from_utc(now_us, zone);
     let until = Zdt::from_utc(now_us + i64::from(options.lookahead_secs) * 1_000_000, zone);
     let Some(Due { fire, coalesced, missed, next_run_time }) =
-        process_due(&schedule.trigger, &next_run, &now, &until, job.misfire_grace_time, job.coalesce)
+        process_due(&schedule.trigger, &next_run, &now, &until, job.misfire_grace_time, job.coalesce, at.gapless_since)
     else {
         return Ok((Some(job), Vec::new(), Counts::default()));
     };
@@ -188,14 +201,23 @@ fn fire(services: &Services, mut job: Job, now_us: i64, options: TickOptions) ->
     Ok((Some(job), messages, counts))
 }
 
-/// KEYS: due. ARGV: look-ahead seconds, batch size. The texts are read with a plain HMGET
-/// after it: passed through Lua, a batch of long strings costs about a millisecond more.
+/// KEYS: due, last tick. ARGV: look-ahead seconds, batch size. Returns the server clock,
+/// the previous tick's time (µs, '' if none) and the due members; records this tick's time.
+/// The texts are read with a plain HMGET after it: passed through Lua, a batch of long
+/// strings costs about a millisecond more.
 const CLAIM: &str = r#"
 local t = redis.call('TIME')
+local now = string.format('%d%06d', tonumber(t[1]), tonumber(t[2]))
+local previous = redis.call('GET', KEYS[2]) or ''
+redis.call('SET', KEYS[2], now)
 local until_score = string.format('%d%06d', tonumber(t[1]) + tonumber(ARGV[1]), tonumber(t[2]))
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', until_score, 'LIMIT', 0, tonumber(ARGV[2]))
-return {t[1], t[2], unpack(due)}
+return {t[1], t[2], previous, unpack(due)}
 "#;
+
+/// Ticks at most this far apart count as running without a gap (Spin's cron trigger ticks
+/// every second): a fire that came due since the previous tick is then never missed.
+const GAPLESS_US: i64 = 2_000_000;
 
 /// KEYS: jobs, due. ARGV: entry count, the retry score for jobs whose push fails, the prefix
 /// of the per-queue sets, the queues set, then per entry: member (`queue\x1fjob_id`),
@@ -303,18 +325,31 @@ struct CommitOutcome {
     failures: Vec<String>,
 }
 
-/// The server clock and up to a batch of due jobs: `(member, job text)`.
-/// The server clock and up to a batch of due jobs: `(member, job text)`, no text when the
-/// job is gone. Two round trips when anything is due, one otherwise.
-fn claim(redis: &dyn Redis, store: &RedisStore, options: TickOptions) -> Result<(i64, Vec<(String, Option<String>)>)> {
-    let reply = eval(redis, CLAIM, &[store.due_key()], vec![RedisArg::Int(i64::from(options.lookahead_secs)), RedisArg::Int(BATCH as i64)])
-        .context("reading due jobs")?;
+/// A batch read by [`claim`].
+struct Claimed {
+    now_us: i64,
+    previous_tick_us: Option<i64>,
+    /// `(member, job text)`, no text when the job is gone.
+    due: Vec<(String, Option<String>)>,
+}
+
+/// The server clock, the previous tick and up to a batch of due jobs. Two round trips when
+/// anything is due, one otherwise.
+fn claim(redis: &dyn Redis, store: &RedisStore, options: TickOptions) -> Result<Claimed> {
+    let reply = eval(
+        redis,
+        CLAIM,
+        &[store.due_key(), store.last_tick_key()],
+        vec![RedisArg::Int(i64::from(options.lookahead_secs)), RedisArg::Int(BATCH as i64)],
+    )
+    .context("reading due jobs")?;
     let secs = reply.first().and_then(int).context("TIME seconds")?;
     let micros = reply.get(1).and_then(int).context("TIME microseconds")?;
     let now_us = secs * 1_000_000 + micros;
-    let members: Vec<String> = reply[2..].iter().filter_map(text).collect();
+    let previous_tick_us = reply.get(2).and_then(text).and_then(|t| t.parse().ok());
+    let members: Vec<String> = reply.iter().skip(3).filter_map(text).collect();
     if members.is_empty() {
-        return Ok((now_us, Vec::new()));
+        return Ok(Claimed { now_us, previous_tick_us, due: Vec::new() });
     }
     let mut args = vec![bytes(store.jobs_key())];
     args.extend(members.iter().map(|m| bytes(m.as_str())));
@@ -323,7 +358,7 @@ fn claim(redis: &dyn Redis, store: &RedisStore, options: TickOptions) -> Result<
         RedisValue::Bytes(b) => String::from_utf8(b).ok(),
         _ => None,
     });
-    Ok((now_us, members.into_iter().zip(texts).collect()))
+    Ok(Claimed { now_us, previous_tick_us, due: members.into_iter().zip(texts).collect() })
 }
 
 fn commit(redis: &dyn Redis, store: &RedisStore, entries: &[Entry], retry_score_us: i64) -> Result<CommitOutcome> {
@@ -385,8 +420,8 @@ end
 return ''
 "#;
 
-fn tick_memory_store(services: &Services, store: &KvStore, now_us: i64, options: TickOptions, report: &mut TickReport) -> Result<()> {
-    let until_us = now_us + i64::from(options.lookahead_secs) * 1_000_000;
+fn tick_memory_store(services: &Services, store: &KvStore, at: TickTime, options: TickOptions, report: &mut TickReport) -> Result<()> {
+    let until_us = at.now_us + i64::from(options.lookahead_secs) * 1_000_000;
     let jobs = match store.list(None) {
         Ok(jobs) => jobs,
         Err(e) => {
@@ -399,7 +434,7 @@ fn tick_memory_store(services: &Services, store: &KvStore, now_us: i64, options:
         if job.paused || job.next_run.is_none_or(|t| t.utc_us > until_us) {
             continue;
         }
-        let (after, messages, counts) = match fire(services, job.clone(), now_us, options) {
+        let (after, messages, counts) = match fire(services, job.clone(), at, options) {
             Ok(result) => result,
             Err(e) => {
                 report.errors.push(format!("{}/{}: {e:#}", job.queue_name, job.job_id));

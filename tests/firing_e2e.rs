@@ -457,6 +457,35 @@ async fn pause_stops_fires_and_resume_restarts_from_now_on_the_start_date_grid()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fire_late_only_by_the_tick_spacing_is_published_and_after_a_gap_it_is_missed() {
+    let mut env = Env::start(&[]);
+    let queue = "fe_spacing";
+    env.register_queue(queue, "REDIS");
+    // Every 3 s, grace 1 s (the default).
+    env.add(json!({"queue_name": queue, "job_id": "j", "trigger": "interval", "seconds": 3, "kwargs": {"x": 1}})).await;
+    let next_run = |env: &mut Env| env.stored_job(queue, "j").unwrap()["next_run"]["utc_us"].as_i64().unwrap();
+    let sleep_until = |env: &mut Env, at_us: i64| tokio::time::sleep(Duration::from_micros((at_us - env.now_us()).max(0) as u64));
+    let missed = |view: &Value| view["missed_count"].as_u64().unwrap();
+
+    // Ticks 1.4 s apart, the second 1.2 s after the fire: later than the grace, but only
+    // because of the ticks' spacing; it is published.
+    let due = next_run(&mut env);
+    sleep_until(&mut env, due - 200_000).await;
+    env.cron_tick().await;
+    sleep_until(&mut env, due + 1_200_000).await;
+    env.cron_tick().await;
+    assert_eq!(env.drain_list(queue).len(), 1, "published");
+    assert_eq!(missed(&env.get_job(queue, "j", "redis").await.unwrap()), 0);
+
+    // No tick for 3 s (a gap): the next fire, also 1.2 s late, is missed as in APScheduler.
+    let due = next_run(&mut env);
+    sleep_until(&mut env, due + 1_200_000).await;
+    env.cron_tick().await;
+    assert_eq!(env.drain_list(queue).len(), 0, "missed");
+    assert_eq!(missed(&env.get_job(queue, "j", "redis").await.unwrap()), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delete_stops_fires() {
     let mut env = Env::start(&[]);
     let queue = "fe_delete";

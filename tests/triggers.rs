@@ -113,13 +113,33 @@ fn misfire_rules_follow_apscheduler() {
         (None, false, vec!["2026-11-28 12:00:00+00:00", "2026-11-28 12:00:10+00:00", "2026-11-28 12:00:20+00:00", "2026-11-28 12:00:30+00:00"], 0, 0),
     ];
     for (grace, coalesce, fired, coalesced, missed) in cases {
-        let due = process_due(&s.trigger, &stored, &now, &now, grace, coalesce).expect("due");
+        let due = process_due(&s.trigger, &stored, &now, &now, grace, coalesce, None).expect("due");
         let got: Vec<String> = due.fire.iter().map(|f| f.at.py_str()).collect();
         let fired: Vec<String> = fired.into_iter().map(String::from).collect();
         assert_eq!((got, due.coalesced, due.missed), (fired, coalesced, missed), "grace {grace:?} coalesce {coalesce}");
         assert_eq!(due.next_run_time.map(|t| t.py_str()).as_deref(), Some("2026-11-28 12:00:40+00:00"));
     }
-    assert!(process_due(&s.trigger, &at("2026-11-28 12:00:36"), &now, &now, Some(1), true).is_none(), "not due yet");
+    assert!(process_due(&s.trigger, &at("2026-11-28 12:00:36"), &now, &now, Some(1), true, None).is_none(), "not due yet");
+}
+
+#[test]
+fn a_fire_late_only_by_the_tick_granularity_is_on_time() {
+    // Every 10 s from 12:00:00.9; ticks on whole seconds. The fire at 12:00:30.9 is seen by
+    // the tick at 12:00:32.05 (1.15 s late, grace 1 s).
+    let body = json!({"trigger": "interval", "seconds": 10, "start_date": "2026-11-28 12:00:00.9", "timezone": "UTC"});
+    let (s, _) = schedule(body, "2026-11-28 11:00:00");
+    let at = |t: &str| funboost_edge::trigger::parse_datetime("t", t, Zone::Utc).unwrap();
+    let (run, now) = (at("2026-11-28 12:00:30.9"), at("2026-11-28 12:00:32.05"));
+    let cases = [
+        // (previous tick, fired, missed)
+        (Some("2026-11-28 12:00:30.2"), 1, 0), // ticks without a gap: on time
+        (Some("2026-11-28 12:00:31.0"), 0, 1), // the fire was already due at the previous tick
+        (None, 0, 1),                          // after a gap: APScheduler's grace applies
+    ];
+    for (previous, fired, missed) in cases {
+        let due = process_due(&s.trigger, &run, &now, &now, Some(1), true, previous.map(|p| at(p).utc_us())).expect("due");
+        assert_eq!((due.fire.len(), due.missed), (fired, missed), "previous tick {previous:?}");
+    }
 }
 
 #[test]
@@ -127,7 +147,7 @@ fn a_date_job_is_finished_after_its_fire() {
     let (s, _) = schedule(json!({"trigger": "date", "run_date": "2026-11-28 12:00:00", "timezone": "UTC"}), "2026-11-28 11:00:00");
     let run = funboost_edge::trigger::parse_datetime("t", "2026-11-28 12:00:00", Zone::Utc).unwrap();
     let now = funboost_edge::trigger::parse_datetime("t", "2026-11-28 12:00:00.4", Zone::Utc).unwrap();
-    let due = process_due(&s.trigger, &run, &now, &now, Some(1), true).expect("due");
+    let due = process_due(&s.trigger, &run, &now, &now, Some(1), true, None).expect("due");
     assert_eq!(due.fire.len(), 1);
     assert!(due.next_run_time.is_none());
 }

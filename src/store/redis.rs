@@ -7,6 +7,7 @@
 //! | `{prefix}:due` | sorted set | `<queue>\x1f<job_id>`, score = next run (UTC µs) |
 //! | `{prefix}:queue:<queue>` | set | the queue's job ids |
 //! | `{prefix}:queues` | set | queue names that have jobs |
+//! | `{prefix}:last_tick` | string | when the last tick ran (server clock, µs) |
 //!
 //! Paused and finished jobs are absent from `due`, so a tick reads only due jobs.
 
@@ -130,6 +131,11 @@ impl<'a> RedisStore<'a> {
 
     pub fn due_key(&self) -> String {
         format!("{{{}}}:due", self.prefix)
+    }
+
+    /// When the last tick ran (Redis server clock, µs).
+    pub fn last_tick_key(&self) -> String {
+        format!("{{{}}}:last_tick", self.prefix)
     }
 
     pub fn queue_key(&self, queue: &str) -> String {

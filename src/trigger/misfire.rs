@@ -34,12 +34,28 @@ pub const MAX_CATCH_UP_FIRES: usize = 1000;
 /// `next_run_time` is the job's stored next run time; returns `None` when nothing is due by
 /// `until` (use `until == now` for APScheduler's exact behaviour). `grace_secs = None` means
 /// unlimited lateness.
-pub fn process_due(trigger: &Trigger, next_run_time: &Zdt, now: &Zdt, until: &Zdt, grace_secs: Option<u32>, coalesce: bool) -> Option<Due> {
+///
+/// `previous_tick_us` is the previous tick's time when ticks have been running without a
+/// gap: a scheduled time after it is late only by the ticks' granularity (APScheduler, always
+/// awake, would have fired it on the dot), so it is on time whatever its grace. After a gap
+/// (`None`), lateness is APScheduler's.
+pub fn process_due(
+    trigger: &Trigger,
+    next_run_time: &Zdt,
+    now: &Zdt,
+    until: &Zdt,
+    grace_secs: Option<u32>,
+    coalesce: bool,
+    previous_tick_us: Option<i64>,
+) -> Option<Due> {
     let (now_us, until_us) = (now.utc_us(), until.utc_us().max(now.utc_us()));
     if next_run_time.utc_us() > until_us {
         return None;
     }
-    let on_time = |run: &Zdt| grace_secs.is_none_or(|grace| now_us - run.utc_us() <= i64::from(grace) * US_PER_SEC);
+    let on_time = |run: &Zdt| {
+        grace_secs.is_none_or(|grace| now_us - run.utc_us() <= i64::from(grace) * US_PER_SEC)
+            || previous_tick_us.is_some_and(|previous| run.utc_us() > previous)
+    };
     let mut due = Due::default();
     let mut late: std::collections::VecDeque<Zdt> = std::collections::VecDeque::new();
     let mut last = *next_run_time;

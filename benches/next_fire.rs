@@ -127,7 +127,7 @@ fn main() {
         return;
     }
     let output = std::process::Command::new(&python)
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/benches/next_fire_aps.py"))
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/benches/peers/next_fire_aps.py"))
         .arg(&path)
         .output()
         .unwrap_or_else(|e| panic!("cannot run {python} (set FUNBOOST_EDGE_PYTHON to the test venv's python): {e}"));

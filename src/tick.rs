@@ -67,14 +67,14 @@ pub fn run_with(services: &Services, options: TickOptions) -> Result<TickReport>
     // The previous tick as the first batch saw it (later batches see this tick's).
     let mut at = TickTime { now_us: 0, gapless_since: None };
     for batch in 0..options.max_batches {
-        let Claimed { now_us, previous_tick_us, due } = claim(services.redis, &store, options)?;
+        let Claimed { now_us, previous_tick_us, total_due, due } = claim(services.redis, &store, options)?;
         report.round_trips += if due.is_empty() { 1 } else { 2 };
         if batch == 0 {
             report.now_us = now_us;
             at.gapless_since = previous_tick_us.filter(|previous| (0..=GAPLESS_US).contains(&(now_us - previous)));
         }
         at.now_us = now_us;
-        let full = due.len() >= BATCH;
+        let more = total_due > due.len();
         if due.is_empty() {
             break;
         }
@@ -105,7 +105,9 @@ pub fn run_with(services: &Services, options: TickOptions) -> Result<TickReport>
             }
         }
         report.errors.extend(outcome.failures.into_iter().map(|f| format!("publishing {}", f.replace('\u{1f}', "/"))));
-        if !full || !outcome.statuses.contains(&Status::Applied) {
+        // Every batch moves its jobs out of the due window (applied, retried later, or taken
+        // by another ticker first), so this ends; max_batches bounds one tick's work.
+        if !more {
             break;
         }
     }
@@ -201,18 +203,25 @@ fn fire(services: &Services, mut job: Job, at: TickTime, options: TickOptions) -
     Ok((Some(job), messages, counts))
 }
 
-/// KEYS: due, last tick. ARGV: look-ahead seconds, batch size. Returns the server clock,
-/// the previous tick's time (µs, '' if none) and the due members; records this tick's time.
-/// The texts are read with a plain HMGET after it: passed through Lua, a batch of long
-/// strings costs about a millisecond more.
+/// KEYS: due, last tick. ARGV: look-ahead seconds, batch size, a random number. Returns the
+/// server clock, the previous tick's time (µs, '' if none), how many jobs are due and a batch
+/// of them; records this tick's time. With more due than a batch, the batch is a random
+/// window of them, so that tickers running at once (replicas) mostly take different jobs
+/// instead of racing for the same ones. The texts are read with a plain HMGET after it:
+/// passed through Lua, a batch of long strings costs about a millisecond more.
 const CLAIM: &str = r#"
 local t = redis.call('TIME')
 local now = string.format('%d%06d', tonumber(t[1]), tonumber(t[2]))
 local previous = redis.call('GET', KEYS[2]) or ''
 redis.call('SET', KEYS[2], now)
 local until_score = string.format('%d%06d', tonumber(t[1]) + tonumber(ARGV[1]), tonumber(t[2]))
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', until_score, 'LIMIT', 0, tonumber(ARGV[2]))
-return {t[1], t[2], previous, unpack(due)}
+local total = redis.call('ZCOUNT', KEYS[1], '-inf', until_score)
+local batch = tonumber(ARGV[2])
+local first = 0
+if total > batch then first = (tonumber(ARGV[3]) % math.ceil(total / batch)) * batch end
+-- The due jobs are the lowest ranks, so a window of them is a range of ranks.
+local due = redis.call('ZRANGE', KEYS[1], first, math.min(first + batch, total) - 1)
+return {t[1], t[2], previous, total, unpack(due)}
 "#;
 
 /// Ticks at most this far apart count as running without a gap (Spin's cron trigger ticks
@@ -329,6 +338,8 @@ struct CommitOutcome {
 struct Claimed {
     now_us: i64,
     previous_tick_us: Option<i64>,
+    /// Jobs due in all (the batch is some of them).
+    total_due: usize,
     /// `(member, job text)`, no text when the job is gone.
     due: Vec<(String, Option<String>)>,
 }
@@ -340,16 +351,21 @@ fn claim(redis: &dyn Redis, store: &RedisStore, options: TickOptions) -> Result<
         redis,
         CLAIM,
         &[store.due_key(), store.last_tick_key()],
-        vec![RedisArg::Int(i64::from(options.lookahead_secs)), RedisArg::Int(BATCH as i64)],
+        vec![
+            RedisArg::Int(i64::from(options.lookahead_secs)),
+            RedisArg::Int(BATCH as i64),
+            RedisArg::Int((crate::random::u64() >> 33) as i64),
+        ],
     )
     .context("reading due jobs")?;
     let secs = reply.first().and_then(int).context("TIME seconds")?;
     let micros = reply.get(1).and_then(int).context("TIME microseconds")?;
     let now_us = secs * 1_000_000 + micros;
     let previous_tick_us = reply.get(2).and_then(text).and_then(|t| t.parse().ok());
-    let members: Vec<String> = reply.iter().skip(3).filter_map(text).collect();
+    let total_due = reply.get(3).and_then(int).context("due count")?.max(0) as usize;
+    let members: Vec<String> = reply.iter().skip(4).filter_map(text).collect();
     if members.is_empty() {
-        return Ok(Claimed { now_us, previous_tick_us, due: Vec::new() });
+        return Ok(Claimed { now_us, previous_tick_us, total_due, due: Vec::new() });
     }
     let mut args = vec![bytes(store.jobs_key())];
     args.extend(members.iter().map(|m| bytes(m.as_str())));
@@ -358,7 +374,7 @@ fn claim(redis: &dyn Redis, store: &RedisStore, options: TickOptions) -> Result<
         RedisValue::Bytes(b) => String::from_utf8(b).ok(),
         _ => None,
     });
-    Ok(Claimed { now_us, previous_tick_us, due: members.into_iter().zip(texts).collect() })
+    Ok(Claimed { now_us, previous_tick_us, total_due, due: members.into_iter().zip(texts).collect() })
 }
 
 fn commit(redis: &dyn Redis, store: &RedisStore, entries: &[Entry], retry_score_us: i64) -> Result<CommitOutcome> {

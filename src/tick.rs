@@ -219,8 +219,10 @@ local total = redis.call('ZCOUNT', KEYS[1], '-inf', until_score)
 local batch = tonumber(ARGV[2])
 local first = 0
 if total > batch then first = (tonumber(ARGV[3]) % math.ceil(total / batch)) * batch end
--- The due jobs are the lowest ranks, so a window of them is a range of ranks.
-local due = redis.call('ZRANGE', KEYS[1], first, math.min(first + batch, total) - 1)
+-- The due jobs are the lowest ranks, so a window of them is a range of ranks (and none is
+-- no range: ZRANGE 0 -1 would be every job).
+local due = {}
+if total > 0 then due = redis.call('ZRANGE', KEYS[1], first, math.min(first + batch, total) - 1) end
 return {t[1], t[2], previous, total, unpack(due)}
 "#;
 

@@ -486,6 +486,16 @@ async fn a_fire_late_only_by_the_tick_spacing_is_published_and_after_a_gap_it_is
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tick_with_nothing_due_reads_nothing_but_the_due_index() {
+    let mut env = Env::start(&[]);
+    let queue = "fe_idle";
+    env.register_queue(queue, "REDIS");
+    env.add(json!({"queue_name": queue, "job_id": "later", "trigger": "interval", "minutes": 5, "kwargs": {"x": 1}})).await;
+    let report = env.http_tick("").await;
+    assert_eq!((report["round_trips"].as_u64(), report["batches"].as_u64(), report["jobs"].as_u64()), (Some(1), Some(0), Some(0)), "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delete_stops_fires() {
     let mut env = Env::start(&[]);
     let queue = "fe_delete";

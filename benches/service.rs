@@ -330,7 +330,7 @@ fn tick_against_job_count(bench: &Bench) -> Result<()> {
             peer_p50 / p50
         );
     }
-    println!("\nRound trips: Redis commands plus connections the ticker opened (one per tick, as in Spin), counted by the test host; batches are 500 jobs, two commands each.");
+    println!("\nRound trips: Redis commands plus connections the ticker opened (one per tick, as in Spin), counted by the test host; per batch of 500 jobs: the claim script, an HMGET, the commit script.");
     Ok(())
 }
 

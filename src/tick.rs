@@ -4,9 +4,9 @@
 //! clock and the due members (from the due index, O(log n + due)), and an HMGET their texts;
 //! the core applies APScheduler's misfire rules and builds the messages; a commit script then,
 //! per job, checks the job's stored text is unchanged, pushes its messages and writes its new
-//! state, all in one atomic step. A job changed in between (another ticker got there first, or the API paused or
-//! deleted it) is skipped, so no fire is published twice however many ticks race, and a tick
-//! that dies before its commit leaves everything to the next one.
+//! state, all in one atomic step. A job changed in between (another ticker got there first,
+//! or the API paused or deleted it) is skipped, so no fire is published twice however many
+//! ticks race, and a tick that dies before its commit leaves everything to the next one.
 
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -30,7 +30,7 @@ pub struct TickOptions {
     pub max_batches: usize,
 }
 
-/// Jobs per batch: two round trips each. The scripts `unpack` one value per job, which Lua
+/// Jobs per batch: three round trips each. The scripts `unpack` one value per job, which Lua
 /// allows up to about 8,000 times.
 pub const BATCH: usize = 500;
 
@@ -233,9 +233,8 @@ const GAPLESS_US: i64 = 2_000_000;
 /// KEYS: jobs, due. ARGV: entry count, the retry score for jobs whose push fails, the prefix
 /// of the per-queue sets, the queues set, then per entry: member (`queue\x1fjob_id`),
 /// expected text ('' = the job is gone), new text ('' = delete), score ('' = not due), push
-/// code, key, message count,
-/// the payloads. Returns one status per entry (1 applied, 0 changed by someone else, 2
-/// push failed), then `member: error` per failed push.
+/// code, key, message count, the payloads. Returns one status per entry (1 applied, 0
+/// changed by someone else, 2 push failed), then `member: error` per failed push.
 ///
 /// A call from Lua costs several times what a message does, so the batch is read with one
 /// HMGET, each queue gets one push (its jobs' messages in job order), and the new texts and

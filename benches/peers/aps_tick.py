@@ -42,14 +42,14 @@ RUN_TIMES_KEY = 'funboost.apscheduler.run_times:' + QUEUE
 CHUNK = 10_000
 
 
-def worker_config_templates():
-    """funboost_config.py / nb_log_config.py templates shared with the e2e worker."""
+def funboost_worker_module():
+    """tests/python/funboost_worker.py, whose project setup (configs, sys.path, cwd) we share."""
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'tests', 'python',
                         'funboost_worker.py')
     spec = importlib.util.spec_from_file_location('funboost_worker', path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)  # stdlib imports only; its main() is not run
-    return module.FUNBOOST_CONFIG, module.NB_LOG_CONFIG
+    return module
 
 
 def progress(msg):
@@ -99,14 +99,7 @@ def main(project):
     out = os.fdopen(os.dup(1), 'w')
     os.dup2(2, 1)
 
-    funboost_config, nb_log_config = worker_config_templates()
-    with open(os.path.join(project, 'funboost_config.py'), 'w') as f:
-        f.write(funboost_config.format(port=args.redis_port))
-    with open(os.path.join(project, 'nb_log_config.py'), 'w') as f:
-        f.write(nb_log_config.format(log_path=os.path.join(project, 'logs')))
-    os.environ['LOG_PATH'] = os.path.join(project, 'logs')
-    sys.path.insert(1, project)
-    os.chdir(project)
+    funboost_worker_module().enter_funboost_project(project, args.redis_port)
 
     import redis
     import redis5

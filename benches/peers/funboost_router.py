@@ -311,24 +311,17 @@ def main():
     try:
         _check_port_free(args.port)
         sys.path.insert(0, WORKER_HELPERS)
-        from funboost_worker import FUNBOOST_CONFIG, NB_LOG_CONFIG
+        from funboost_worker import enter_funboost_project
         sys.path.remove(WORKER_HELPERS)
 
-        logs = os.path.join(project, 'logs')
         ready_dir = os.path.join(project, 'ready')
         os.makedirs(ready_dir)
-        with open(os.path.join(project, 'funboost_config.py'), 'w') as f:
-            f.write(FUNBOOST_CONFIG.format(port=args.redis_port) + QUIET_FUNBOOST)
-        with open(os.path.join(project, 'nb_log_config.py'), 'w') as f:
-            f.write(NB_LOG_CONFIG.format(log_path=logs) + QUIET_NB_LOG)
-        os.environ['LOG_PATH'] = logs
         os.environ[ENV_QUEUES] = ','.join(queues)
         os.environ[ENV_READY_DIR] = ready_dir
         # sys.path[0] = this directory (absolute: the cwd changes), sys.path[1] = funboost's
         # project root; spawned children get the same sys.path and cwd.
         sys.path[0] = HERE
-        sys.path.insert(1, project)
-        os.chdir(project)
+        enter_funboost_project(project, args.redis_port, QUIET_FUNBOOST, QUIET_NB_LOG)
 
         import multiprocessing
         ctx = multiprocessing.get_context('spawn')

@@ -63,6 +63,20 @@ ROOT_LOGGER_FILENAME_ERROR = None
 '''
 
 
+def enter_funboost_project(project, redis_port, extra_funboost_config='', extra_nb_log_config=''):
+    """Makes `project` funboost's project root (its configs for Redis 127.0.0.1:<redis_port>
+    DB 7, logs in <project>/logs) at sys.path[1] and the working directory. Import funboost after
+    this. Also used by the benchmark peers (benches/peers)."""
+    logs = os.path.join(project, 'logs')
+    with open(os.path.join(project, 'funboost_config.py'), 'w') as f:
+        f.write(FUNBOOST_CONFIG.format(port=redis_port) + extra_funboost_config)
+    with open(os.path.join(project, 'nb_log_config.py'), 'w') as f:
+        f.write(NB_LOG_CONFIG.format(log_path=logs) + extra_nb_log_config)
+    os.environ['LOG_PATH'] = logs
+    sys.path.insert(1, project)
+    os.chdir(project)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--port', type=int, required=True)
@@ -74,13 +88,7 @@ def main():
     queues = json.loads(args.queues)
 
     project = tempfile.mkdtemp(prefix='funboost_edge_worker_')
-    with open(os.path.join(project, 'funboost_config.py'), 'w') as f:
-        f.write(FUNBOOST_CONFIG.format(port=args.port))
-    with open(os.path.join(project, 'nb_log_config.py'), 'w') as f:
-        f.write(NB_LOG_CONFIG.format(log_path=os.path.join(project, 'logs')))
-    os.environ['LOG_PATH'] = os.path.join(project, 'logs')
-    sys.path.insert(1, project)
-    os.chdir(project)
+    enter_funboost_project(project, args.port)
 
     import redis
     from funboost import BoosterParams, BrokerEnum, boost, fct  # noqa: F401  (imported after the config exists)

@@ -16,7 +16,7 @@ use crate::host::{Redis, RedisArg, RedisValue};
 use crate::job::{Job, StoredTime};
 use crate::message::{self, Message};
 use crate::store::kv::KvStore;
-use crate::store::redis::{bytes, eval, int, score, text, RedisStore};
+use crate::store::redis::{bytes, eval, int, score, text, time_us, RedisStore};
 use crate::store::{encode, JobStore};
 use crate::trigger::misfire::{process_due, Due};
 use crate::trigger::Zdt;
@@ -359,9 +359,7 @@ fn claim(redis: &dyn Redis, store: &RedisStore, options: TickOptions) -> Result<
         ],
     )
     .context("reading due jobs")?;
-    let secs = reply.first().and_then(int).context("TIME seconds")?;
-    let micros = reply.get(1).and_then(int).context("TIME microseconds")?;
-    let now_us = secs * 1_000_000 + micros;
+    let now_us = time_us(&reply).context("the claim's reply starts without TIME")?;
     let previous_tick_us = reply.get(2).and_then(text).and_then(|t| t.parse().ok());
     let total_due = reply.get(3).and_then(int).context("due count")?.max(0) as usize;
     let members: Vec<String> = reply.iter().skip(4).filter_map(text).collect();

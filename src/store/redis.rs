@@ -114,10 +114,13 @@ pub fn run(redis: &dyn Redis, command: &str, args: &[RedisArg]) -> Result<Vec<Re
 /// The Redis server's clock, Unix µs: one clock for every replica.
 pub fn server_time_us(redis: &dyn Redis) -> Result<i64, ApiError> {
     let reply = run(redis, "TIME", &[])?;
-    match (reply.first().and_then(int), reply.get(1).and_then(int)) {
-        (Some(secs), Some(micros)) => Ok(secs * 1_000_000 + micros),
-        _ => Err(ApiError::store_unavailable(format!("unexpected TIME reply {reply:?}"))),
-    }
+    time_us(&reply).ok_or_else(|| ApiError::store_unavailable(format!("unexpected TIME reply {reply:?}")))
+}
+
+/// Unix µs from a reply that starts with `TIME`'s seconds and microseconds (the scripts that
+/// need the server clock return it first).
+pub fn time_us(reply: &[RedisValue]) -> Option<i64> {
+    Some(int(reply.first()?)? * 1_000_000 + int(reply.get(1)?)?)
 }
 
 impl<'a> RedisStore<'a> {

@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value};
 
-use super::redis::{int, run, text};
+use super::redis::{int, run, text, time_us};
 use crate::error::{code, ApiError};
 use crate::host::{Redis, RedisArg};
 
@@ -28,7 +28,7 @@ pub struct QueueParams {
 /// The registration, and the server's clock (an add needs both, so one round trip).
 const LOOKUP: &str = r#"
 local t = redis.call('TIME')
-return {redis.call('SISMEMBER', KEYS[1], ARGV[1]), redis.call('HGET', KEYS[2], ARGV[1]) or '', t[1], t[2]}
+return {t[1], t[2], redis.call('SISMEMBER', KEYS[1], ARGV[1]), redis.call('HGET', KEYS[2], ARGV[1]) or ''}
 "#;
 
 /// What the registry says of a queue, read at `server_now_us` (the Redis server's clock).
@@ -47,12 +47,9 @@ pub fn lookup(redis: &dyn Redis, queue: &str) -> Result<Lookup, ApiError> {
         RedisArg::Bytes(queue.as_bytes().to_vec()),
     ];
     let reply = run(redis, "EVAL", &args)?;
-    let registered = reply.first().and_then(int) == Some(1);
-    let params = reply.get(1).and_then(text).unwrap_or_default();
-    let server_now_us = match (reply.get(2).and_then(int), reply.get(3).and_then(int)) {
-        (Some(secs), Some(micros)) => secs * 1_000_000 + micros,
-        _ => return Err(ApiError::store_unavailable(format!("unexpected registry reply {reply:?}"))),
-    };
+    let server_now_us = time_us(&reply).ok_or_else(|| ApiError::store_unavailable(format!("unexpected registry reply {reply:?}")))?;
+    let registered = reply.get(2).and_then(int) == Some(1);
+    let params = reply.get(3).and_then(text).unwrap_or_default();
     let params = (registered || !params.is_empty()).then(|| parse_params(&params));
     Ok(Lookup { params, server_now_us })
 }

@@ -277,6 +277,15 @@ fn footprint(bench: &Bench) -> Result<()> {
 
 const DUE_PER_TICK: usize = 1_000;
 
+/// funboost's own timing scheduler (`benches/peers/aps_tick.py`) with `args`, on a
+/// redis-server of its own, so neither side sees the other's data.
+fn funboost_scheduler(bench: &Bench, args: &[&str]) -> Result<Vec<Value>> {
+    let redis = RedisServer::start()?;
+    let mut all = vec!["--redis-port".to_string(), redis.port().to_string()];
+    all.extend(args.iter().map(|a| a.to_string()));
+    bench.peer("aps_tick.py", &all)
+}
+
 fn tick_against_job_count(bench: &Bench) -> Result<()> {
     let sizes: &[usize] = if bench.quick { &[1_000, 10_000] } else { &[1_000, 10_000, 100_000, 1_000_000] };
     let repeats = if bench.quick { 3 } else { 10 };
@@ -285,14 +294,8 @@ fn tick_against_job_count(bench: &Bench) -> Result<()> {
     let mut conn = connect(&redis);
     let template = Template::new(bench, &host, &mut conn)?;
 
-    // The peer first, on its own server, so neither sees the other's data.
-    let peer_redis = RedisServer::start()?;
     let sizes_arg = sizes.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
-    let peer = bench.peer(
-        "aps_tick.py",
-        &["--redis-port".into(), peer_redis.port().to_string(), "--sizes".into(), sizes_arg, "--due".into(), DUE_PER_TICK.to_string(), "--repeat".into(), repeats.to_string(), "--fires".into(), "0".into()],
-    )?;
-    drop(peer_redis);
+    let peer = funboost_scheduler(bench, &["--sizes", &sizes_arg, "--due", &DUE_PER_TICK.to_string(), "--repeat", &repeats.to_string(), "--fires", "0"])?;
 
     println!("| stored jobs | due | tick p50 | tick min | tick max | Redis round trips per tick | funboost p50 | funboost round trips | ratio |");
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
@@ -344,10 +347,8 @@ fn fires_per_second(bench: &Bench) -> Result<()> {
     let mut conn = connect(&redis);
     let template = Template::new(bench, &host, &mut conn)?;
 
-    let peer_redis = RedisServer::start()?;
     let peer_due = if bench.quick { 2_000 } else { 10_000 };
-    let peer = bench.peer("aps_tick.py", &["--redis-port".into(), peer_redis.port().to_string(), "--sizes".into(), String::new(), "--fires".into(), peer_due.to_string()])?;
-    drop(peer_redis);
+    let peer = funboost_scheduler(bench, &["--sizes", "", "--fires", &peer_due.to_string()])?;
     let peer_rate = peer.iter().find(|r| r["bench"] == "fires").and_then(|r| r["fires_per_s"].as_f64()).unwrap_or(f64::NAN);
 
     println!("| due jobs | tickers at once | ticks | seconds | of which in Redis | fires/s | Redis round trips | funboost fires/s ({peer_due} due) | ratio | target |");

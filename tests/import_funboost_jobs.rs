@@ -1,0 +1,318 @@
+//! Moving a team's existing funboost timing jobs into funboost-edge with
+//! `tools/import_funboost_jobs.py`. Everything is real: a redis-server, a funboost project
+//! directory whose `funboost_config.py` points at it, jobs stored there by funboost 55's own
+//! `ApsJobAdder(job_store_kind='redis')` (tests/python/funboost_aps_jobs.py: date, interval and
+//! cron jobs in seven zones, start/end dates across DST changes, jitter, misfire options, a
+//! paused job, and five jobs that cannot move), the real API `.wasm` served over TCP with an API
+//! token, and the tool run from the project directory as a user runs it. It proves that:
+//! - the dry run writes nothing and reports every job, and `--queue` limits it;
+//! - `--apply` imports every movable job, and for each one funboost-edge's `next_run_times`
+//!   (`get_timing_job?count=20`) equal the fire times APScheduler computes from the original
+//!   pickled trigger, and its next run time equals the one funboost stored; the paused job is
+//!   paused and, resumed, fires when APScheduler's resume would;
+//! - combined triggers, calendar intervals, functions that are not funboost's push, arguments
+//!   that do not fit the consumer (5001) and unregistered queues (4001) are each reported with
+//!   why and what to do, the exit status is 1, and the originals stay untouched;
+//! - running `--apply` again imports nothing twice (the stored jobs are byte-for-byte the same);
+//! - `--remove-source` deletes exactly the imported originals, and a later run finds only the
+//!   jobs that could not move;
+//! - without a `funboost_config.py` the tool stops (status 2) instead of letting funboost write a
+//!   default one and read the wrong Redis.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+use funboost_test_host::test_support::{spin_variables, RedisServer};
+use serde_json::{json, Value};
+
+const TOKEN: &str = "import-test-token-0123456789";
+
+fn python() -> PathBuf {
+    let path = std::env::var_os("FUNBOOST_EDGE_PYTHON")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/funboost-edge/venv/bin/python")))
+        .expect("set FUNBOOST_EDGE_PYTHON (scripts/test does)");
+    assert!(path.is_file(), "no Python at {} (run ./scripts/test once to create the venv, or set FUNBOOST_EDGE_PYTHON)", path.display());
+    path
+}
+
+fn repo(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// A fresh directory, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("funboost_edge_import_{name}_{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// tests/python/funboost_aps_jobs.py `command`: its last stdout line, parsed.
+async fn fixture(command: &str, project: &Path, port: u16) -> Value {
+    let (python, script, project) = (python(), repo("tests/python/funboost_aps_jobs.py"), project.to_path_buf());
+    let command = command.to_string();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(python).arg(script).arg(&command).arg("--project").arg(&project).args(["--port", &port.to_string(), "--count", "20"]).output()
+    })
+    .await
+    .expect("join")
+    .expect("run funboost_aps_jobs.py");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "funboost_aps_jobs.py failed ({}):\n{stdout}\n{}", output.status, String::from_utf8_lossy(&output.stderr));
+    let last = stdout.lines().last().unwrap_or("");
+    serde_json::from_str(last).unwrap_or_else(|e| panic!("funboost_aps_jobs.py printed no JSON ({e}):\n{stdout}"))
+}
+
+/// What one run of the tool did.
+struct Run {
+    status: i32,
+    stdout: String,
+    stderr: String,
+    /// job_id -> report entry.
+    jobs: BTreeMap<String, Value>,
+    report: Value,
+}
+
+/// Runs the tool from `cwd` (the funboost project, as a user does) with `args`.
+async fn run_tool(cwd: &Path, base_url: &str, args: &[&str]) -> Run {
+    let report_file = std::env::temp_dir().join(format!("funboost_edge_import_report_{}.json", std::process::id()));
+    let _ = std::fs::remove_file(&report_file);
+    let mut command = Command::new(python());
+    command.current_dir(cwd).arg(repo("tools/import_funboost_jobs.py")).args(["--base-url", base_url, "--token", TOKEN]);
+    command.arg("--json-report").arg(&report_file).args(args).env_remove("FUNBOOST_EDGE_API_TOKEN");
+    let output = tokio::task::spawn_blocking(move || command.output()).await.expect("join").expect("run import_funboost_jobs.py");
+    let report: Value = std::fs::read(&report_file).ok().map(|b| serde_json::from_slice(&b).expect("the JSON report parses")).unwrap_or(Value::Null);
+    let _ = std::fs::remove_file(&report_file);
+    let jobs = report["jobs"]
+        .as_array()
+        .map(|entries| entries.iter().map(|e| (e["job_id"].as_str().unwrap().to_string(), e.clone())).collect())
+        .unwrap_or_default();
+    Run {
+        status: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        jobs,
+        report,
+    }
+}
+
+impl Run {
+    fn context(&self) -> String {
+        format!("exit {}\nstdout:\n{}\nstderr (tail):\n{}", self.status, self.stdout, tail(&self.stderr))
+    }
+
+    fn status_of(&self, job_id: &str) -> &str {
+        self.jobs.get(job_id).and_then(|e| e["status"].as_str()).unwrap_or_else(|| panic!("{job_id} is not in the report:\n{}", self.context()))
+    }
+
+    /// The report's text line(s) for a job: from its `<status> <queue>/<job_id>` line to the next job's.
+    fn text_of(&self, queue: &str, job_id: &str) -> String {
+        let head = format!(" {queue}/{job_id}");
+        let mut lines = self.stdout.lines().skip_while(|l| !(l.contains(&head) && !l.starts_with(' ')));
+        let first = lines.next().unwrap_or_else(|| panic!("no report line for {queue}/{job_id}:\n{}", self.context())).to_string();
+        let rest: Vec<&str> = lines.take_while(|l| l.starts_with("    ")).collect();
+        std::iter::once(first.as_str()).chain(rest).collect::<Vec<_>>().join("\n")
+    }
+}
+
+fn tail(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(30)..].join("\n")
+}
+
+/// The funboost originals: job id -> (pickle bytes, run_times score).
+fn funboost_jobs(conn: &mut redis::Connection, queue: &str) -> BTreeMap<String, (Vec<u8>, Option<f64>)> {
+    let jobs: BTreeMap<String, Vec<u8>> = redis::cmd("HGETALL").arg(format!("funboost.apscheduler.jobs:{queue}")).query(conn).expect("HGETALL");
+    jobs.into_iter()
+        .map(|(id, blob)| {
+            let score: Option<f64> = redis::cmd("ZSCORE").arg(format!("funboost.apscheduler.run_times:{queue}")).arg(&id).query(conn).expect("ZSCORE");
+            (id, (blob, score))
+        })
+        .collect()
+}
+
+fn all_funboost_jobs(conn: &mut redis::Connection) -> BTreeMap<String, (Vec<u8>, Option<f64>)> {
+    ["orders", "reports", "ghost_queue"].iter().flat_map(|q| funboost_jobs(conn, q)).collect()
+}
+
+fn edge_jobs(conn: &mut redis::Connection) -> BTreeMap<String, String> {
+    redis::cmd("HGETALL").arg(JOBS_KEY).query(conn).expect("HGETALL")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn funboost_jobs_move_over_with_apschedulers_fire_times_and_what_cannot_move_stays() {
+    let started = std::time::Instant::now();
+    let redis = RedisServer::start().expect("redis-server");
+    let mut conn = connect(&redis);
+    let host = host_with(spin_variables(&redis.url(7), &[("redis_host", &redis.host()), ("api_token", TOKEN)]));
+    let (addr, server) = host.serve("127.0.0.1:0".parse().unwrap()).await.expect("serve");
+    let base_url = format!("http://{addr}");
+    let auth = format!("Bearer {TOKEN}");
+    let get = |path: String| {
+        let (host, auth) = (&host, auth.clone());
+        async move { call_with(host, "GET", &format!("/funboost/{path}"), &[("authorization", auth.as_str())], Vec::new()).await }
+    };
+    let post = |path: String| {
+        let (host, auth) = (&host, auth.clone());
+        async move { call_with(host, "POST", &format!("/funboost/{path}"), &[("authorization", auth.as_str())], Vec::new()).await }
+    };
+
+    // Without funboost_config.py the tool stops before funboost can write a default one.
+    let empty = TempDir::new("empty");
+    let run = run_tool(&empty.0, &base_url, &[]).await;
+    assert_eq!(run.status, 2, "{}", run.context());
+    assert!(run.stderr.contains("no funboost_config.py"), "{}", run.context());
+    assert!(!empty.0.join("funboost_config.py").exists(), "funboost wrote a default config");
+
+    // funboost's own jobs.
+    let project = TempDir::new("project");
+    let created = fixture("create", &project.0, redis.port()).await;
+    let jobs = created["jobs"].as_object().expect("jobs").clone();
+    let movable: BTreeSet<String> = jobs.iter().filter(|(_, j)| j["movable"] == json!(true)).map(|(id, _)| id.clone()).collect();
+    let unmovable: BTreeSet<String> = jobs.iter().filter(|(_, j)| j["movable"] == json!(false)).map(|(id, _)| id.clone()).collect();
+    assert_eq!((movable.len(), unmovable.len()), (10, 5));
+    let originals = all_funboost_jobs(&mut conn);
+    assert_eq!(originals.keys().cloned().collect::<BTreeSet<_>>(), movable.union(&unmovable).cloned().collect(), "funboost stored every job");
+    assert!(originals["paused_cron"].1.is_none() && originals["date_shanghai"].1.is_some(), "a paused funboost job has no run time");
+    let queue_of = |id: &str| jobs[id]["queue"].as_str().unwrap().to_string();
+
+    // 1. The dry run writes nothing and reports every job.
+    let run = run_tool(&project.0, &base_url, &[]).await;
+    assert_eq!(run.status, 1, "some jobs cannot move: {}", run.context());
+    assert_eq!(run.jobs.keys().cloned().collect::<BTreeSet<_>>(), movable.union(&unmovable).cloned().collect(), "{}", run.context());
+    for id in &movable {
+        assert_eq!(run.status_of(id), "would import", "{id}: {}", run.context());
+    }
+    assert_eq!(get("get_timing_jobs".into()).await.data()["total_count"], json!(0), "a dry run adds nothing");
+    assert_eq!(all_funboost_jobs(&mut conn), originals, "a dry run changes nothing in funboost");
+    let expected_why: [(&str, &str, &str); 5] = [
+        ("or_trigger", "skipped", "combined trigger OrTrigger"),
+        ("calendar_monthly", "skipped", "calendar interval trigger"),
+        ("not_a_push", "skipped", "'time:sleep' is not funboost's push"),
+        ("bad_params", "would be refused", "3 positional args but the consumer of orders takes 2 (x, y) (funboost-edge answers 5001)"),
+        ("ghost_job", "would be refused", "no funboost consumer registered queue ghost_queue"),
+    ];
+    for (id, status, why) in expected_why {
+        assert_eq!(run.status_of(id), status, "{id}: {}", run.context());
+        let text = run.text_of(&queue_of(id), id);
+        assert!(text.contains(why) && text.contains("    to do: "), "{id}: the line says why and what to do:\n{text}");
+    }
+    assert!(run.stdout.contains("15 jobs: ") && run.stdout.contains("5 cannot move (left in funboost)"), "{}", run.context());
+
+    // --queue limits the run; a queue without jobs is named.
+    let run = run_tool(&project.0, &base_url, &["--queue", "reports", "--queue", "nope"]).await;
+    assert_eq!(run.status, 0, "every reports job can move: {}", run.context());
+    let reports: BTreeSet<String> = jobs.iter().filter(|(_, j)| j["queue"] == json!("reports")).map(|(id, _)| id.clone()).collect();
+    assert_eq!(run.jobs.keys().cloned().collect::<BTreeSet<_>>(), reports, "{}", run.context());
+    assert_eq!(run.report["queues_without_jobs"], json!(["nope"]), "{}", run.context());
+
+    // 2. --apply imports what can move, reports the rest, and leaves the rest in place.
+    let run = run_tool(&project.0, &base_url, &["--apply"]).await;
+    eprintln!("the first --apply printed:\n{}", run.stdout);
+    assert_eq!(run.status, 1, "{}", run.context());
+    for id in &movable {
+        assert_eq!(run.status_of(id), "imported", "{id}: {}", run.context());
+    }
+    for (id, status, why) in [
+        ("or_trigger", "skipped", "combined trigger"),
+        ("calendar_monthly", "skipped", "calendar interval"),
+        ("not_a_push", "skipped", "is not funboost's push"),
+        ("bad_params", "refused", "funboost-edge refused it (5001 FuncParamsError)"),
+        ("ghost_job", "refused", "funboost-edge refused it (4001 QueueNameNotExists)"),
+    ] {
+        assert_eq!(run.status_of(id), status, "{id}: {}", run.context());
+        assert!(run.jobs[id]["why"].as_str().unwrap().contains(why), "{id}: {}", run.jobs[id]);
+        assert!(!run.jobs[id]["todo"].as_str().unwrap().is_empty(), "{id}: {}", run.jobs[id]);
+    }
+    let listed = get("get_timing_jobs".into()).await;
+    assert_eq!(listed.data()["total_count"], json!(movable.len()), "{listed}");
+    assert_eq!(all_funboost_jobs(&mut conn), originals, "without --remove-source the originals stay");
+
+    // APScheduler's fire times from the original pickled triggers, now.
+    let expected = fixture("expected", &project.0, redis.port()).await;
+    for id in &movable {
+        let queue = queue_of(id);
+        let reply = get(format!("get_timing_job?job_id={id}&queue_name={queue}&count=20")).await;
+        assert_eq!(reply.status, 200, "{id}: {reply}");
+        let job = reply.data();
+        let want = &expected[id.as_str()];
+        let request = &run.jobs[id]["request"];
+        for field in ["trigger", "args", "kwargs", "misfire_grace_time", "coalesce"] {
+            assert_eq!(job[field], request[field], "{id}: {field} carried over");
+        }
+        if id == "paused_cron" {
+            assert_eq!((job["status"].as_str(), &job["next_run_times"]), (Some("paused"), &json!([])), "{id}: {job}");
+            let resumed = post(format!("resume_timing_job?job_id={id}&queue_name={queue}")).await;
+            assert_eq!(resumed.status, 200, "{resumed}");
+            let job = get(format!("get_timing_job?job_id={id}&queue_name={queue}&count=20")).await.data().clone();
+            assert_eq!(job["next_run_times"], want["fires"], "{id}: resumed, it fires when APScheduler's resume would");
+            assert_eq!(post(format!("pause_timing_job?job_id={id}&queue_name={queue}")).await.status, 200);
+        } else if id == "cron_jitter" {
+            // Jittered fire times are random on both sides: the jitter itself must carry over.
+            assert_eq!((job["jitter"].clone(), job["minute"].clone(), job["status"].clone()), (json!(5), json!("*/10"), json!("running")), "{id}: {job}");
+        } else {
+            assert_eq!(job["status"], json!("running"), "{id}: {job}");
+            assert!(!want["fires"].as_array().unwrap().is_empty(), "{id}: APScheduler has fire times");
+            assert_eq!(job["next_run_times"], want["fires"], "{id}: funboost-edge fires when APScheduler would ({})", job["trigger_str"]);
+            assert_eq!(job["next_run_time"], want["next_run_time"], "{id}: the next run time funboost stored");
+        }
+    }
+    // The end dates bound the fires (inclusive, as APScheduler): fewer than the 20 asked for.
+    let fires = |id: &str| expected[id]["fires"].as_array().unwrap().iter().map(|f| f.as_str().unwrap().to_string()).collect::<Vec<_>>();
+    assert_eq!((fires("interval_new_york").len(), fires("interval_new_york").last().unwrap().as_str()), (9, "2030-03-10 12:00:00-04:00"));
+    assert_eq!((fires("cron_london").len(), fires("cron_london").last().unwrap().as_str()), (12, "2030-11-05 09:30:00+00:00"));
+    // The zones and bounds went over as APScheduler holds them.
+    let job = |id: &str| run.jobs[id]["request"].clone();
+    assert_eq!((job("interval_new_york")["timezone"].clone(), job("interval_new_york")["end_date"].clone()), (json!("America/New_York"), json!("2030-03-10 12:00:00")));
+    assert_eq!(job("date_offset")["run_date"], json!("2031-06-01 08:00:00+05:30"));
+    assert_eq!((job("cron_london")["misfire_grace_time"].clone(), job("cron_london")["coalesce"].clone()), (Value::Null, json!(false)));
+    assert!(job("interval_default_start")["start_date"].as_str().unwrap().contains('.'), "APScheduler's default start keeps its microseconds");
+
+    // 3. Running it again imports nothing twice.
+    let before = edge_jobs(&mut conn);
+    let run = run_tool(&project.0, &base_url, &["--apply"]).await;
+    assert_eq!(run.status, 1, "{}", run.context());
+    for id in &movable {
+        assert_eq!(run.status_of(id), "already imported", "{id}: {}", run.context());
+    }
+    assert_eq!(edge_jobs(&mut conn), before, "a second --apply writes nothing");
+    assert_eq!(all_funboost_jobs(&mut conn), originals);
+
+    // 4. --remove-source deletes the imported originals only.
+    let run = run_tool(&project.0, &base_url, &["--apply", "--remove-source"]).await;
+    assert_eq!(run.status, 1, "{}", run.context());
+    for id in &movable {
+        assert_eq!(run.jobs[id]["source_removed"], json!(true), "{id}: {}", run.context());
+    }
+    for id in &unmovable {
+        assert!(run.jobs[id].get("source_removed").is_none(), "{id}: {}", run.jobs[id]);
+    }
+    let left = all_funboost_jobs(&mut conn);
+    let kept: BTreeMap<_, _> = originals.iter().filter(|(id, _)| unmovable.contains(*id)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    assert_eq!(left, kept, "exactly the jobs that could not move are left, untouched");
+    assert_eq!(edge_jobs(&mut conn), before, "removing the originals does not touch the imported jobs");
+
+    // 5. What is left is only what cannot move.
+    let run = run_tool(&project.0, &base_url, &[]).await;
+    assert_eq!(run.jobs.keys().cloned().collect::<BTreeSet<_>>(), unmovable, "{}", run.context());
+    assert_eq!(run.status, 1);
+
+    server.abort();
+    eprintln!("import_funboost_jobs: {:?}", started.elapsed());
+}

@@ -91,7 +91,10 @@ struct Run {
 
 /// Runs the tool from `cwd` (the funboost project, as a user does) with `args`.
 async fn run_tool(cwd: &Path, base_url: &str, args: &[&str]) -> Run {
-    let report_file = std::env::temp_dir().join(format!("funboost_edge_import_report_{}.json", std::process::id()));
+    // One file per run: the tests run in parallel.
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let report_file = std::env::temp_dir().join(format!("funboost_edge_import_report_{}_{n}.json", std::process::id()));
     let _ = std::fs::remove_file(&report_file);
     let mut command = Command::new(python());
     command.current_dir(cwd).arg(repo("tools/import_funboost_jobs.py")).args(["--base-url", base_url, "--token", TOKEN]);
@@ -315,4 +318,45 @@ async fn funboost_jobs_move_over_with_apschedulers_fire_times_and_what_cannot_mo
 
     server.abort();
     eprintln!("import_funboost_jobs: {:?}", started.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_different_job_with_the_same_id_is_never_overwritten_and_its_original_stays() {
+    let redis = RedisServer::start().expect("redis-server");
+    let mut conn = connect(&redis);
+    let host = host_with(spin_variables(&redis.url(7), &[("redis_host", &redis.host()), ("api_token", TOKEN)]));
+    let (addr, server) = host.serve("127.0.0.1:0".parse().unwrap()).await.expect("serve");
+    let base_url = format!("http://{addr}");
+    let project = TempDir::new("conflict");
+    fixture("create", &project.0, redis.port()).await;
+    let originals = funboost_jobs(&mut conn, "orders");
+
+    // funboost-edge unreachable: the command stops with status 2 and deletes nothing.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let run = run_tool(&project.0, &format!("http://{closed}"), &["--apply", "--remove-source"]).await;
+    assert_eq!(run.status, 2, "{}", run.context());
+    assert!(run.stderr.contains("cannot reach funboost-edge"), "{}", run.context());
+    assert_eq!(funboost_jobs(&mut conn, "orders"), originals);
+
+    // Someone already has a job date_shanghai in funboost-edge, and it is another job.
+    let theirs = json!({"queue_name": "orders", "job_id": "date_shanghai", "trigger": "cron", "hour": "5", "args": [1, 2]});
+    let added = call_with(&host, "POST", "/funboost/add_timing_job", &[("authorization", &format!("Bearer {TOKEN}")), ("content-type", "application/json")], theirs.to_string().into_bytes()).await;
+    assert_eq!(added.status, 200, "{added}");
+    let before = stored_job(&mut conn, "orders", "date_shanghai").expect("their job");
+
+    let run = run_tool(&project.0, &base_url, &["--apply", "--remove-source", "--queue", "orders"]).await;
+    assert_eq!(run.status, 1, "{}", run.context());
+    assert_eq!(run.status_of("date_shanghai"), "conflict", "{}", run.context());
+    let text = run.text_of("orders", "date_shanghai");
+    assert!(text.contains("already has a different job date_shanghai in queue orders (trigger cron[hour='5'])") && text.contains("to do: "), "{text}");
+    assert_eq!(stored_job(&mut conn, "orders", "date_shanghai").expect("still there"), before, "their job is not overwritten");
+    let left = funboost_jobs(&mut conn, "orders");
+    assert_eq!(left.get("date_shanghai"), originals.get("date_shanghai"), "the original of a job that did not move stays");
+    for id in ["date_offset", "interval_new_york", "cron_sydney", "cron_utc_years", "cron_jitter"] {
+        assert_eq!(run.status_of(id), "imported", "{id}: {}", run.context());
+        assert!(!left.contains_key(id), "{id}: imported, so its original is deleted");
+    }
+    assert!(run.jobs.keys().all(|id| run.jobs[id]["source_queue"] == json!("orders")), "--queue orders reads only that queue");
+    assert!(!funboost_jobs(&mut conn, "reports").is_empty(), "the reports queue is left alone");
+    server.abort();
 }

@@ -306,7 +306,8 @@ fn start_consumer(redis: &RedisServer, conn: &mut redis::Connection, dir: &Path)
         }
     }
     let mut command = Command::new(python());
-    command.arg(project.join("consumer.py")).current_dir(&project).env("PYTHONUNBUFFERED", "1");
+    // Started from the directory above, as the README starts it from the checkout's root.
+    command.arg(project.join("consumer.py")).current_dir(dir).env("PYTHONUNBUFFERED", "1");
     let mut consumer = spawn("consumer", command, dir.join("consumer.log"));
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {

@@ -27,6 +27,7 @@ unreachable, bad options).
 """
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -73,8 +74,10 @@ def load_funboost(project_dir):
             'project directory (or pass --project DIR), so that it reads the Redis your funboost uses'
         )
     try:
-        import funboost  # noqa: F401  (reads funboost_config.py into BrokerConnConfig)
-        from funboost.utils.redis_manager import get_redis_conn_kwargs_safe
+        # funboost announces its configuration when imported: keep stdout for the report.
+        with contextlib.redirect_stdout(sys.stderr):
+            import funboost  # noqa: F401  (reads funboost_config.py into BrokerConnConfig)
+            from funboost.utils.redis_manager import get_redis_conn_kwargs_safe
     except ImportError as e:
         raise UsageError(f'cannot import funboost ({e}): run this with the Python that runs your funboost project')
     import redis
@@ -496,15 +499,14 @@ def import_job(api, r, source_queue, job_id, blob, score, apply, remove, now):
             return entry
         entry['status'] = 'already imported'
         if paused and existing.get('status') == 'running':
-            if apply:
-                status, envelope = api.call('POST', 'pause_timing_job', {'job_id': job_id, 'queue_name': body['queue_name']})
-                if status != 200:
-                    entry.update(status='failed', ok=False, why=f"the funboost job is paused and pausing the imported one failed: {envelope.get('msg')}",
-                                 todo='pause it by hand (pause_timing_job)')
-                    return entry
-                entry['notes'].append('it was running in funboost-edge while paused in funboost: paused it')
-            else:
-                entry['notes'].append('it is running in funboost-edge but paused in funboost: --apply pauses it')
+            # Its pause after the add failed, or someone resumed it since: either way, not
+            # something to change behind the user's back, nor a reason to delete the original.
+            entry.update(ok=False, why='it is paused in funboost but running in funboost-edge',
+                         todo=f"pause it (POST pause_timing_job?job_id={job_id}&queue_name={body['queue_name']}) if it should not run, "
+                              'or resume it in funboost; then run the import again')
+            return entry
+        if not paused and existing.get('status') == 'paused':
+            entry['notes'].append('it is paused in funboost-edge (running in funboost)')
         entry['ok'] = True
     elif not apply:
         # Validate the trigger (preview stores nothing) and predict the queue checks.

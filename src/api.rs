@@ -7,40 +7,13 @@ use serde_json::{json, Map, Value};
 
 use crate::config::Config;
 use crate::error::{code, ApiError};
-use crate::host::{HttpRequest, HttpResponse, KeyValue, Redis};
+use crate::host::{HttpRequest, HttpResponse};
 use crate::job::{validate_name, AddRequest, Body, Job, StoreKind, StoredTime};
-use crate::store::kv::KvStore;
-use crate::store::redis::{server_time_us, RedisStore};
-use crate::store::{registry, AddOutcome, JobStore, Stored};
+use crate::store::{registry, AddOutcome, Stored};
+use crate::services::Services;
 use crate::trigger::{parse_datetime, Schedule, Zdt};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// What a request handler may use. The adapter opens Redis lazily, on first `execute`.
-pub struct Services<'a> {
-    pub config: &'a Config,
-    pub redis: &'a dyn Redis,
-    pub kv: Option<&'a dyn KeyValue>,
-    /// The host's wall clock, Unix microseconds (the Redis server's clock is preferred).
-    pub wall_clock_us: i64,
-}
-
-impl Services<'_> {
-    fn store(&self, kind: StoreKind) -> Result<Box<dyn JobStore + '_>, ApiError> {
-        match kind {
-            StoreKind::Redis => Ok(Box::new(RedisStore::new(self.redis, &self.config.key_prefix))),
-            StoreKind::Memory => match self.kv {
-                Some(kv) => Ok(Box::new(KvStore::new(kv))),
-                None => Err(ApiError::store_unavailable("this host has no key-value store for job_store_kind=memory")),
-            },
-        }
-    }
-
-    /// "Now" for schedules: the Redis server's clock, so every replica agrees.
-    fn now_us(&self) -> Result<i64, ApiError> {
-        server_time_us(self.redis)
-    }
-}
 
 /// Serves one request. Never panics; every failure is an envelope with a 4xx/5xx status.
 pub fn handle(request: &HttpRequest, services: &Services) -> HttpResponse {

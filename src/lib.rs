@@ -11,6 +11,7 @@ pub mod host;
 pub mod job;
 pub mod message;
 pub mod random;
+pub mod services;
 pub mod store;
 pub mod tick;
 pub mod trigger;

@@ -16,7 +16,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use common::*;
-use funboost_edge::api::{handle, Services};
+use funboost_edge::api::handle;
+use funboost_edge::services::Services;
 use funboost_edge::config::Config;
 use funboost_edge::host::HttpRequest;
 use funboost_test_host::test_support::RedisServer;

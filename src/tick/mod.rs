@@ -11,7 +11,7 @@
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::api::Services;
+use crate::services::Services;
 use crate::host::{Redis, RedisArg, RedisValue};
 use crate::job::{Job, StoredTime};
 use crate::message::{self, Message};

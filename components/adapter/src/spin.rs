@@ -4,7 +4,7 @@ use std::cell::{OnceCell, RefCell};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, bail, Context, Result};
-use funboost_edge::api::Services;
+use funboost_edge::services::Services;
 use funboost_edge::config::Config;
 use funboost_edge::host::{KeyValue, Redis, RedisArg, RedisValue};
 use spin_sdk::{key_value, redis, variables};

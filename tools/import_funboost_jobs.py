@@ -22,8 +22,8 @@ running it again imports nothing twice (a job already in funboost-edge with the 
 trigger and arguments counts as imported). --remove-source deletes a funboost original only
 after its import succeeded (or it was already imported), and only if it did not change since
 it was read. Exit status: 0 when every job was (or would be) converted, 1 when some could not
-be, 2 when the command itself could not run (no funboost_config.py, Redis or the API
-unreachable, bad options).
+be, 2 when the command itself could not run or had to stop (no funboost_config.py, Redis or the
+API unreachable, a refused token, bad options); a run that stops midway still prints what it did.
 """
 
 import argparse
@@ -632,19 +632,36 @@ def main(argv=None):
         if status != 200:
             raise UsageError(f"funboost-edge at {api.base} is not healthy (HTTP {status}): {envelope.get('msg')}")
         queues, absent = stored_queues(r, set(args.queue))
-        entries = []
-        now = datetime.datetime.now(datetime.timezone.utc)
-        for queue in queues:
-            for job_id, blob, score in read_jobs(r, queue):
-                try:
-                    entry = import_job(api, r, queue, job_id, blob, score, args.apply, args.remove_source, now)
-                except ApiRefused as e:
-                    entry = {'source_queue': queue, 'job_id': job_id, 'notes': [], 'status': 'failed', 'ok': False,
-                             'why': f"funboost-edge answered {e.code}: {e.envelope.get('msg')}", 'todo': advice(e.code)}
-                entries.append(entry)
     except UsageError as e:
         print(f'import_funboost_jobs: {e}', file=sys.stderr)
         return 2
+
+    entries = []
+    aborted = None
+    now = datetime.datetime.now(datetime.timezone.utc)
+    import redis
+
+    for queue in queues:
+        try:
+            rows = read_jobs(r, queue)
+        except redis.RedisError as e:
+            aborted = f"reading queue {queue}'s jobs from funboost's Redis failed: {e}"
+            break
+        for job_id, blob, score in rows:
+            try:
+                entry = import_job(api, r, queue, job_id, blob, score, args.apply, args.remove_source, now)
+            except ApiRefused as e:
+                entry = {'source_queue': queue, 'job_id': job_id, 'notes': [], 'status': 'failed', 'ok': False,
+                         'why': f"funboost-edge answered {e.code}: {e.envelope.get('msg')}", 'todo': advice(e.code)}
+            except (UsageError, redis.RedisError) as e:
+                # The API or Redis went away mid-run: report what was done so far, then stop.
+                aborted = str(e) if isinstance(e, UsageError) else f"funboost's Redis failed: {e}"
+                entries.append({'source_queue': queue, 'job_id': job_id, 'notes': [], 'status': 'failed', 'ok': False,
+                                'why': aborted, 'todo': 'run the import again once funboost-edge answers (it imports nothing twice)'})
+                break
+            entries.append(entry)
+        if aborted:
+            break
 
     mode = 'apply' if args.apply else 'dry run'
     out = [f"funboost jobs -> {api.base} ({mode}{', removing imported originals' if args.remove_source else ''})"]
@@ -659,10 +676,16 @@ def main(argv=None):
     out.append(f'{len(entries)} jobs: {summary}; {len(failed)} cannot move (left in funboost)')
     if not args.apply and entries:
         out.append('dry run: nothing was written; run again with --apply to import')
+    if aborted:
+        out.append(f'stopped early: {aborted}; the jobs after this one were not looked at')
     print('\n'.join(out), flush=True)
     if args.json_report:
         with open(args.json_report, 'w') as f:
-            json.dump({'mode': mode, 'queues_without_jobs': absent, 'jobs': entries, 'counts': counts}, f, indent=2, default=str)
+            json.dump({'mode': mode, 'queues_without_jobs': absent, 'jobs': entries, 'counts': counts, 'aborted': aborted},
+                      f, indent=2, default=str)
+    if aborted:
+        print(f'import_funboost_jobs: {aborted}', file=sys.stderr)
+        return 2
     return 1 if failed else 0
 
 

@@ -174,10 +174,14 @@ mod tests {
         value.as_object().expect("an object").keys().map(String::as_str).collect()
     }
 
+    /// name, kwargs, task options, broker kind, priority, published ahead, top-level keys,
+    /// `extra` keys.
+    type PayloadCase<'a> = (&'a str, Value, Value, &'a str, Option<u8>, bool, Vec<&'a str>, Vec<&'a str>);
+
     #[test]
     fn payload_is_the_kwargs_then_extra_with_the_jobs_options_first() {
         let ours = ["task_id", "publish_time", "publish_time_format", "fire_id", "scheduled_time"];
-        let cases: [(&str, Value, Value, &str, Option<u8>, bool, Vec<&str>, Vec<&str>); 5] = [
+        let cases: [PayloadCase; 5] = [
             ("plain job", json!({"x": 1, "y": "a"}), json!({}), "REDIS", None, false, vec!["x", "y", "extra"], ours.to_vec()),
             ("no arguments", json!({}), json!({}), "REDIS", None, false, vec!["extra"], ours.to_vec()),
             ("published ahead", json!({"x": 1}), json!({}), "REDIS", None, true, vec!["x", "extra"], [&["eta"][..], &ours].concat()),

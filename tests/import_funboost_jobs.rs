@@ -128,7 +128,7 @@ impl Run {
     /// The report's text line(s) for a job: from its `<status> <queue>/<job_id>` line to the next job's.
     fn text_of(&self, queue: &str, job_id: &str) -> String {
         let head = format!(" {queue}/{job_id}");
-        let mut lines = self.stdout.lines().skip_while(|l| !(l.contains(&head) && !l.starts_with(' ')));
+        let mut lines = self.stdout.lines().skip_while(|l| !l.contains(&head) || l.starts_with(' '));
         let first = lines.next().unwrap_or_else(|| panic!("no report line for {queue}/{job_id}:\n{}", self.context())).to_string();
         let rest: Vec<&str> = lines.take_while(|l| l.starts_with("    ")).collect();
         std::iter::once(first.as_str()).chain(rest).collect::<Vec<_>>().join("\n")

@@ -451,6 +451,11 @@ impl StoredTime {
 }
 
 impl Job {
+    /// When the job is next due (UTC µs): its next run, unless paused or finished.
+    pub fn due_us(&self) -> Option<i64> {
+        self.next_run.filter(|_| !self.paused).map(|t| t.utc_us)
+    }
+
     pub fn schedule(&self) -> Result<Schedule, ApiError> {
         let zone = Zone::from_name(&self.timezone).map_err(|e| ApiError::invalid("timezone", e))?;
         Ok(Schedule::build(&self.trigger, zone, self.created_us)?)

@@ -8,6 +8,7 @@
 //! | `{prefix}:queue:<queue>` | set | the queue's job ids |
 //! | `{prefix}:queues` | set | queue names that have jobs |
 //! | `{prefix}:last_tick` | string | when the last tick ran (server clock, µs) |
+//! | `{prefix}:waiting_ticks` | sorted set | ticks waiting to publish fires on their instant, score = when they stop (µs) |
 //!
 //! Paused and finished jobs are absent from `due`, so a tick reads only due jobs.
 
@@ -141,6 +142,12 @@ impl<'a> RedisStore<'a> {
         format!("{{{}}}:last_tick", self.prefix)
     }
 
+    /// The ticks waiting inside their invocation to publish fires on their instant (member: a
+    /// random tick id, score: when it stops waiting, Unix µs).
+    pub fn waiting_ticks_key(&self) -> String {
+        format!("{{{}}}:waiting_ticks", self.prefix)
+    }
+
     pub fn queue_key(&self, queue: &str) -> String {
         format!("{{{}}}:queue:{queue}", self.prefix)
     }
@@ -164,10 +171,7 @@ pub fn eval(redis: &dyn Redis, script: &str, keys: &[String], args: Vec<RedisArg
 
 /// The due-index score: the next run's UTC µs, or '' for none (paused or finished).
 pub fn score(job: &Job) -> String {
-    match (job.paused, job.next_run) {
-        (false, Some(t)) => t.utc_us.to_string(),
-        _ => String::new(),
-    }
+    job.due_us().map(|us| us.to_string()).unwrap_or_default()
 }
 
 impl JobStore for RedisStore<'_> {

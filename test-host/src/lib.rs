@@ -31,6 +31,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use bytes::Bytes;
@@ -347,6 +348,39 @@ impl Host {
                 let result = instance.call_handle_cron_event(&mut store, metadata).await.map_err(wasmtime_error)?;
                 Ok(result.map_err(|cron_v2::fermyon::spin_cron::cron_types::Error::Other(message)| message))
             }
+        }
+    }
+
+    /// Calls the cron export every `period` as trigger-cron does with `* * * * * *` and a period
+    /// of a second. Its scheduler (tokio-cron-scheduler) looks for due jobs every 500 ms from
+    /// when it started, so each second's call starts at the first look after the second
+    /// begins, up to half a second late, at a phase that stays put; each call runs in a task of
+    /// its own, so calls overlap whenever one takes longer than the period (the ticker waits
+    /// inside its call to publish fires on their instant). Boundaries are the guests' wall
+    /// clock's multiples of `period`; shorter periods are looked for every `period / 2`.
+    /// Failures are printed, as the plugin logs them. Runs until the task is dropped.
+    pub async fn tick_every(self, period: Duration) {
+        let period_us = period.as_micros().max(2);
+        let mut looks = tokio::time::interval(period.min(Duration::from_millis(1000)) / 2);
+        looks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let wall_us = || SkewedWallClock(self.clock_skew_ms).now().as_micros();
+        let mut next_us = (wall_us() / period_us + 1) * period_us;
+        loop {
+            looks.tick().await;
+            let now_us = wall_us();
+            if now_us < next_us {
+                continue;
+            }
+            let timestamp = (next_us / 1_000_000) as u64;
+            next_us = (now_us / period_us + 1) * period_us;
+            let host = self.clone();
+            tokio::spawn(async move {
+                match host.cron(timestamp).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(message)) => eprintln!("funboost-test-host: tick failed: {message}"),
+                    Err(e) => eprintln!("funboost-test-host: tick trapped: {e:#}"),
+                }
+            });
         }
     }
 

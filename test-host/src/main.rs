@@ -7,8 +7,9 @@
 //! ```
 //!
 //! Serves the HTTP component under `/funboost/...` and, with `--ticker` and `--tick-every-ms`,
-//! calls the cron export every N ms (the trigger-cron plugin fires every second with
-//! `* * * * * *`). `--clock-skew-ms` (may be negative) moves the guests' wall clock and the cron
+//! calls the cron export every N ms as the trigger-cron plugin does with `* * * * * *` and N =
+//! 1000: on the wall clock's multiples of N, each call in a fresh instance, started whether or
+//! not the previous one has returned (see `Host::tick_every`). `--clock-skew-ms` (may be negative) moves the guests' wall clock and the cron
 //! event's timestamp, like a replica whose clock is off. `--crash-chance P` aborts the process
 //! with probability P before and after each Redis command of a guest, or only those whose name
 //! or first argument (an EVAL's script) contains `--crash-only-on` TEXT (crash tests; see
@@ -93,19 +94,7 @@ async fn run() -> Result<()> {
     }
 
     if let Some(ms) = tick_every_ms {
-        let host = host.clone();
-        tokio::spawn(async move {
-            let mut interval = tokio::time::interval(Duration::from_millis(ms));
-            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-            loop {
-                interval.tick().await;
-                match host.cron(host.guest_unix_secs()).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(message)) => eprintln!("funboost-test-host: tick failed: {message}"),
-                    Err(e) => eprintln!("funboost-test-host: tick trapped: {e:#}"),
-                }
-            }
-        });
+        tokio::spawn(host.clone().tick_every(Duration::from_millis(ms)));
     }
     server.await.context("server task failed")?;
     Ok(())

@@ -41,11 +41,13 @@ impl Guest for Ticker {
     }
 }
 
-/// One tick. `metadata.timestamp` (the trigger's wall clock, Unix seconds) is not used: the
-/// tick takes "now" from the Redis server so that replicas with skewed clocks agree.
+/// One tick: what is due now, then each fire of the next moments on its instant (the
+/// invocation waits for them). `metadata.timestamp` (the trigger's wall clock, Unix seconds)
+/// is not used: the tick takes "now" from the Redis server so that replicas with skewed
+/// clocks agree.
 fn tick(metadata: Metadata) -> Result<(), Error> {
     let _ = metadata.timestamp;
-    let report = funboost_spin_adapter::with_services(funboost_edge::tick::run)
+    let report = funboost_spin_adapter::with_services(|services| funboost_edge::tick::run_with(services, funboost_edge::tick::TickOptions::on_time()))
         .map_err(|e| Error::Other(format!("configuration error: {e:#}")))?
         .map_err(|e| Error::Other(format!("tick failed: {e:#}")))?;
     if report.fired > 0 || report.missed > 0 {

@@ -1,0 +1,123 @@
+//! Who may call a route: the API token (a bearer header, compared in constant time), the tick
+//! token (also as a `token` query parameter), or, with no token configured, loopback clients.
+
+use std::net::IpAddr;
+
+use super::query::percent_decode;
+use crate::config::Config;
+use crate::error::{code, ApiError};
+use crate::host::HttpRequest;
+
+/// With an API token, a matching `Authorization: Bearer` header; without one, loopback only.
+pub(super) fn authorize(request: &HttpRequest, config: &Config) -> Result<(), ApiError> {
+    let unauthorized = |msg: String| ApiError::new(401, code::UNAUTHORIZED, "Unauthorized", msg);
+    match &config.api_token {
+        Some(token) => {
+            match bearer_token(request) {
+                Some(given) if constant_time_eq(given.as_bytes(), token.as_bytes()) => Ok(()),
+                Some(_) => Err(unauthorized("the bearer token is wrong".into())),
+                None => Err(unauthorized("send the API token as `Authorization: Bearer <token>`".into())),
+            }
+        }
+        None => {
+            let loopback = request.client_addr.as_deref().and_then(client_ip).is_some_and(|ip| ip.to_canonical().is_loopback());
+            if loopback {
+                Ok(())
+            } else {
+                Err(unauthorized(
+                    "no API token is configured, so only loopback clients are served; set the Spin variable api_token (SPIN_VARIABLE_API_TOKEN) and send `Authorization: Bearer <token>`".into(),
+                ))
+            }
+        }
+    }
+}
+
+/// The tick route has its own token, as a bearer header or a `token` query parameter (hosted
+/// cron services can set only a path and query); without one, loopback only.
+pub(super) fn authorize_tick(request: &HttpRequest, config: &Config) -> Result<(), ApiError> {
+    let Some(token) = &config.tick_token else {
+        let tick_config = Config { api_token: None, ..config.clone() };
+        return authorize(request, &tick_config);
+    };
+    // Only the token is looked for here: a malformed query gets 401 before it gets 400.
+    let from_query = request
+        .query
+        .split('&')
+        .find_map(|part| part.strip_prefix("token="))
+        .and_then(percent_decode);
+    match from_query.or_else(|| bearer_token(request).map(String::from)) {
+        Some(given) if constant_time_eq(given.as_bytes(), token.as_bytes()) => Ok(()),
+        _ => Err(ApiError::new(401, code::UNAUTHORIZED, "Unauthorized", "the tick route needs the tick token (variable tick_token) as `Authorization: Bearer <token>` or `?token=<token>`")),
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive).
+fn bearer_token(request: &HttpRequest) -> Option<&str> {
+    let (_, value) = request.headers.iter().find(|(name, _)| name.eq_ignore_ascii_case("authorization"))?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// `127.0.0.1:5000`, `[::1]:5000` or a bare address.
+fn client_ip(addr: &str) -> Option<IpAddr> {
+    addr.parse::<std::net::SocketAddr>().map(|a| a.ip()).ok().or_else(|| addr.parse().ok())
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = u8::from(a.len() != b.len());
+    for (i, x) in a.iter().enumerate() {
+        diff |= x ^ b.get(i % b.len().max(1)).copied().unwrap_or(0);
+    }
+    diff == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(headers: &[(&str, &str)], query: &str, client: &str) -> HttpRequest {
+        HttpRequest {
+            headers: headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
+            query: query.to_string(),
+            client_addr: Some(client.to_string()),
+            ..HttpRequest::default()
+        }
+    }
+
+    fn config(api_token: Option<&str>, tick_token: Option<&str>) -> Config {
+        let vars = [("api_token", api_token.unwrap_or("")), ("tick_token", tick_token.unwrap_or(""))];
+        Config::from_vars(&|name: &str| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string())).expect("config")
+    }
+
+    #[test]
+    fn bearer_tokens_are_read_case_insensitively_and_trimmed() {
+        let cases = [("Bearer abc", Some("abc")), ("bearer  abc ", Some("abc")), ("Basic abc", None), ("Bearer", None)];
+        for (header, want) in cases {
+            assert_eq!(bearer_token(&request(&[("Authorization", header)], "", "127.0.0.1:1")), want, "{header:?}");
+        }
+    }
+
+    #[test]
+    fn constant_time_eq_compares_whole_values() {
+        let cases = [("abc", "abc", true), ("abc", "abd", false), ("abc", "ab", false), ("", "", true), ("", "a", false)];
+        for (a, b, want) in cases {
+            assert_eq!(constant_time_eq(a.as_bytes(), b.as_bytes()), want, "{a:?} vs {b:?}");
+        }
+    }
+
+    #[test]
+    fn without_a_token_only_loopback_clients_are_served() {
+        let open = config(None, None);
+        for (client, ok) in [("127.0.0.1:5000", true), ("[::1]:5000", true), ("[::ffff:127.0.0.1]:1", true), ("10.0.0.2:5000", false), ("nonsense", false)] {
+            assert_eq!(authorize(&request(&[], "", client), &open).is_ok(), ok, "{client}");
+        }
+    }
+
+    #[test]
+    fn the_tick_token_may_come_in_the_query() {
+        let config = config(Some("api"), Some("t%k"));
+        assert!(authorize_tick(&request(&[], "token=t%25k", "10.0.0.2:1"), &config).is_ok());
+        assert!(authorize_tick(&request(&[("authorization", "Bearer t%k")], "", "10.0.0.2:1"), &config).is_ok());
+        assert_eq!(authorize_tick(&request(&[("authorization", "Bearer api")], "", "10.0.0.2:1"), &config).map_err(|e| e.status), Err(401));
+    }
+}

@@ -1,0 +1,223 @@
+//! The job routes: funboost's add, list, get, delete, delete-all, pause and resume.
+
+use serde_json::{json, Map, Value};
+
+use super::query::Query;
+use super::Outcome;
+use crate::error::{code, ApiError};
+use crate::host::HttpRequest;
+use crate::job::{validate_name, AddRequest, Job, StoreKind, StoredTime};
+use crate::services::Services;
+use crate::store::{registry, AddOutcome, Stored};
+use crate::trigger::{Schedule, Zdt};
+
+pub(super) fn queue_not_found(queue: &str) -> ApiError {
+    ApiError::new(
+        404,
+        code::QUEUE_NOT_FOUND,
+        "QueueNameNotExists",
+        format!("queue {queue} is not registered by any funboost consumer (start its consumer once, or set the variable allow_unregistered_queues=true)"),
+    )
+}
+
+fn job_not_found(queue: &str, job_id: &str) -> ApiError {
+    ApiError::new(404, code::JOB_NOT_FOUND, "JobLookupError", format!("No job by the id of {job_id} was found in queue {queue}"))
+}
+
+/// A job that is not stored: funboost answers QueueNameNotExists (4001) first when no consumer
+/// registered the queue, so do the same (unless unregistered queues are allowed).
+fn missing_job(services: &Services, queue: &str, job_id: &str) -> ApiError {
+    if !services.config.allow_unregistered_queues && matches!(registry::lookup(services.redis, queue), Ok(registry::Lookup { params: None, .. })) {
+        return queue_not_found(queue);
+    }
+    job_not_found(queue, job_id)
+}
+
+/// A random 32-hex-digit id, as APScheduler's `uuid4().hex`.
+fn new_job_id() -> String {
+    let (a, b) = (crate::random::u64(), crate::random::u64());
+    format!("{a:016x}{b:016x}")
+}
+
+/// POST add_timing_job (body: the add request).
+pub(super) fn add(request: &HttpRequest, services: &Services, query: Query) -> Outcome {
+    query.finish()?;
+    let add = AddRequest::parse(&request.body)?;
+    let config = services.config;
+    let job_id = add.job_id.clone().unwrap_or_else(new_job_id);
+    let registry::Lookup { params: registered, server_now_us: now_us } = registry::lookup(services.redis, &add.queue_name)?;
+    let max_priority = registered.as_ref().and_then(|p| p.max_priority);
+    let broker_kind = add.resolve_broker_kind(registered.as_ref().and_then(|p| p.broker_kind.as_deref()))?;
+    let message_kwargs = match registered {
+        Some(params) => registry::message_kwargs(&add.queue_name, &params, &add.args, &add.kwargs)?,
+        None if config.allow_unregistered_queues => registry::unmapped(&add.queue_name, &add.args, &add.kwargs, "no consumer registered it")?,
+        None => return Err(queue_not_found(&add.queue_name)),
+    };
+    let schedule = Schedule::build(&add.trigger, config.timezone, now_us)?;
+    let now = Zdt::from_utc(now_us, schedule.zone());
+    let next_run = schedule.next_fire_time_jittered(None, &now, crate::random::unit);
+    let job = Job {
+        job_id,
+        queue_name: add.queue_name,
+        store: add.store,
+        timezone: schedule.zone().name(),
+        trigger: add.trigger,
+        created_us: now_us,
+        args: add.args,
+        kwargs: add.kwargs,
+        message_kwargs,
+        misfire_grace_time: add.misfire_grace_time,
+        coalesce: add.coalesce,
+        broker_kind,
+        priority: add.priority,
+        max_priority,
+        extra: add.extra,
+        next_run: next_run.as_ref().map(StoredTime::of),
+        paused: false,
+        fires: 0,
+        missed: 0,
+        coalesced: 0,
+        last_fire: None,
+    };
+    let outcome = services.store(job.store)?.add(&job, add.replace_existing, config.max_jobs_per_queue)?;
+    let msg = match outcome {
+        AddOutcome::Added => format!("timing job {} added to queue {}", job.job_id, job.queue_name),
+        AddOutcome::Replaced => format!("timing job {} in queue {} replaced", job.job_id, job.queue_name),
+    };
+    Ok((msg, job.view(&schedule)))
+}
+
+fn load(services: &Services, store: StoreKind, queue: &str, job_id: &str) -> Result<(Stored, Schedule), ApiError> {
+    let stored = services.store(store)?.get(queue, job_id)?.ok_or_else(|| missing_job(services, queue, job_id))?;
+    let schedule = stored.job.schedule()?;
+    Ok((stored, schedule))
+}
+
+/// GET get_timing_jobs: every job of one queue or of all, by next run time (paused last).
+pub(super) fn list(_: &HttpRequest, services: &Services, mut query: Query) -> Outcome {
+    let queue = query.take("queue_name");
+    if let Some(q) = &queue {
+        validate_name("queue_name", q)?;
+    }
+    let store = query.store()?;
+    query.finish()?;
+    let mut jobs: Vec<(Job, Schedule)> = Vec::new();
+    for stored in services.store(store)?.list(queue.as_deref())? {
+        let schedule = stored.job.schedule()?;
+        jobs.push((stored.job, schedule));
+    }
+    // APScheduler's get_jobs order: by next run time, paused (no next run) last.
+    jobs.sort_by(|(a, _), (b, _)| {
+        let key = |j: &Job| (j.next_run.is_none() || j.paused, j.next_run.map(|t| t.utc_us), j.job_id.clone());
+        key(a).cmp(&key(b))
+    });
+    let views: Vec<Value> = jobs.iter().map(|(job, schedule)| job.view(schedule)).collect();
+    let mut by_queue: Map<String, Value> = Map::new();
+    if let Some(q) = &queue {
+        by_queue.insert(q.clone(), Value::Array(Vec::new()));
+    }
+    for (view, (job, _)) in views.iter().zip(&jobs) {
+        if let Value::Array(list) = by_queue.entry(job.queue_name.clone()).or_insert_with(|| Value::Array(Vec::new())) {
+            list.push(view.clone());
+        }
+    }
+    let count = views.len();
+    Ok(("ok".to_string(), json!({"jobs": views, "count": count, "jobs_by_queue": by_queue, "total_count": count})))
+}
+
+/// GET get_timing_job: one job and its next `count` fire times.
+pub(super) fn get(_: &HttpRequest, services: &Services, mut query: Query) -> Outcome {
+    let job_id = query.required_name("job_id")?;
+    let queue = query.required_name("queue_name")?;
+    let store = query.store()?;
+    let count = query.count(5)?;
+    query.finish()?;
+    let (stored, schedule) = load(services, store, &queue, &job_id)?;
+    let job = &stored.job;
+    let upcoming: Vec<String> = match (job.paused, job.next_run_time(&schedule)) {
+        (false, Some(next)) => schedule.trigger.following(next, count).iter().map(Zdt::py_str).collect(),
+        _ => Vec::new(),
+    };
+    let mut view = job.view(&schedule);
+    if let Value::Object(map) = &mut view {
+        map.insert("next_run_times".into(), json!(upcoming));
+    }
+    Ok(("ok".to_string(), view))
+}
+
+/// DELETE delete_timing_job.
+pub(super) fn delete(_: &HttpRequest, services: &Services, mut query: Query) -> Outcome {
+    let job_id = query.required_name("job_id")?;
+    let queue = query.required_name("queue_name")?;
+    let store = query.store()?;
+    query.finish()?;
+    update_job(services, store, &queue, &job_id, |_| Ok(None))?;
+    Ok((format!("timing job {job_id} deleted from queue {queue}"), Value::Null))
+}
+
+/// Replaces a stored job with `change(job)` (`None` deletes it) by compare-and-set, reading it
+/// again when a tick or another call changed it in between. Returns the new job.
+fn update_job(
+    services: &Services,
+    store: StoreKind,
+    queue: &str,
+    job_id: &str,
+    change: impl Fn(&Job) -> Result<Option<Job>, ApiError>,
+) -> Result<Option<Job>, ApiError> {
+    let jobs = services.store(store)?;
+    for _ in 0..5 {
+        let stored = jobs.get(queue, job_id)?.ok_or_else(|| missing_job(services, queue, job_id))?;
+        let after = change(&stored.job)?;
+        if jobs.replace(&stored, after.as_ref())? {
+            return Ok(after);
+        }
+    }
+    Err(ApiError::new(409, code::JOB_EXISTS, "Conflict", format!("timing job {job_id} kept changing; try again")))
+}
+
+/// DELETE delete_all_timing_jobs: every job of one queue, or of all.
+pub(super) fn delete_all(_: &HttpRequest, services: &Services, mut query: Query) -> Outcome {
+    let queue = query.take("queue_name");
+    if let Some(q) = &queue {
+        validate_name("queue_name", q)?;
+    }
+    let store = query.store()?;
+    query.finish()?;
+    let deleted = services.store(store)?.delete_all(queue.as_deref())?;
+    let scope = queue.map_or_else(|| "all queues".to_string(), |q| format!("queue {q}"));
+    Ok((format!("deleted {deleted} timing jobs from {scope}"), json!({"deleted_count": deleted, "failed_jobs": []})))
+}
+
+/// POST pause_timing_job: the job stays stored and leaves the due index.
+pub(super) fn pause(_: &HttpRequest, services: &Services, query: Query) -> Outcome {
+    pause_or_resume(services, query, true)
+}
+
+/// POST resume_timing_job: the next run is recomputed from now (APScheduler's rule).
+pub(super) fn resume(_: &HttpRequest, services: &Services, query: Query) -> Outcome {
+    pause_or_resume(services, query, false)
+}
+
+fn pause_or_resume(services: &Services, mut query: Query, pause: bool) -> Outcome {
+    let job_id = query.required_name("job_id")?;
+    let queue = query.required_name("queue_name")?;
+    let store = query.store()?;
+    query.finish()?;
+    let job = update_job(services, store, &queue, &job_id, |job| {
+        let mut job = job.clone();
+        job.paused = pause;
+        if !pause {
+            // APScheduler's resume: the next run is recomputed from now.
+            let schedule = job.schedule()?;
+            let now = Zdt::from_utc(services.now_us()?, schedule.zone());
+            job.next_run = schedule.next_fire_time_jittered(None, &now, crate::random::unit).as_ref().map(StoredTime::of);
+        }
+        Ok(Some(job))
+    })?;
+    let verb = if pause { "paused" } else { "resumed" };
+    let view = match job {
+        Some(job) => job.view(&job.schedule()?),
+        None => Value::Null,
+    };
+    Ok((format!("timing job {job_id} in queue {queue} {verb}"), view))
+}

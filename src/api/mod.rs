@@ -1,0 +1,152 @@
+//! The `/funboost/...` HTTP API: funboost's timing-job routes (same paths, query-string
+//! arguments for pause/resume/delete/get, the same response envelope) plus preview, tick and
+//! health. One route table ([`ROUTES`]) gives each route its methods, who may call it and its
+//! handler; 404, 405 and authorization are decided from it. Handlers live by route group:
+//! `jobs`, `ops`.
+
+mod auth;
+mod jobs;
+mod ops;
+mod query;
+
+use serde_json::{json, Value};
+
+use crate::error::{code, ApiError};
+use crate::host::{HttpRequest, HttpResponse};
+use crate::services::Services;
+use query::Query;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Serves one request. Never panics; every failure is an envelope with a 4xx/5xx status.
+pub fn handle(request: &HttpRequest, services: &Services) -> HttpResponse {
+    match route(request, services) {
+        Ok((msg, data)) => json_response(200, envelope(true, &msg, data, code::OK, None)),
+        Err(e) => error_response(&e),
+    }
+}
+
+/// The envelope of a failure, for the adapters too (a configuration error never reaches
+/// [`handle`]).
+pub fn error_response(e: &ApiError) -> HttpResponse {
+    let mut response = json_response(e.status, envelope(false, &e.message, Value::Null, e.code, Some(e)));
+    if e.status == 401 {
+        response.headers.push(("www-authenticate".to_string(), "Bearer".to_string()));
+    }
+    response
+}
+
+fn json_response(status: u16, body: Value) -> HttpResponse {
+    // to_vec, not to_string: Value's Display goes through fmt, several times slower.
+    let body = serde_json::to_vec(&body).unwrap_or_default();
+    HttpResponse { status, headers: vec![("content-type".to_string(), "application/json".to_string())], body }
+}
+
+/// funboost's `BaseResponse`: every key always present.
+fn envelope(succ: bool, msg: &str, data: Value, code: i32, error: Option<&ApiError>) -> Value {
+    json!({
+        "succ": succ,
+        "msg": msg,
+        "data": data,
+        "code": code,
+        "error": error.map(|e| e.kind),
+        "error_data": error.and_then(ApiError::error_data),
+        "traceback": Value::Null,
+        "trace_id": Value::Null,
+    })
+}
+
+type Outcome = Result<(String, Value), ApiError>;
+
+type Handler = fn(&HttpRequest, &Services, Query) -> Outcome;
+
+/// Who may call a route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone (health).
+    Open,
+    /// The API token, or loopback clients when none is set.
+    Api,
+    /// The tick token (header or `token` query parameter), or loopback clients when none is set.
+    Tick,
+}
+
+/// One route: its path under `/funboost`, methods, access, a one-line summary and handler.
+pub struct Route {
+    pub path: &'static str,
+    pub methods: &'static [&'static str],
+    pub access: Access,
+    pub summary: &'static str,
+    handler: Handler,
+}
+
+/// Every route, in the README's order.
+pub const ROUTES: &[Route] = &[
+    Route { path: "/add_timing_job", methods: &["POST"], access: Access::Api, summary: "add a job (or replace one with replace_existing)", handler: jobs::add },
+    Route { path: "/get_timing_jobs", methods: &["GET"], access: Access::Api, summary: "list jobs by queue", handler: jobs::list },
+    Route { path: "/get_timing_job", methods: &["GET"], access: Access::Api, summary: "one job and its next fire times", handler: jobs::get },
+    Route { path: "/delete_timing_job", methods: &["DELETE"], access: Access::Api, summary: "delete one job", handler: jobs::delete },
+    Route { path: "/delete_all_timing_jobs", methods: &["DELETE"], access: Access::Api, summary: "delete the jobs of one queue, or all", handler: jobs::delete_all },
+    Route { path: "/pause_timing_job", methods: &["POST"], access: Access::Api, summary: "pause a job", handler: jobs::pause },
+    Route { path: "/resume_timing_job", methods: &["POST"], access: Access::Api, summary: "resume a job (next run recomputed from now)", handler: jobs::resume },
+    Route { path: "/preview_timing_job", methods: &["POST"], access: Access::Api, summary: "dry run: a trigger's next fire times", handler: ops::preview },
+    Route { path: "/health", methods: &["GET"], access: Access::Open, summary: "the store is reachable; version and clocks", handler: ops::health },
+    Route { path: "/tick", methods: &["GET", "POST"], access: Access::Tick, summary: "run one tick now (hosts without the cron trigger)", handler: ops::tick },
+];
+
+fn route(request: &HttpRequest, services: &Services) -> Outcome {
+    let path = request.path.trim_end_matches('/');
+    let method = request.method.to_ascii_uppercase();
+    let route = ROUTES
+        .iter()
+        .find(|r| r.path == path)
+        .ok_or_else(|| ApiError::new(404, code::ROUTE_NOT_FOUND, "NotFound", format!("no route {} (see the README for the routes)", request.path)))?;
+    if !route.methods.contains(&method.as_str()) {
+        return Err(ApiError::new(
+            405,
+            code::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            format!("{} takes {}, not {method}", request.path, route.methods.join(", ")),
+        ));
+    }
+    match route.access {
+        Access::Open => {}
+        Access::Api => auth::authorize(request, services.config)?,
+        Access::Tick => auth::authorize_tick(request, services.config)?,
+    }
+    if request.body.len() > services.config.max_body_bytes {
+        return Err(ApiError::new(
+            413,
+            code::BODY_TOO_LARGE,
+            "BodyTooLarge",
+            format!("the body has {} bytes; the limit is {} (variable max_body_bytes)", request.body.len(), services.config.max_body_bytes),
+        ));
+    }
+    (route.handler)(request, services, Query::parse(&request.query)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_unique_and_every_route_has_a_method() {
+        let mut paths: Vec<&str> = ROUTES.iter().map(|r| r.path).collect();
+        paths.sort();
+        paths.dedup();
+        assert_eq!(paths.len(), ROUTES.len());
+        assert!(ROUTES.iter().all(|r| !r.methods.is_empty() && r.path.starts_with('/')));
+    }
+
+    #[test]
+    fn only_health_is_open_and_only_tick_takes_the_tick_token() {
+        for route in ROUTES {
+            let want = match route.path {
+                "/health" => Access::Open,
+                "/tick" => Access::Tick,
+                _ => Access::Api,
+            };
+            assert_eq!(route.access, want, "{}", route.path);
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! Routes around the jobs: preview, tick and health.
+
+use serde_json::{json, Value};
+
+use super::query::Query;
+use super::{Outcome, VERSION};
+use crate::error::ApiError;
+use crate::host::HttpRequest;
+use crate::job::{validate_name, Body};
+use crate::services::Services;
+use crate::trigger::{parse_datetime, Schedule, Zdt};
+
+/// POST preview_timing_job: validate a trigger and list its next fire times; stores nothing.
+pub(super) fn preview(request: &HttpRequest, services: &Services, query: Query) -> Outcome {
+    query.finish()?;
+    let mut body = Body::parse(&request.body)?;
+    if let Some(queue) = body.string("queue_name")? {
+        validate_name("queue_name", &queue)?;
+    }
+    let count = body.unsigned("count", 1000)?.unwrap_or(10) as usize;
+    if count == 0 {
+        return Err(ApiError::invalid("count", "must be a whole number from 1 to 1000, got 0"));
+    }
+    let after = body.string("after")?;
+    let kind = body.string("trigger")?.ok_or_else(|| ApiError::invalid("trigger", "is required (\"date\", \"interval\" or \"cron\")"))?;
+    let spec = body.trigger_spec(kind)?;
+    body.finish()?;
+    let now_us = match &after {
+        Some(_) => services.wall_clock_us,
+        None => services.now_us().unwrap_or(services.wall_clock_us),
+    };
+    let schedule = Schedule::build(&spec, services.config.timezone, now_us)?;
+    let after = match after {
+        Some(text) => parse_datetime("after", &text, schedule.zone())?,
+        None => Zdt::from_utc(now_us, schedule.zone()),
+    };
+    let fires: Vec<String> = schedule.trigger.upcoming(&after, count).iter().map(Zdt::py_str).collect();
+    Ok((
+        "ok".to_string(),
+        json!({"trigger": schedule.trigger.kind(), "trigger_str": schedule.trigger.to_string(), "timezone": schedule.zone().name(), "after": after.py_str(), "next_run_times": fires}),
+    ))
+}
+
+/// GET/POST tick: one tick now, for hosts without the cron trigger.
+pub(super) fn tick(_: &HttpRequest, services: &Services, mut query: Query) -> Outcome {
+    query.take("token");
+    let lookahead_secs = match query.take("lookahead") {
+        None => 0,
+        Some(text) => match text.parse::<u32>() {
+            Ok(n) if n <= 300 => n,
+            _ => return Err(ApiError::invalid("lookahead", format!("must be a whole number of seconds from 0 to 300, got {text:?}"))),
+        },
+    };
+    query.finish()?;
+    let options = crate::tick::TickOptions { lookahead_secs, ..Default::default() };
+    let report = crate::tick::run_with(services, options).map_err(|e| ApiError::store_unavailable(format!("{e:#}")))?;
+    let msg = format!("tick published {} fires ({} ahead), {} missed, {} coalesced", report.fired + report.fired_ahead, report.fired_ahead, report.missed, report.coalesced);
+    Ok((msg, serde_json::to_value(&report).unwrap_or(Value::Null)))
+}
+
+/// GET health: the store is reachable; version and clocks.
+pub(super) fn health(_: &HttpRequest, services: &Services, query: Query) -> Outcome {
+    query.finish()?;
+    let server_us = services.now_us()?;
+    let zone = services.config.timezone;
+    Ok((
+        "ok".to_string(),
+        json!({
+            "version": VERSION,
+            "store": "reachable",
+            "redis_time": Zdt::from_utc(server_us, zone).py_str(),
+            "host_time": Zdt::from_utc(services.wall_clock_us, zone).py_str(),
+            "clock_skew_ms": (services.wall_clock_us - server_us) / 1000,
+            "timezone": zone.name(),
+        }),
+    ))
+}

@@ -126,6 +126,8 @@ pub struct Host {
     clock_skew_ms: i64,
     /// Fault injection (see [`Host::with_crash_chance`]).
     crash: Option<Arc<CrashInjection>>,
+    /// The CA trusted for `rediss://` (see [`Host::with_redis_ca`]).
+    redis_ca: Option<Arc<redis::TlsCertificates>>,
 }
 
 /// [`Host::with_crash_chance`]'s settings.
@@ -221,7 +223,7 @@ impl Host {
         };
 
         let shared = Arc::new(Shared { variables: config.variables, kv: Mutex::new(BTreeMap::new()), redis_counts: SharedRedisCounts::default() });
-        Ok(Host { inner: Arc::new(Inner { api, ticker, shared }), clock_skew_ms: 0, crash: None })
+        Ok(Host { inner: Arc::new(Inner { api, ticker, shared }), clock_skew_ms: 0, crash: None, redis_ca: None })
     }
 
     /// This host with the guests' wall clock (`wasi:clocks/wall-clock`) moved by `skew_ms`
@@ -242,6 +244,17 @@ impl Host {
     pub fn with_crash_chance(mut self, chance: f64, only_on: Option<&str>) -> Host {
         self.crash = (chance > 0.0).then(|| Arc::new(CrashInjection { chance, only_on: only_on.map(str::to_string) }));
         self
+    }
+
+    /// This host with the guests' `rediss://` connections trusting only the CA certificates in
+    /// `pem` (PEM text, one or more certificates) instead of the system's roots, for a Redis
+    /// whose certificate a private CA signed (the TLS tests make a throwaway one). The server's
+    /// certificate is still verified, chain and host name; `redis://` URLs are unaffected. Fails
+    /// if `pem` holds no certificate. Spin has no such option: there, a private CA goes into the
+    /// system's trust store or `SSL_CERT_FILE`, which this host reads too when no CA is given.
+    pub fn with_redis_ca(mut self, pem: &[u8]) -> Result<Host> {
+        self.redis_ca = Some(Arc::new(spin_redis::ca_certificates(pem)?));
+        Ok(self)
     }
 
     /// Redis connections opened and commands sent by this host's guests so far (benchmarks
@@ -518,6 +531,7 @@ impl Host {
                 hooks: DenyOutboundHttp,
                 shared: self.inner.shared.clone(),
                 crash: self.crash.clone(),
+                redis_ca: self.redis_ca.clone(),
             },
         )
     }
@@ -662,6 +676,7 @@ pub struct State {
     hooks: DenyOutboundHttp,
     shared: Arc<Shared>,
     crash: Option<Arc<CrashInjection>>,
+    redis_ca: Option<Arc<redis::TlsCertificates>>,
 }
 
 impl WasiView for State {

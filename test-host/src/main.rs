@@ -3,7 +3,7 @@
 //! ```text
 //! funboost-test-host serve --api <funboost_api.wasm> [--ticker <funboost_ticker.wasm>]
 //!     [--listen 127.0.0.1:3000] [--var name=value ...] [--tick-every-ms N] [--clock-skew-ms N]
-//!     [--crash-chance P [--crash-only-on TEXT]]
+//!     [--crash-chance P [--crash-only-on TEXT]] [--redis-ca <ca.pem>]
 //! ```
 //!
 //! Serves the HTTP component under `/funboost/...` and, with `--ticker` and `--tick-every-ms`,
@@ -13,8 +13,9 @@
 //! event's timestamp, like a replica whose clock is off. `--crash-chance P` aborts the process
 //! with probability P before and after each Redis command of a guest, or only those whose name
 //! or first argument (an EVAL's script) contains `--crash-only-on` TEXT (crash tests; see
-//! `Host::with_crash_chance`). Prints `listening on http://<addr>` once ready; runs until
-//! killed.
+//! `Host::with_crash_chance`). `--redis-ca` makes `rediss://` connections trust only the CA
+//! certificates in that PEM file instead of the system's roots (`Host::with_redis_ca`). Prints
+//! `listening on http://<addr>` once ready; runs until killed.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -24,7 +25,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use funboost_test_host::{Host, HostConfig};
 
-const USAGE: &str = "usage: funboost-test-host serve --api <wasm> [--ticker <wasm>] [--listen 127.0.0.1:3000] [--var name=value ...] [--tick-every-ms N] [--clock-skew-ms N] [--crash-chance P [--crash-only-on TEXT]]";
+const USAGE: &str = "usage: funboost-test-host serve --api <wasm> [--ticker <wasm>] [--listen 127.0.0.1:3000] [--var name=value ...] [--tick-every-ms N] [--clock-skew-ms N] [--crash-chance P [--crash-only-on TEXT]] [--redis-ca <ca.pem>]";
 
 #[tokio::main]
 async fn main() {
@@ -52,6 +53,7 @@ async fn run() -> Result<()> {
     let mut clock_skew_ms: i64 = 0;
     let mut crash_chance = 0.0;
     let mut crash_only_on = None;
+    let mut redis_ca = None;
     while let Some(flag) = args.next() {
         let mut value = || args.next().with_context(|| format!("{flag} needs a value\n{USAGE}"));
         match flag.as_str() {
@@ -78,6 +80,7 @@ async fn run() -> Result<()> {
                 }
             }
             "--crash-only-on" => crash_only_on = Some(value()?),
+            "--redis-ca" => redis_ca = Some(PathBuf::from(value()?)),
             other => bail!("unknown argument {other:?}\n{USAGE}"),
         }
     }
@@ -86,7 +89,11 @@ async fn run() -> Result<()> {
         bail!("--tick-every-ms needs --ticker");
     }
 
-    let host = Host::new(HostConfig { api_wasm: api, ticker_wasm: ticker, variables })?.with_clock_skew(clock_skew_ms).with_crash_chance(crash_chance, crash_only_on.as_deref());
+    let mut host = Host::new(HostConfig { api_wasm: api, ticker_wasm: ticker, variables })?.with_clock_skew(clock_skew_ms).with_crash_chance(crash_chance, crash_only_on.as_deref());
+    if let Some(path) = redis_ca {
+        let pem = std::fs::read(&path).with_context(|| format!("cannot read --redis-ca {}", path.display()))?;
+        host = host.with_redis_ca(&pem).with_context(|| format!("--redis-ca {}", path.display()))?;
+    }
     let (addr, server) = host.serve(listen).await?;
     println!("listening on http://{addr}");
     if let Some(world) = host.cron_world() {

@@ -1,10 +1,16 @@
 //! `fermyon:spin/redis@2.0.0` over a real redis-server, mirroring Spin's host
 //! (`crates/factor-outbound-redis/src/host.rs`, same in Spin v3.5.0 and v4.0.2):
 //!
-//! * `open(address)` parses the URL with redis-rs (`redis://[user:password@]host[:port][/db]`;
-//!   a bad URL is `invalid-address`) and makes a fresh multiplexed connection per call (a
-//!   refused connection is `other(message)`). Unlike Spin, `allowed_outbound_hosts` is not
-//!   enforced.
+//! * `open(address)` parses the URL with redis-rs (`redis://[user:password@]host[:port][/db]`,
+//!   or `rediss://` for TLS; a bad URL is `invalid-address`) and makes a fresh multiplexed
+//!   connection per call (a refused connection, a failed TLS handshake or a wrong password is
+//!   `other(message)`). Unlike Spin, `allowed_outbound_hosts` is not enforced.
+//! * TLS: Spin builds redis-rs with native-tls (OpenSSL on Linux, the system's trust store);
+//!   this host uses rustls with the system's roots (rustls-native-certs, which also reads
+//!   `SSL_CERT_FILE`/`SSL_CERT_DIR` as OpenSSL does), or only the CA certificates given to
+//!   [`crate::Host::with_redis_ca`]. Certificates are always verified (chain and host name);
+//!   there is no insecure mode, and a `#insecure` URL fragment is refused. TLS error texts are
+//!   rustls's, not OpenSSL's.
 //! * `execute` sends the command and flattens the reply with [`flatten`]: nested arrays and
 //!   sets are appended depth-first into one list, Double and BigNumber become binary text,
 //!   Boolean becomes int64 0/1, and Map, Attribute, VerbatimString and Push are refused.
@@ -29,10 +35,48 @@ pub struct RedisConnection {
     connection: MultiplexedConnection,
 }
 
-/// Opens a connection the way Spin's `connection.open` does.
+/// Opens a connection the way Spin's `connection.open` does (`rediss://` trusting the system's
+/// roots).
 pub async fn open(address: &str) -> Result<MultiplexedConnection, Error> {
-    let client = redis::Client::open(address).map_err(|_| Error::InvalidAddress)?;
-    client.get_multiplexed_async_connection().await.map_err(other)
+    open_with_ca(address, None).await
+}
+
+/// [`open`], with `rediss://` URLs trusting only the CA certificates in `ca` (PEM) when given.
+pub async fn open_with_ca(address: &str, ca: Option<&redis::TlsCertificates>) -> Result<MultiplexedConnection, Error> {
+    client(address, ca).map_err(|_| Error::InvalidAddress)?.get_multiplexed_async_connection().await.map_err(other)
+}
+
+/// A redis-rs client for `address`; with `ca`, a `rediss://` address trusts only those CA
+/// certificates (a plain `redis://` address ignores `ca`).
+pub fn client(address: &str, ca: Option<&redis::TlsCertificates>) -> redis::RedisResult<redis::Client> {
+    install_crypto_provider();
+    match ca {
+        Some(ca) if address.starts_with("rediss://") => redis::Client::build_with_tls(address, ca.clone()),
+        _ => redis::Client::open(address),
+    }
+}
+
+/// rustls's process-wide crypto provider: ring, the only one this crate compiles in. Installing
+/// it explicitly keeps TLS working if another crate in a build ever enables aws-lc-rs too (rustls
+/// panics when it has to choose between two).
+pub(crate) fn install_crypto_provider() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// `TlsCertificates` trusting only the CA certificates in `pem`; an error if `pem` holds none
+/// or one does not parse.
+pub fn ca_certificates(pem: &[u8]) -> anyhow::Result<redis::TlsCertificates> {
+    use rustls::pki_types::pem::PemObject;
+    let mut count = 0;
+    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(pem) {
+        cert.map_err(|e| anyhow::anyhow!("the Redis CA is not valid PEM: {e}"))?;
+        count += 1;
+    }
+    anyhow::ensure!(count > 0, "the Redis CA holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
+    Ok(redis::TlsCertificates { client_tls: None, root_cert: Some(pem.to_vec()) })
 }
 
 /// Spin's `connection.execute`: run `command` with `arguments` and flatten the reply.
@@ -148,7 +192,7 @@ impl wit::Host for State {}
 
 impl wit::HostConnection for State {
     async fn open(&mut self, address: String) -> Result<Resource<RedisConnection>, Error> {
-        let connection = open(&address).await?;
+        let connection = open_with_ca(&address, self.redis_ca.as_deref()).await?;
         self.shared.redis_counts.connections.fetch_add(1, Ordering::Relaxed);
         self.table.push(RedisConnection { connection }).map_err(|_| Error::TooManyConnections)
     }

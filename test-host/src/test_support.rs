@@ -1,8 +1,9 @@
-//! Helpers for tests: a throwaway redis-server and the paths of the built components.
+//! Helpers for tests: a throwaway redis-server (plain, or TLS-only with a password and a
+//! throwaway CA) and the paths of the built components.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -13,29 +14,84 @@ use anyhow::{bail, Context, Result};
 pub struct RedisServer {
     child: Child,
     port: u16,
+    tls: Option<TlsServer>,
+}
+
+/// What [`RedisServer::start_tls`] made: the password and the throwaway CA (files in `dir`,
+/// removed on drop).
+struct TlsServer {
+    password: String,
+    dir: PathBuf,
+    ca_pem: Vec<u8>,
 }
 
 impl RedisServer {
     /// Starts the server and waits (up to 10 s) until it answers PING.
     pub fn start() -> Result<RedisServer> {
+        Self::start_with(None)
+    }
+
+    /// Starts a TLS-only server (`--port 0 --tls-port <free>`) that needs `password`
+    /// (`requirepass`, user `default`) and waits until it answers PING over TLS. Its certificate
+    /// (for `127.0.0.1` and `localhost`) is signed by a throwaway CA made with the `openssl` CLI
+    /// ([`RedisServer::ca_pem`], [`RedisServer::ca_file`]); clients need no certificate.
+    /// [`RedisServer::url`] is then `rediss://default:<password>@127.0.0.1:<port>/<db>`.
+    pub fn start_tls(password: &str) -> Result<RedisServer> {
+        anyhow::ensure!(
+            !password.is_empty() && password.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+            "use a password that needs no escaping in a URL"
+        );
+        let dir = std::env::temp_dir().join(format!("funboost_edge_tls_{}_{}", std::process::id(), free_port()?));
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let made = make_tls_files(&dir);
+        let tls = TlsServer {
+            password: password.to_string(),
+            ca_pem: made.and_then(|()| std::fs::read(dir.join("ca.crt")).context("reading ca.crt")).inspect_err(|_| {
+                let _ = std::fs::remove_dir_all(&dir);
+            })?,
+            dir,
+        };
+        Self::start_with(Some(tls))
+    }
+
+    fn start_with(mut tls: Option<TlsServer>) -> Result<RedisServer> {
         let binary = std::env::var("FUNBOOST_EDGE_REDIS_SERVER").unwrap_or_else(|_| "redis-server".to_string());
         let mut last_error = None;
         // The port is free when chosen but another process may take it before redis binds it.
         for _ in 0..5 {
             let port = free_port()?;
-            let child = Command::new(&binary)
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            let mut command = Command::new(&binary);
+            match &tls {
+                None => command.args(["--port", &port.to_string()]),
+                Some(tls) => {
+                    let file = |name: &str| tls.dir.join(name).to_string_lossy().into_owned();
+                    command
+                        .args(["--port", "0", "--tls-port", &port.to_string()])
+                        .args(["--tls-cert-file", &file("server.crt"), "--tls-key-file", &file("server.key")])
+                        .args(["--tls-ca-cert-file", &file("ca.crt"), "--tls-auth-clients", "no"])
+                        .args(["--requirepass", &tls.password])
+                }
+            };
+            let child = command
+                .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
                 .args(["--dir", &std::env::temp_dir().to_string_lossy()])
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
                 .with_context(|| format!("cannot run {binary} (install redis-server or set FUNBOOST_EDGE_REDIS_SERVER)"))?;
-            let mut server = RedisServer { child, port };
+            let mut server = RedisServer { child, port, tls: tls.take() };
             match server.wait_ready(Duration::from_secs(10)) {
                 Ok(()) => return Ok(server),
-                Err(e) => last_error = Some(e),
+                Err(e) => {
+                    last_error = Some(e);
+                    // Keep the TLS files for the next try; `server`'s drop must not delete them.
+                    tls = server.tls.take();
+                }
             }
+        }
+        if let Some(tls) = tls {
+            let _ = std::fs::remove_dir_all(&tls.dir);
         }
         Err(last_error.unwrap_or_else(|| anyhow::anyhow!("redis-server did not start")))
     }
@@ -57,6 +113,12 @@ impl RedisServer {
     }
 
     fn ping(&self) -> Result<()> {
+        if self.tls.is_some() {
+            let mut connection = self.client(0)?.get_connection_with_timeout(Duration::from_secs(1))?;
+            let reply: String = redis::cmd("PING").query(&mut connection)?;
+            anyhow::ensure!(reply == "PONG", "unexpected PING reply {reply:?}");
+            return Ok(());
+        }
         let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
         stream.set_read_timeout(Some(Duration::from_secs(1)))?;
         stream.write_all(b"PING\r\n")?;
@@ -78,9 +140,35 @@ impl RedisServer {
         format!("127.0.0.1:{}", self.port)
     }
 
-    /// `redis://127.0.0.1:<port>/<db>` (the `redis_url` variable).
+    /// `redis://127.0.0.1:<port>/<db>` (the `redis_url` variable); for a [`RedisServer::start_tls`]
+    /// server `rediss://default:<password>@127.0.0.1:<port>/<db>`.
     pub fn url(&self, db: u32) -> String {
-        format!("redis://127.0.0.1:{}/{db}", self.port)
+        match &self.tls {
+            None => format!("redis://127.0.0.1:{}/{db}", self.port),
+            Some(tls) => format!("rediss://default:{}@127.0.0.1:{}/{db}", tls.password, self.port),
+        }
+    }
+
+    /// A redis-rs client for DB `db` of this server (over TLS, trusting the throwaway CA, with the
+    /// password, for a [`RedisServer::start_tls`] server).
+    pub fn client(&self, db: u32) -> Result<redis::Client> {
+        let ca = self.tls.as_ref().map(|tls| crate::spin_redis::ca_certificates(&tls.ca_pem)).transpose()?;
+        Ok(crate::spin_redis::client(&self.url(db), ca.as_ref())?)
+    }
+
+    /// The throwaway CA's certificate (PEM) of a [`RedisServer::start_tls`] server.
+    pub fn ca_pem(&self) -> Option<&[u8]> {
+        self.tls.as_ref().map(|tls| tls.ca_pem.as_slice())
+    }
+
+    /// The file holding [`RedisServer::ca_pem`] (e.g. for `SSL_CERT_FILE` of a Python client).
+    pub fn ca_file(&self) -> Option<PathBuf> {
+        self.tls.as_ref().map(|tls| tls.dir.join("ca.crt"))
+    }
+
+    /// The `requirepass` password of a [`RedisServer::start_tls`] server.
+    pub fn password(&self) -> Option<&str> {
+        self.tls.as_ref().map(|tls| tls.password.as_str())
     }
 }
 
@@ -88,7 +176,34 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(tls) = &self.tls {
+            let _ = std::fs::remove_dir_all(&tls.dir);
+        }
     }
+}
+
+/// Writes `ca.crt` (a throwaway CA, P-256, valid 2 days), `server.crt` (signed by it, for
+/// `IP:127.0.0.1` and `DNS:localhost`) and `server.key` into `dir` with the `openssl` CLI.
+fn make_tls_files(dir: &Path) -> Result<()> {
+    let openssl = |args: &[&str]| -> Result<()> {
+        let output = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .output()
+            .context("cannot run openssl (install the openssl package)")?;
+        anyhow::ensure!(output.status.success(), "openssl {} failed: {}", args.join(" "), String::from_utf8_lossy(&output.stderr));
+        Ok(())
+    };
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    openssl(&[&["req", "-x509"][..], &ec, &["-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=funboost-edge throwaway test CA"]].concat())?;
+    openssl(&[&["req"][..], &ec, &["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]].concat())?;
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName = IP:127.0.0.1, DNS:localhost\nbasicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature\nextendedKeyUsage = serverAuth\n",
+    )?;
+    openssl(&["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "server.ext"])?;
+    Ok(())
 }
 
 fn free_port() -> Result<u16> {

@@ -56,14 +56,22 @@ pub struct Env {
 
 impl Env {
     pub fn start(overrides: &[(&str, &str)]) -> Env {
-        let redis = RedisServer::start().expect("redis-server");
-        let conn = redis::Client::open(redis.url(DB)).expect("redis url").get_connection().expect("connect to redis");
-        let host = Host::new(HostConfig {
+        Env::start_on(RedisServer::start().expect("redis-server"), overrides)
+    }
+
+    /// [`Env::start`] on a given server, e.g. a TLS-only one with a password
+    /// (`RedisServer::start_tls`): the components and `conn` then trust its throwaway CA.
+    pub fn start_on(redis: RedisServer, overrides: &[(&str, &str)]) -> Env {
+        let conn = redis.client(DB).expect("redis url").get_connection().expect("connect to redis");
+        let mut host = Host::new(HostConfig {
             api_wasm: wasm_path("funboost_api"),
             ticker_wasm: Some(wasm_path("funboost_ticker")),
             variables: variables(&redis, overrides),
         })
         .expect("Host::new");
+        if let Some(ca) = redis.ca_pem() {
+            host = host.with_redis_ca(ca).expect("the test CA");
+        }
         Env { redis, conn, host }
     }
 
@@ -255,17 +263,24 @@ pub struct Worker {
 
 impl Worker {
     /// Starts the worker for `queues` (`{queue, broker_kind, broker_exclusive_config?}`) and
-    /// waits until every queue is registered in `funboost_queue__consumer_parmas`.
+    /// waits until every queue is registered in `funboost_queue__consumer_parmas`. On a TLS
+    /// server with a password, funboost connects with `REDIS_SSL` and `REDIS_PASSWORD`, trusting
+    /// the server's throwaway CA through `SSL_CERT_FILE`.
     pub async fn start(env: &mut Env, queues: &Value) -> Worker {
         let started = Instant::now();
         let log = std::env::temp_dir().join(format!("funboost_edge_worker_{}_{}.log", std::process::id(), env.redis.port()));
         let log_file = std::fs::File::create(&log).expect("worker log file");
         let results_key = "firing_e2e:results".to_string();
         let stop_key = "firing_e2e:stop".to_string();
-        let child = Command::new(python())
+        let mut command = Command::new(python());
+        command
             .arg(python_script("funboost_worker.py"))
             .args(["--port", &env.redis.port().to_string(), "--results-key", &results_key, "--stop-key", &stop_key])
-            .args(["--queues", &queues.to_string(), "--timeout", "150"])
+            .args(["--queues", &queues.to_string(), "--timeout", "150"]);
+        if let (Some(password), Some(ca)) = (env.redis.password(), env.redis.ca_file()) {
+            command.args(["--password", password, "--ssl"]).env("SSL_CERT_FILE", ca);
+        }
+        let child = command
             .env("PYTHONUNBUFFERED", "1")
             .stdin(Stdio::null())
             .stdout(log_file.try_clone().expect("log file"))

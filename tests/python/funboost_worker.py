@@ -5,7 +5,12 @@ kind), runs `add(x, y=5)` for every message, and appends what the function recei
 (RPUSH <results_key> <json>), so the Rust test can check the arguments and count executions.
 
     python funboost_worker.py --port 6390 --results-key fe:results --stop-key fe:stop \
-        --queues '[{"queue": "q1", "broker_kind": "REDIS"}, ...]' [--timeout 120]
+        --queues '[{"queue": "q1", "broker_kind": "REDIS"}, ...]' [--timeout 120] \
+        [--password PW] [--ssl]
+
+--password and --ssl set funboost's REDIS_PASSWORD and REDIS_SSL (TLS, verifying the server's
+certificate against the default trust store, which SSL_CERT_FILE replaces), and the worker's own
+connection uses them too.
 
 Setup, as funboost-compat.md section 3 records it: funboost reads `funboost_config.py` from
 sys.path (BrokerConnConfig: Redis host/port/DB 7; FunboostCommonConfig: TIMEZONE Asia/Shanghai),
@@ -36,10 +41,11 @@ class BrokerConnConfig(DataClassBase):
     REDIS_HOST = '127.0.0.1'
     REDIS_PORT = {port}
     REDIS_DB = 7
-    REDIS_PASSWORD = ''
+    REDIS_PASSWORD = {password!r}
     REDIS_USERNAME = ''
     REDIS_DB_FILTER_AND_RPC_RESULT = 8
-    REDIS_URL = 'redis://127.0.0.1:{port}/7'
+    REDIS_SSL = {ssl!r}
+    REDIS_URL = {url!r}
 
 
 class FunboostCommonConfig(DataClassBase):
@@ -63,13 +69,17 @@ ROOT_LOGGER_FILENAME_ERROR = None
 '''
 
 
-def enter_funboost_project(project, redis_port, extra_funboost_config='', extra_nb_log_config=''):
+def enter_funboost_project(project, redis_port, extra_funboost_config='', extra_nb_log_config='', password='', ssl=False):
     """Makes `project` funboost's project root (its configs for Redis 127.0.0.1:<redis_port>
-    DB 7, logs in <project>/logs) at sys.path[1] and the working directory. Import funboost after
-    this. Also used by the benchmark peers (benches/peers)."""
+    DB 7, with `password` and over TLS if `ssl`; logs in <project>/logs) at sys.path[1] and the
+    working directory. Import funboost after this. Also used by the benchmark peers
+    (benches/peers)."""
     logs = os.path.join(project, 'logs')
+    from urllib.parse import quote_plus
+    url = '%s://:%s@127.0.0.1:%d/7' % ('rediss' if ssl else 'redis', quote_plus(password), redis_port) if password else \
+        '%s://127.0.0.1:%d/7' % ('rediss' if ssl else 'redis', redis_port)
     with open(os.path.join(project, 'funboost_config.py'), 'w') as f:
-        f.write(FUNBOOST_CONFIG.format(port=redis_port) + extra_funboost_config)
+        f.write(FUNBOOST_CONFIG.format(port=redis_port, password=password, ssl=ssl, url=url) + extra_funboost_config)
     with open(os.path.join(project, 'nb_log_config.py'), 'w') as f:
         f.write(NB_LOG_CONFIG.format(log_path=logs) + extra_nb_log_config)
     os.environ['LOG_PATH'] = logs
@@ -84,16 +94,18 @@ def main():
     parser.add_argument('--results-key', required=True)
     parser.add_argument('--stop-key', required=True)
     parser.add_argument('--timeout', type=float, default=120.0)
+    parser.add_argument('--password', default='')
+    parser.add_argument('--ssl', action='store_true')
     args = parser.parse_args()
     queues = json.loads(args.queues)
 
     project = tempfile.mkdtemp(prefix='funboost_edge_worker_')
-    enter_funboost_project(project, args.port)
+    enter_funboost_project(project, args.port, password=args.password, ssl=args.ssl)
 
     import redis
     from funboost import BoosterParams, BrokerEnum, boost, fct  # noqa: F401  (imported after the config exists)
 
-    results = redis.Redis(host='127.0.0.1', port=args.port, db=7)
+    results = redis.Redis(host='127.0.0.1', port=args.port, db=7, password=args.password or None, ssl=args.ssl)
 
     def make_add(queue):
         def add(x, y=5):

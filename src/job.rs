@@ -279,6 +279,110 @@ fn short(value: &Value) -> String {
     }
 }
 
+/// The publishing fields of an add or modify request, each `None` when not given.
+#[derive(Clone, Debug, Default)]
+pub struct JobOptions {
+    pub args: Option<Vec<Value>>,
+    pub kwargs: Option<Map<String, Value>>,
+    /// `Some(None)`: null, no limit.
+    pub misfire_grace_time: Option<Option<u32>>,
+    pub coalesce: Option<bool>,
+    pub broker_kind: Option<BrokerKind>,
+    pub priority: Option<u8>,
+    /// The task options given (copied into each message's `extra`).
+    pub extra: Map<String, Value>,
+}
+
+impl JobOptions {
+    pub fn is_empty(&self) -> bool {
+        self.args.is_none()
+            && self.kwargs.is_none()
+            && self.misfire_grace_time.is_none()
+            && self.coalesce.is_none()
+            && self.broker_kind.is_none()
+            && self.priority.is_none()
+            && self.extra.is_empty()
+    }
+}
+
+impl Body {
+    /// Takes the publishing fields: args, kwargs, misfire_grace_time, coalesce, broker_kind,
+    /// priority and the task options.
+    pub fn job_options(&mut self) -> Result<JobOptions, ApiError> {
+        let args = match self.take("args") {
+            None => None,
+            Some(Value::Array(args)) => {
+                check_depth("args", 1 + args.iter().map(depth).max().unwrap_or(0))?;
+                Some(args)
+            }
+            Some(other) => return Err(ApiError::invalid("args", format!("must be an array of positional arguments, got {}", json_type(&other)))),
+        };
+        let kwargs = match self.take("kwargs") {
+            None => None,
+            Some(Value::Object(kwargs)) => {
+                check_depth("kwargs", 1 + kwargs.values().map(depth).max().unwrap_or(0))?;
+                Some(kwargs)
+            }
+            Some(other) => return Err(ApiError::invalid("kwargs", format!("must be an object of keyword arguments, got {}", json_type(&other)))),
+        };
+        // null: no limit (APScheduler's None).
+        let misfire_grace_time = match self.fields.remove("misfire_grace_time") {
+            None => None,
+            Some(Value::Null) => Some(None),
+            Some(v) => match v.as_u64() {
+                Some(n) if (1..=u64::from(u32::MAX)).contains(&n) => Some(Some(n as u32)),
+                _ => return Err(ApiError::invalid("misfire_grace_time", format!("must be a whole number of seconds ≥ 1, or null for no limit, got {}", short(&v)))),
+            },
+        };
+        let coalesce = self.boolean("coalesce")?;
+        let broker_kind = match self.string("broker_kind")? {
+            Some(kind) => Some(BrokerKind::parse(&kind)?),
+            None => None,
+        };
+        let priority = self.unsigned("priority", 255)?.map(|p| p as u8);
+        if priority.is_some() && broker_kind.is_some_and(|k| k != BrokerKind::RedisPriority) {
+            return Err(ApiError::invalid("priority", "only applies with broker_kind \"REDIS_PRIORITY\""));
+        }
+        let mut extra = Map::new();
+        for (name, kind) in TASK_OPTIONS {
+            if let Some(value) = self.take(name) {
+                if !kind.accepts(&value) {
+                    return Err(ApiError::invalid(name, format!("must be {}, got {}", kind.describe(), short(&value))));
+                }
+                check_depth(name, depth(&value))?;
+                extra.insert(name.to_string(), value);
+            }
+        }
+        Ok(JobOptions { args, kwargs, misfire_grace_time, coalesce, broker_kind, priority, extra })
+    }
+}
+
+/// The broker kind to publish with: the one the queue's consumer registered (funboost
+/// publishes with it), else the one given, else `REDIS`. A given kind that contradicts the
+/// consumer's, or a consumer on a non-Redis broker, is refused: such messages would never
+/// be consumed. `priority` needs `REDIS_PRIORITY`.
+pub fn resolve_broker_kind(queue: &str, given: Option<BrokerKind>, priority: Option<u8>, registered: Option<&str>) -> Result<BrokerKind, ApiError> {
+    let registered = match registered {
+        None => None,
+        Some(name) => Some(BrokerKind::parse(name).map_err(|_| {
+            ApiError::invalid("queue_name", format!("the consumer of queue {queue} uses broker kind {name}; funboost-edge publishes to Redis brokers only"))
+        })?),
+    };
+    let kind = match (given, registered) {
+        (Some(given), Some(consumer)) if given != consumer => {
+            return Err(ApiError::invalid(
+                "broker_kind",
+                format!("{} differs from {}, the kind the consumer of queue {queue} registered: its messages would never be consumed", given.name(), consumer.name()),
+            ))
+        }
+        (given, consumer) => given.or(consumer).unwrap_or(BrokerKind::Redis),
+    };
+    if priority.is_some() && kind != BrokerKind::RedisPriority {
+        return Err(ApiError::invalid("priority", "only applies with broker_kind \"REDIS_PRIORITY\""));
+    }
+    Ok(kind)
+}
+
 /// An add request, validated: everything but what needs the store (the queue's registered
 /// parameters and the clock).
 #[derive(Clone, Debug)]
@@ -287,48 +391,21 @@ pub struct AddRequest {
     pub queue_name: String,
     pub store: StoreKind,
     pub replace_existing: bool,
+    /// Store the job paused (APScheduler's `add_job(next_run_time=None)`).
+    pub paused: bool,
     pub trigger: TriggerSpec,
     pub args: Vec<Value>,
     pub kwargs: Map<String, Value>,
     pub misfire_grace_time: Option<u32>,
     pub coalesce: bool,
     /// `None` when not given: the queue's registered broker kind, else `REDIS`
-    /// ([`AddRequest::resolve_broker_kind`]).
+    /// ([`resolve_broker_kind`]).
     pub broker_kind: Option<BrokerKind>,
     pub priority: Option<u8>,
     pub extra: Map<String, Value>,
 }
 
 impl AddRequest {
-    /// The broker kind to publish with: the one the queue's consumer registered (funboost
-    /// publishes with it), else the one given, else `REDIS`. A given kind that contradicts the
-    /// consumer's, or a consumer on a non-Redis broker, is refused: such messages would never
-    /// be consumed. `priority` needs `REDIS_PRIORITY`.
-    pub fn resolve_broker_kind(&self, registered: Option<&str>) -> Result<BrokerKind, ApiError> {
-        let registered = match registered {
-            None => None,
-            Some(name) => Some(BrokerKind::parse(name).map_err(|_| {
-                ApiError::invalid(
-                    "queue_name",
-                    format!("the consumer of queue {} uses broker kind {name}; funboost-edge publishes to Redis brokers only", self.queue_name),
-                )
-            })?),
-        };
-        let kind = match (self.broker_kind, registered) {
-            (Some(given), Some(consumer)) if given != consumer => {
-                return Err(ApiError::invalid(
-                    "broker_kind",
-                    format!("{} differs from {}, the kind the consumer of queue {} registered: its messages would never be consumed", given.name(), consumer.name(), self.queue_name),
-                ))
-            }
-            (given, consumer) => given.or(consumer).unwrap_or(BrokerKind::Redis),
-        };
-        if self.priority.is_some() && kind != BrokerKind::RedisPriority {
-            return Err(ApiError::invalid("priority", "only applies with broker_kind \"REDIS_PRIORITY\""));
-        }
-        Ok(kind)
-    }
-
     pub fn parse(bytes: &[u8]) -> Result<AddRequest, ApiError> {
         let mut body = Body::parse(bytes)?;
         let queue_name = body.string("queue_name")?.ok_or_else(|| ApiError::invalid("queue_name", "is required"))?;
@@ -343,53 +420,26 @@ impl AddRequest {
             None => StoreKind::Redis,
         };
         let replace_existing = body.boolean("replace_existing")?.unwrap_or(false);
-        let args = match body.take("args") {
-            None => Vec::new(),
-            Some(Value::Array(args)) => {
-                check_depth("args", 1 + args.iter().map(depth).max().unwrap_or(0))?;
-                args
-            }
-            Some(other) => return Err(ApiError::invalid("args", format!("must be an array of positional arguments, got {}", json_type(&other)))),
-        };
-        let kwargs = match body.take("kwargs") {
-            None => Map::new(),
-            Some(Value::Object(kwargs)) => {
-                check_depth("kwargs", 1 + kwargs.values().map(depth).max().unwrap_or(0))?;
-                kwargs
-            }
-            Some(other) => return Err(ApiError::invalid("kwargs", format!("must be an object of keyword arguments, got {}", json_type(&other)))),
-        };
-        // Absent: APScheduler's default of 1 s; null: no limit.
-        let misfire_grace_time = match body.fields.remove("misfire_grace_time") {
-            None => Some(1),
-            Some(Value::Null) => None,
-            Some(v) => match v.as_u64() {
-                Some(n) if (1..=u64::from(u32::MAX)).contains(&n) => Some(n as u32),
-                _ => return Err(ApiError::invalid("misfire_grace_time", format!("must be a whole number of seconds ≥ 1, or null for no limit, got {}", short(&v)))),
-            },
-        };
-        let coalesce = body.boolean("coalesce")?.unwrap_or(true);
-        let broker_kind = match body.string("broker_kind")? {
-            Some(kind) => Some(BrokerKind::parse(&kind)?),
-            None => None,
-        };
-        let priority = body.unsigned("priority", 255)?.map(|p| p as u8);
-        if priority.is_some() && broker_kind.is_some_and(|k| k != BrokerKind::RedisPriority) {
-            return Err(ApiError::invalid("priority", "only applies with broker_kind \"REDIS_PRIORITY\""));
-        }
-        let mut extra = Map::new();
-        for (name, kind) in TASK_OPTIONS {
-            if let Some(value) = body.take(name) {
-                if !kind.accepts(&value) {
-                    return Err(ApiError::invalid(name, format!("must be {}, got {}", kind.describe(), short(&value))));
-                }
-                check_depth(name, depth(&value))?;
-                extra.insert(name.to_string(), value);
-            }
-        }
+        let paused = body.boolean("paused")?.unwrap_or(false);
+        let options = body.job_options()?;
         let trigger = body.trigger_spec(kind)?;
         body.finish()?;
-        Ok(AddRequest { job_id, queue_name, store, replace_existing, trigger, args, kwargs, misfire_grace_time, coalesce, broker_kind, priority, extra })
+        Ok(AddRequest {
+            job_id,
+            queue_name,
+            store,
+            replace_existing,
+            paused,
+            trigger,
+            args: options.args.unwrap_or_default(),
+            kwargs: options.kwargs.unwrap_or_default(),
+            // Absent: APScheduler's default of 1 s.
+            misfire_grace_time: options.misfire_grace_time.unwrap_or(Some(1)),
+            coalesce: options.coalesce.unwrap_or(true),
+            broker_kind: options.broker_kind,
+            priority: options.priority,
+            extra: options.extra,
+        })
     }
 }
 
@@ -429,7 +479,29 @@ pub struct Job {
     pub coalesced: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_fire: Option<StoredTime>,
+    /// The last [`HISTORY_LEN`] fires, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<FireRecord>,
 }
+
+/// Fires a job remembers.
+pub const HISTORY_LEN: usize = 20;
+
+/// What became of one scheduled time (or one run-now).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Fired,
+    Missed,
+    Coalesced,
+    /// Published by `run_timing_job_now`.
+    Manual,
+}
+
+/// One fire as stored, compact (it is rewritten with the job at every fire): scheduled UTC µs,
+/// published UTC µs and `task_id` (none for missed and coalesced times), outcome.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FireRecord(pub i64, pub Option<i64>, pub Option<String>, pub Outcome);
 
 /// A [`Zdt`] in storage: wall time, fold and zone name (a plain UTC instant would lose
 /// Python's wall-time semantics).
@@ -451,6 +523,33 @@ impl StoredTime {
 }
 
 impl Job {
+    /// Appends fires to the history, keeping the last [`HISTORY_LEN`] in scheduled order.
+    pub fn record(&mut self, fires: impl IntoIterator<Item = FireRecord>) {
+        self.history.extend(fires);
+        self.history.sort_by_key(|r| r.0);
+        let excess = self.history.len().saturating_sub(HISTORY_LEN);
+        self.history.drain(..excess);
+    }
+
+    /// The history as the API returns it, newest first.
+    pub fn history_view(&self, zone: Zone) -> Value {
+        let fire_id = |r: &FireRecord| match r.3 {
+            Outcome::Manual => format!("{}:{}:manual:{}", self.queue_name, self.job_id, r.0),
+            _ => format!("{}:{}:{}", self.queue_name, self.job_id, r.0),
+        };
+        let records = self.history.iter().rev().map(|r| {
+            serde_json::json!({
+                "scheduled_time": Zdt::from_utc(r.0, zone).py_str(),
+                "published_time": r.1.map(|us| Zdt::from_utc(us, zone).py_str()),
+                "lateness_ms": r.1.map(|us| (us - r.0) as f64 / 1000.0),
+                "task_id": r.2,
+                "fire_id": r.1.map(|_| fire_id(r)),
+                "outcome": r.3,
+            })
+        });
+        Value::Array(records.collect())
+    }
+
     /// When the job is next due (UTC µs): its next run, unless paused or finished.
     pub fn due_us(&self) -> Option<i64> {
         self.next_run.filter(|_| !self.paused).map(|t| t.utc_us)
@@ -521,6 +620,28 @@ mod tests {
     }
 
     #[test]
+    fn history_keeps_the_latest_fires_in_scheduled_order() {
+        let mut job: Job = serde_json::from_value(serde_json::json!({
+            "job_id": "j", "queue_name": "q", "store": "redis", "trigger": {"trigger": "interval", "seconds": 1},
+            "timezone": "UTC", "created_us": 0, "args": [], "kwargs": {}, "message_kwargs": {},
+            "misfire_grace_time": 1, "coalesce": true, "broker_kind": "REDIS", "next_run": null, "paused": false,
+        }))
+        .expect("a stored job");
+        job.record((0..15).map(|k| FireRecord(k * 1_000_000, Some(k * 1_000_000 + 3_000), Some(format!("t{k}")), Outcome::Fired)));
+        job.record([FireRecord(20_000_000, Some(20_004_000), None, Outcome::Manual), FireRecord(16_000_000, None, None, Outcome::Missed)]);
+        job.record((17..25).map(|k| FireRecord(k * 1_000_000, None, None, Outcome::Coalesced)));
+        assert_eq!(job.history.len(), HISTORY_LEN);
+        assert!(job.history.windows(2).all(|w| w[0].0 <= w[1].0), "in scheduled order");
+        assert_eq!(job.history[0].0, 5_000_000, "the oldest fall out");
+        let view = job.history_view(Zone::Utc);
+        assert_eq!(view[0]["scheduled_time"], "1970-01-01 00:00:24+00:00", "newest first");
+        let manual = view.as_array().expect("array").iter().find(|r| r["outcome"] == "manual").expect("the manual fire");
+        assert_eq!((manual["fire_id"].as_str(), manual["lateness_ms"].as_f64()), (Some("q:j:manual:20000000"), Some(4.0)));
+        let missed = view.as_array().expect("array").iter().find(|r| r["outcome"] == "missed").expect("the missed time");
+        assert_eq!((missed["fire_id"].clone(), missed["task_id"].clone()), (Value::Null, Value::Null));
+    }
+
+    #[test]
     fn the_broker_kind_follows_the_consumer_and_contradictions_are_refused() {
         // (given, priority, registered by the consumer, expected kind or the field refused)
         type Case<'a> = (Option<&'a str>, Option<u8>, Option<&'a str>, Result<BrokerKind, &'a str>);
@@ -534,7 +655,8 @@ mod tests {
             (None, Some(2), Some("REDIS"), Err("priority")),
         ];
         for (given, priority, registered, expected) in cases {
-            let got = request(given, priority).resolve_broker_kind(registered);
+            let add = request(given, priority);
+            let got = resolve_broker_kind(&add.queue_name, add.broker_kind, add.priority, registered);
             match (got, expected) {
                 (Ok(kind), Ok(want)) => assert_eq!(kind, want),
                 (Err(e), Err(field)) => assert_eq!(e.field.as_deref(), Some(field), "{}", e.message),

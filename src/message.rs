@@ -32,6 +32,7 @@ pub struct Message {
     pub push: Push,
     pub key: String,
     pub payload: String,
+    pub task_id: String,
     /// One scheduled fire of one job, unambiguously (names may contain `:`, not `\x1f`).
     pub dedupe_key: String,
 }
@@ -73,9 +74,24 @@ pub fn uuid_v7(unix_ms: u64, random_a: u64, random_b: u64) -> String {
     id
 }
 
+/// When a message goes out relative to its scheduled time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timing {
+    /// At or after its time.
+    Due,
+    /// Ahead of its time, with funboost's `eta` (the HTTP tick's look-ahead).
+    Ahead,
+    /// Now, by `run_timing_job_now`, outside the schedule.
+    Manual,
+}
+
 /// `<queue>:<job_id>:<scheduled instant in UTC µs>`: the same for every attempt to publish
-/// one scheduled fire, so consumers can de-duplicate.
-pub fn fire_id(job: &Job, scheduled: &Zdt) -> String {
+/// one scheduled fire, so consumers can de-duplicate. A run-now's is
+/// `<queue>:<job_id>:manual:<UTC µs>`, never equal to a scheduled fire's.
+pub fn fire_id(job: &Job, scheduled: &Zdt, timing: Timing) -> String {
+    if timing == Timing::Manual {
+        return format!("{}:{}:manual:{}", job.queue_name, job.job_id, scheduled.utc_us());
+    }
     joined(job, ':', scheduled)
 }
 
@@ -91,16 +107,15 @@ fn joined(job: &Job, separator: char, scheduled: &Zdt) -> String {
 }
 
 /// The message for one fire of `job` scheduled at `scheduled`, published at `now_us`.
-/// `eta` is set when the fire is published ahead of its time (the HTTP tick's look-ahead).
-pub fn build(job: &Job, scheduled: &Zdt, now_us: i64, zone: Zone, ahead: bool) -> Message {
+pub fn build(job: &Job, scheduled: &Zdt, now_us: i64, zone: Zone, timing: Timing) -> Message {
     let mut publish_time_format = String::with_capacity(19);
     Zdt::from_utc(now_us, zone).civil().write_seconds(&mut publish_time_format);
     let ours = OurExtra {
-        eta: ahead.then(|| scheduled.utc_us() as f64 / 1e6),
+        eta: (timing == Timing::Ahead).then(|| scheduled.utc_us() as f64 / 1e6),
         task_id: uuid_v7((now_us / 1000) as u64, crate::random::u64(), crate::random::u64()),
         publish_time: ((now_us as f64) / 100.0).round() / 1e4,
         publish_time_format,
-        fire_id: fire_id(job, scheduled),
+        fire_id: fire_id(job, scheduled, timing),
         scheduled_time: scheduled.py_str(),
     };
     let priority = job.priority.filter(|_| job.broker_kind == BrokerKind::RedisPriority);
@@ -148,8 +163,11 @@ pub fn build(job: &Job, scheduled: &Zdt, now_us: i64, zone: Zone, ahead: bool) -
             _ => (Push::RightPush, job.queue_name.clone()),
         },
     };
-    let dedupe_key = joined(job, '\u{1f}', scheduled);
-    Message { push, key, payload, dedupe_key }
+    let dedupe_key = match timing {
+        Timing::Manual => format!("{}\u{1f}{}\u{1f}manual\u{1f}{}", job.queue_name, job.job_id, scheduled.utc_us()),
+        _ => joined(job, '\u{1f}', scheduled),
+    };
+    Message { push, key, payload, task_id: ours.task_id, dedupe_key }
 }
 
 #[cfg(test)]
@@ -191,7 +209,7 @@ mod tests {
         let at = Zdt::from_utc(1_795_841_957_865_862, Zone::Utc);
         for (name, kwargs, extra, kind, priority, ahead, body_keys, extra_keys) in cases {
             let job = job(kwargs.clone(), extra, kind, priority);
-            let message = build(&job, &at, 1_795_841_958_000_000, Zone::Utc, ahead);
+            let message = build(&job, &at, 1_795_841_958_000_000, Zone::Utc, if ahead { Timing::Ahead } else { Timing::Due });
             let body: Value = serde_json::from_str(&message.payload).unwrap_or_else(|e| panic!("{name}: {e}: {}", message.payload));
             assert_eq!(keys(&body), body_keys, "{name}");
             assert_eq!(keys(&body["extra"]), extra_keys, "{name}");
@@ -204,6 +222,7 @@ mod tests {
             assert_eq!(extra["publish_time"], 1795841958.0, "{name}");
             assert_ne!(extra["task_id"], "mine", "{name}: the tick's task_id wins");
             assert_eq!(extra.get("eta").is_some(), ahead, "{name}");
+            assert_eq!(extra["task_id"], message.task_id.as_str(), "{name}");
         }
     }
 

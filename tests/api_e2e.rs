@@ -338,9 +338,9 @@ async fn listing_gives_both_shapes_sorted_by_next_run_with_paused_jobs_last() {
         let data = env.ok("GET", &format!("get_timing_jobs?queue_name={queue}"), None).await;
         assert_eq!(data, json!({"jobs": [], "count": 0, "jobs_by_queue": {queue: []}, "total_count": 0}));
     }
-    // The memory store has none of them.
+    // The memory store has none of them; every registered queue is listed, as funboost does.
     let data = env.ok("GET", "get_timing_jobs?job_store_kind=memory", None).await;
-    assert_eq!(data, json!({"jobs": [], "count": 0, "jobs_by_queue": {}, "total_count": 0}));
+    assert_eq!(data, json!({"jobs": [], "count": 0, "jobs_by_queue": {"q": [], "q2": []}, "total_count": 0}));
 }
 
 // ---- get_timing_job ----
@@ -687,7 +687,7 @@ async fn every_error_row_answers_with_its_status_code_and_a_message_naming_the_p
         // methods and routes
         row("wrong method", "GET", add, "", 405, 4050, "MethodNotAllowed", "/add_timing_job takes POST, not GET", None),
         row("wrong method (delete by POST)", "POST", "delete_timing_job?job_id=existing&queue_name=q", "", 405, 4050, "MethodNotAllowed", "/delete_timing_job takes DELETE, not POST", None),
-        row("unknown route", "GET", "get_scheduler_status?queue_name=q", "", 404, 4041, "NotFound", "no route /get_scheduler_status", None),
+        row("unknown route", "GET", "get_scheduler_overview?queue_name=q", "", 404, 4041, "NotFound", "no route /get_scheduler_overview", None),
     ];
     for row in rows {
         let path = format!("/funboost/{}", row.path);

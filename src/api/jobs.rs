@@ -6,8 +6,9 @@ use super::query::Query;
 use super::Outcome;
 use crate::error::{code, ApiError};
 use crate::host::HttpRequest;
-use crate::job::{validate_name, AddRequest, Job, StoreKind, StoredTime};
+use crate::job::{resolve_broker_kind, validate_name, AddRequest, Body, Job, StoreKind, StoredTime};
 use crate::services::Services;
+use crate::store::registry::QueueParams;
 use crate::store::{registry, AddOutcome, Stored};
 use crate::trigger::{Schedule, Zdt};
 
@@ -33,6 +34,16 @@ fn missing_job(services: &Services, queue: &str, job_id: &str) -> ApiError {
     job_not_found(queue, job_id)
 }
 
+/// The message's keyword arguments: `args` mapped to the parameter names the queue's consumer
+/// registered, plus `kwargs`, checked as funboost checks a push (5001).
+fn message_kwargs(services: &Services, queue: &str, registered: Option<&QueueParams>, args: &[Value], kwargs: &Map<String, Value>) -> Result<Map<String, Value>, ApiError> {
+    match registered {
+        Some(params) => registry::message_kwargs(queue, params, args, kwargs),
+        None if services.config.allow_unregistered_queues => registry::unmapped(queue, args, kwargs, "no consumer registered it"),
+        None => Err(queue_not_found(queue)),
+    }
+}
+
 /// A random 32-hex-digit id, as APScheduler's `uuid4().hex`.
 fn new_job_id() -> String {
     let (a, b) = (crate::random::u64(), crate::random::u64());
@@ -45,14 +56,10 @@ pub(super) fn add(request: &HttpRequest, services: &Services, query: Query) -> O
     let add = AddRequest::parse(&request.body)?;
     let config = services.config;
     let job_id = add.job_id.clone().unwrap_or_else(new_job_id);
-    let registry::Lookup { params: registered, server_now_us: now_us } = registry::lookup(services.redis, &add.queue_name)?;
+    let registry::Lookup { params: registered, server_now_us: now_us, .. } = registry::lookup(services.redis, &add.queue_name)?;
     let max_priority = registered.as_ref().and_then(|p| p.max_priority);
-    let broker_kind = add.resolve_broker_kind(registered.as_ref().and_then(|p| p.broker_kind.as_deref()))?;
-    let message_kwargs = match registered {
-        Some(params) => registry::message_kwargs(&add.queue_name, &params, &add.args, &add.kwargs)?,
-        None if config.allow_unregistered_queues => registry::unmapped(&add.queue_name, &add.args, &add.kwargs, "no consumer registered it")?,
-        None => return Err(queue_not_found(&add.queue_name)),
-    };
+    let broker_kind = resolve_broker_kind(&add.queue_name, add.broker_kind, add.priority, registered.as_ref().and_then(|p| p.broker_kind.as_deref()))?;
+    let message_kwargs = message_kwargs(services, &add.queue_name, registered.as_ref(), &add.args, &add.kwargs)?;
     let schedule = Schedule::build(&add.trigger, config.timezone, now_us)?;
     let now = Zdt::from_utc(now_us, schedule.zone());
     let next_run = schedule.next_fire_time_jittered(None, &now, crate::random::unit);
@@ -73,11 +80,12 @@ pub(super) fn add(request: &HttpRequest, services: &Services, query: Query) -> O
         max_priority,
         extra: add.extra,
         next_run: next_run.as_ref().map(StoredTime::of),
-        paused: false,
+        paused: add.paused,
         fires: 0,
         missed: 0,
         coalesced: 0,
         last_fire: None,
+        history: Vec::new(),
     };
     let outcome = services.store(job.store)?.add(&job, add.replace_existing, config.max_jobs_per_queue)?;
     let msg = match outcome {
@@ -112,9 +120,15 @@ pub(super) fn list(_: &HttpRequest, services: &Services, mut query: Query) -> Ou
         key(a).cmp(&key(b))
     });
     let views: Vec<Value> = jobs.iter().map(|(job, schedule)| job.view(schedule)).collect();
+    // As funboost: one list per queue asked for, or per registered queue (empty ones too).
     let mut by_queue: Map<String, Value> = Map::new();
-    if let Some(q) = &queue {
-        by_queue.insert(q.clone(), Value::Array(Vec::new()));
+    let mut listed = match &queue {
+        Some(q) => vec![q.clone()],
+        None => registry::registered_queues(services.redis)?,
+    };
+    listed.sort();
+    for q in listed {
+        by_queue.insert(q, Value::Array(Vec::new()));
     }
     for (view, (job, _)) in views.iter().zip(&jobs) {
         if let Value::Array(list) = by_queue.entry(job.queue_name.clone()).or_insert_with(|| Value::Array(Vec::new())) {
@@ -127,9 +141,7 @@ pub(super) fn list(_: &HttpRequest, services: &Services, mut query: Query) -> Ou
 
 /// GET get_timing_job: one job and its next `count` fire times.
 pub(super) fn get(_: &HttpRequest, services: &Services, mut query: Query) -> Outcome {
-    let job_id = query.required_name("job_id")?;
-    let queue = query.required_name("queue_name")?;
-    let store = query.store()?;
+    let (job_id, queue, store) = job_key(&mut query)?;
     let count = query.count(5)?;
     query.finish()?;
     let (stored, schedule) = load(services, store, &queue, &job_id)?;
@@ -141,15 +153,14 @@ pub(super) fn get(_: &HttpRequest, services: &Services, mut query: Query) -> Out
     let mut view = job.view(&schedule);
     if let Value::Object(map) = &mut view {
         map.insert("next_run_times".into(), json!(upcoming));
+        map.insert("history".into(), job.history_view(schedule.zone()));
     }
     Ok(("ok".to_string(), view))
 }
 
 /// DELETE delete_timing_job.
 pub(super) fn delete(_: &HttpRequest, services: &Services, mut query: Query) -> Outcome {
-    let job_id = query.required_name("job_id")?;
-    let queue = query.required_name("queue_name")?;
-    let store = query.store()?;
+    let (job_id, queue, store) = job_key(&mut query)?;
     query.finish()?;
     update_job(services, store, &queue, &job_id, |_| Ok(None))?;
     Ok((format!("timing job {job_id} deleted from queue {queue}"), Value::Null))
@@ -199,9 +210,7 @@ pub(super) fn resume(_: &HttpRequest, services: &Services, query: Query) -> Outc
 }
 
 fn pause_or_resume(services: &Services, mut query: Query, pause: bool) -> Outcome {
-    let job_id = query.required_name("job_id")?;
-    let queue = query.required_name("queue_name")?;
-    let store = query.store()?;
+    let (job_id, queue, store) = job_key(&mut query)?;
     query.finish()?;
     let job = update_job(services, store, &queue, &job_id, |job| {
         let mut job = job.clone();
@@ -220,4 +229,88 @@ fn pause_or_resume(services: &Services, mut query: Query, pause: bool) -> Outcom
         None => Value::Null,
     };
     Ok((format!("timing job {job_id} in queue {queue} {verb}"), view))
+}
+
+/// The `job_id`, `queue_name` and `job_store_kind` query parameters of the routes on one job.
+fn job_key(query: &mut Query) -> Result<(String, String, StoreKind), ApiError> {
+    Ok((query.required_name("job_id")?, query.required_name("queue_name")?, query.store()?))
+}
+
+/// POST modify_timing_job (body: any of args, kwargs, the task options, misfire_grace_time,
+/// coalesce, broker_kind, priority): APScheduler's `modify_job`; the schedule, the counters
+/// and the history stay. Task options given replace the job's of the same name.
+pub(super) fn modify(request: &HttpRequest, services: &Services, mut query: Query) -> Outcome {
+    let (job_id, queue, store) = job_key(&mut query)?;
+    query.finish()?;
+    let mut body = Body::parse(&request.body)?;
+    let options = body.job_options()?;
+    body.finish()?;
+    if options.is_empty() {
+        return Err(ApiError::invalid("body", "give at least one of args, kwargs, a task option, misfire_grace_time, coalesce, broker_kind, priority"));
+    }
+    let registered = registry::lookup(services.redis, &queue)?.params;
+    let job = update_job(services, store, &queue, &job_id, |job| {
+        let mut job = job.clone();
+        if options.args.is_some() || options.kwargs.is_some() {
+            job.args = options.args.clone().unwrap_or(job.args);
+            job.kwargs = options.kwargs.clone().unwrap_or(job.kwargs);
+            job.message_kwargs = message_kwargs(services, &queue, registered.as_ref(), &job.args, &job.kwargs)?;
+        }
+        if let Some(grace) = options.misfire_grace_time {
+            job.misfire_grace_time = grace;
+        }
+        job.coalesce = options.coalesce.unwrap_or(job.coalesce);
+        if options.broker_kind.is_some() || options.priority.is_some() {
+            let priority = options.priority.or(job.priority);
+            let given = options.broker_kind.or(Some(job.broker_kind));
+            job.broker_kind = resolve_broker_kind(&queue, given, priority, registered.as_ref().and_then(|p| p.broker_kind.as_deref()))?;
+            job.priority = priority;
+        }
+        job.extra.extend(options.extra.clone());
+        Ok(Some(job))
+    })?;
+    let view = job.map(|job| job.schedule().map(|s| job.view(&s))).transpose()?.unwrap_or(Value::Null);
+    Ok((format!("timing job {job_id} in queue {queue} modified"), view))
+}
+
+/// POST reschedule_timing_job (body: `trigger` and its fields, as in add): APScheduler's
+/// `reschedule_job`: a new trigger, the next run computed from now; the counters, history and
+/// paused state stay.
+pub(super) fn reschedule(request: &HttpRequest, services: &Services, mut query: Query) -> Outcome {
+    let (job_id, queue, store) = job_key(&mut query)?;
+    query.finish()?;
+    let mut body = Body::parse(&request.body)?;
+    let kind = body.string("trigger")?.ok_or_else(|| ApiError::invalid("trigger", "is required (\"date\", \"interval\" or \"cron\")"))?;
+    let spec = body.trigger_spec(kind)?;
+    body.finish()?;
+    let now_us = services.now_us()?;
+    let schedule = Schedule::build(&spec, services.config.timezone, now_us)?;
+    let job = update_job(services, store, &queue, &job_id, |job| {
+        let mut job = job.clone();
+        job.trigger = spec.clone();
+        job.timezone = schedule.zone().name();
+        job.created_us = now_us;
+        let now = Zdt::from_utc(now_us, schedule.zone());
+        job.next_run = schedule.next_fire_time_jittered(None, &now, crate::random::unit).as_ref().map(StoredTime::of);
+        Ok(Some(job))
+    })?;
+    let view = job.map(|job| job.view(&schedule)).unwrap_or(Value::Null);
+    Ok((format!("timing job {job_id} in queue {queue} rescheduled"), view))
+}
+
+/// POST run_timing_job_now: publishes one message now, with its own `fire_id`
+/// (`<queue>:<job_id>:manual:<µs>`); the schedule stays; works for paused jobs and queues.
+pub(super) fn run_now(_: &HttpRequest, services: &Services, mut query: Query) -> Outcome {
+    let (job_id, queue, store) = job_key(&mut query)?;
+    query.finish()?;
+    let jobs = services.store(store)?;
+    for _ in 0..5 {
+        let stored = jobs.get(&queue, &job_id)?.ok_or_else(|| missing_job(services, &queue, &job_id))?;
+        let zone = stored.job.schedule()?.zone();
+        if let Some(fired) = crate::tick::run_now(services, &stored).map_err(|e| ApiError::store_unavailable(format!("{e:#}")))? {
+            let data = json!({"job_id": job_id, "queue_name": queue, "task_id": fired.task_id, "fire_id": fired.fire_id, "published_time": Zdt::from_utc(fired.published_us, zone).py_str()});
+            return Ok((format!("timing job {job_id} in queue {queue} published now"), data));
+        }
+    }
+    Err(ApiError::new(409, code::JOB_EXISTS, "Conflict", format!("timing job {job_id} kept changing; try again")))
 }

@@ -2,12 +2,13 @@
 //! arguments for pause/resume/delete/get, the same response envelope) plus preview, tick and
 //! health. One route table ([`ROUTES`]) gives each route its methods, who may call it and its
 //! handler; 404, 405 and authorization are decided from it. Handlers live by route group:
-//! `jobs`, `ops`.
+//! `jobs`, `scheduler`, `ops`.
 
 mod auth;
 mod jobs;
 mod ops;
 mod query;
+mod scheduler;
 
 use serde_json::{json, Value};
 
@@ -89,6 +90,13 @@ pub const ROUTES: &[Route] = &[
     Route { path: "/delete_all_timing_jobs", methods: &["DELETE"], access: Access::Api, summary: "delete the jobs of one queue, or all", handler: jobs::delete_all },
     Route { path: "/pause_timing_job", methods: &["POST"], access: Access::Api, summary: "pause a job", handler: jobs::pause },
     Route { path: "/resume_timing_job", methods: &["POST"], access: Access::Api, summary: "resume a job (next run recomputed from now)", handler: jobs::resume },
+    Route { path: "/modify_timing_job", methods: &["POST"], access: Access::Api, summary: "change a job's arguments and options; the schedule stays", handler: jobs::modify },
+    Route { path: "/reschedule_timing_job", methods: &["POST"], access: Access::Api, summary: "give a job a new trigger; next run from now", handler: jobs::reschedule },
+    Route { path: "/run_timing_job_now", methods: &["POST"], access: Access::Api, summary: "publish one message of a job now; the schedule stays", handler: jobs::run_now },
+    Route { path: "/get_scheduler_status", methods: &["GET"], access: Access::Api, summary: "a queue's scheduler: running, paused or stopped", handler: scheduler::status },
+    Route { path: "/pause_scheduler", methods: &["POST"], access: Access::Api, summary: "pause firing for a whole queue", handler: scheduler::pause },
+    Route { path: "/resume_scheduler", methods: &["POST"], access: Access::Api, summary: "resume firing for a whole queue", handler: scheduler::resume },
+    Route { path: "/get_one_queue_config", methods: &["GET"], access: Access::Api, summary: "the queue's consumer registration (parameters, broker kind)", handler: scheduler::queue_config },
     Route { path: "/preview_timing_job", methods: &["POST"], access: Access::Api, summary: "dry run: a trigger's next fire times", handler: ops::preview },
     Route { path: "/health", methods: &["GET"], access: Access::Open, summary: "the store is reachable; version and clocks", handler: ops::health },
     Route { path: "/tick", methods: &["GET", "POST"], access: Access::Tick, summary: "run one tick now (hosts without the cron trigger)", handler: ops::tick },

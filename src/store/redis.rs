@@ -8,9 +8,12 @@
 //! | `{prefix}:queue:<queue>` | set | the queue's job ids |
 //! | `{prefix}:queues` | set | queue names that have jobs |
 //! | `{prefix}:last_tick` | string | when the last tick ran (server clock, µs) |
+//! | `{prefix}:paused_queues` | set | queues whose scheduler is paused |
+//! | `{prefix}:held:<queue>` | sorted set | a paused queue's would-be-due jobs, score = next run |
 //! | `{prefix}:waiting_ticks` | sorted set | ticks waiting to publish fires on their instant, score = when they stop (µs) |
 //!
-//! Paused and finished jobs are absent from `due`, so a tick reads only due jobs.
+//! Paused and finished jobs, and the jobs of a paused queue, are absent from `due`, so a tick
+//! reads only due jobs.
 
 use anyhow::Context;
 
@@ -29,32 +32,66 @@ pub fn member(queue: &str, job_id: &str) -> String {
     format!("{queue}\u{1f}{job_id}")
 }
 
-const ADD: &str = r#"
+/// Lua: puts member `m` of queue `q` in the due index at score `s` ('' takes it out), or,
+/// while the queue's scheduler is paused (`q` in the set `paused`), in the queue's held set
+/// `<held_prefix><q>` instead, where no tick looks.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! schedule_lua {
+    () => {
+        r#"
+local function schedule(due, paused, held_prefix, q, m, s)
+  local held = redis.call('SISMEMBER', paused, q) == 1
+  if s == '' then
+    redis.call('ZREM', due, m)
+    if held then redis.call('ZREM', held_prefix .. q, m) end
+  elseif held then
+    redis.call('ZADD', held_prefix .. q, s, m)
+    redis.call('ZREM', due, m)
+  else
+    redis.call('ZADD', due, s, m)
+  end
+end
+"#
+    };
+}
+
+/// KEYS: jobs, due, queue set, queues, paused queues. ARGV: member, id, text, score, replace,
+/// max jobs, queue, held prefix.
+const ADD: &str = concat!(
+    schedule_lua!(),
+    r#"
 local exists = redis.call('HEXISTS', KEYS[1], ARGV[1])
 if exists == 1 and ARGV[5] ~= '1' then return {0, 1} end
 if exists == 0 and redis.call('SCARD', KEYS[3]) >= tonumber(ARGV[6]) then return {0, 2} end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-if ARGV[4] == '' then redis.call('ZREM', KEYS[2], ARGV[1]) else redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1]) end
+schedule(KEYS[2], KEYS[5], ARGV[8], ARGV[7], ARGV[1], ARGV[4])
 redis.call('SADD', KEYS[3], ARGV[2])
 redis.call('SADD', KEYS[4], ARGV[7])
 return {1, exists}
-"#;
+"#
+);
 
-const REPLACE: &str = r#"
+/// KEYS: jobs, due, queue set, queues, paused queues. ARGV: member, expected text, new text
+/// ('' = delete), score, id, queue, held prefix.
+const REPLACE: &str = concat!(
+    schedule_lua!(),
+    r#"
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
 if ARGV[3] == '' then
   redis.call('HDEL', KEYS[1], ARGV[1])
-  redis.call('ZREM', KEYS[2], ARGV[1])
+  schedule(KEYS[2], KEYS[5], ARGV[7], ARGV[6], ARGV[1], '')
   redis.call('SREM', KEYS[3], ARGV[5])
   if redis.call('SCARD', KEYS[3]) == 0 then redis.call('SREM', KEYS[4], ARGV[6]) end
   return 1
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-if ARGV[4] == '' then redis.call('ZREM', KEYS[2], ARGV[1]) else redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1]) end
+schedule(KEYS[2], KEYS[5], ARGV[7], ARGV[6], ARGV[1], ARGV[4])
 return 1
-"#;
+"#
+);
 
-/// KEYS: jobs, due, queues; ARGV: prefix of queue sets, queue name or '' for all.
+/// KEYS: jobs, due, queues; ARGV: prefix of queue sets, queue name or '' for all, held prefix.
 const DELETE_ALL: &str = r#"
 local queues = {}
 if ARGV[2] == '' then queues = redis.call('SMEMBERS', KEYS[3]) else queues = {ARGV[2]} end
@@ -66,11 +103,48 @@ for _, q in ipairs(queues) do
     deleted = deleted + redis.call('HDEL', KEYS[1], m)
     redis.call('ZREM', KEYS[2], m)
   end
-  redis.call('DEL', set)
+  redis.call('DEL', set, ARGV[3] .. q)
   redis.call('SREM', KEYS[3], q)
 end
 return deleted
 "#;
+
+/// Pauses a queue's scheduler. KEYS: due, paused queues, the queue's held set, its job set.
+/// ARGV: queue. Moves the queue's due jobs into its held set.
+const PAUSE_QUEUE: &str = r#"
+redis.call('SADD', KEYS[2], ARGV[1])
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[4])) do
+  local m = ARGV[1] .. '\31' .. id
+  local s = redis.call('ZSCORE', KEYS[1], m)
+  if s then
+    redis.call('ZADD', KEYS[3], s, m)
+    redis.call('ZREM', KEYS[1], m)
+  end
+end
+return 1
+"#;
+
+/// Resumes a queue's scheduler (KEYS as [`PAUSE_QUEUE`]): its held jobs go back into the due
+/// index with their next runs, and the next tick applies the misfire rules to what came due.
+const RESUME_QUEUE: &str = r#"
+redis.call('SREM', KEYS[2], ARGV[1])
+local held = redis.call('ZRANGE', KEYS[3], 0, -1, 'WITHSCORES')
+for i = 1, #held, 2 do redis.call('ZADD', KEYS[1], held[i + 1], held[i]) end
+redis.call('DEL', KEYS[3])
+return 1
+"#;
+
+const SCHEDULER_STATE: &str = r#"
+local t = redis.call('TIME')
+return {t[1], t[2], redis.call('SISMEMBER', KEYS[1], ARGV[1]), redis.call('GET', KEYS[2]) or ''}
+"#;
+
+/// A queue's scheduler as [`RedisStore::scheduler_state`] reads it.
+pub struct SchedulerState {
+    pub paused: bool,
+    pub last_tick_us: Option<i64>,
+    pub now_us: i64,
+}
 
 /// KEYS: jobs, queue set (or queues set when listing all); ARGV: queue or ''.
 const LIST: &str = r#"
@@ -129,6 +203,21 @@ impl<'a> RedisStore<'a> {
         RedisStore { redis, prefix: prefix.to_string() }
     }
 
+    /// Pauses (`true`) or resumes a queue's scheduler: while paused, none of its jobs is due.
+    pub fn set_queue_paused(&self, queue: &str, paused: bool) -> Result<(), ApiError> {
+        let keys = [self.due_key(), self.paused_queues_key(), self.held_key(queue), self.queue_key(queue)];
+        self.eval(if paused { PAUSE_QUEUE } else { RESUME_QUEUE }, &keys, vec![bytes(queue)])?;
+        Ok(())
+    }
+
+    /// Whether a queue's scheduler is paused and when the last tick ran, with the server's
+    /// clock: one round trip.
+    pub fn scheduler_state(&self, queue: &str) -> Result<SchedulerState, ApiError> {
+        let reply = self.eval(SCHEDULER_STATE, &[self.paused_queues_key(), self.last_tick_key()], vec![bytes(queue)])?;
+        let now_us = time_us(&reply).ok_or_else(|| ApiError::store_unavailable(format!("unexpected reply {reply:?}")))?;
+        Ok(SchedulerState { paused: reply.get(2).and_then(int) == Some(1), last_tick_us: reply.get(3).and_then(int), now_us })
+    }
+
     pub fn jobs_key(&self) -> String {
         format!("{{{}}}:jobs", self.prefix)
     }
@@ -146,6 +235,17 @@ impl<'a> RedisStore<'a> {
     /// random tick id, score: when it stops waiting, Unix µs).
     pub fn waiting_ticks_key(&self) -> String {
         format!("{{{}}}:waiting_ticks", self.prefix)
+    }
+
+    /// Queues whose scheduler is paused (`pause_scheduler`).
+    pub fn paused_queues_key(&self) -> String {
+        format!("{{{}}}:paused_queues", self.prefix)
+    }
+
+    /// A paused queue's jobs that would be due, with their next runs (`held_key("")` is the
+    /// prefix the scripts append queue names to).
+    pub fn held_key(&self, queue: &str) -> String {
+        format!("{{{}}}:held:{queue}", self.prefix)
     }
 
     pub fn queue_key(&self, queue: &str) -> String {
@@ -177,7 +277,7 @@ pub fn score(job: &Job) -> String {
 impl JobStore for RedisStore<'_> {
     fn add(&self, job: &Job, replace: bool, max_jobs: usize) -> Result<AddOutcome, ApiError> {
         let member = member(&job.queue_name, &job.job_id);
-        let keys = [self.jobs_key(), self.due_key(), self.queue_key(&job.queue_name), self.queues_key()];
+        let keys = [self.jobs_key(), self.due_key(), self.queue_key(&job.queue_name), self.queues_key(), self.paused_queues_key()];
         let args = vec![
             bytes(member),
             bytes(job.job_id.as_str()),
@@ -186,6 +286,7 @@ impl JobStore for RedisStore<'_> {
             bytes(if replace { "1" } else { "0" }),
             RedisArg::Int(max_jobs as i64),
             bytes(job.queue_name.as_str()),
+            bytes(self.held_key("")),
         ];
         let reply = self.eval(ADD, &keys, args)?;
         match (reply.first().and_then(int), reply.get(1).and_then(int)) {
@@ -221,7 +322,7 @@ impl JobStore for RedisStore<'_> {
 
     fn replace(&self, before: &Stored, after: Option<&Job>) -> Result<bool, ApiError> {
         let job = &before.job;
-        let keys = [self.jobs_key(), self.due_key(), self.queue_key(&job.queue_name), self.queues_key()];
+        let keys = [self.jobs_key(), self.due_key(), self.queue_key(&job.queue_name), self.queues_key(), self.paused_queues_key()];
         let args = vec![
             bytes(member(&job.queue_name, &job.job_id)),
             bytes(before.raw.as_str()),
@@ -229,6 +330,7 @@ impl JobStore for RedisStore<'_> {
             bytes(after.map(score).unwrap_or_default()),
             bytes(job.job_id.as_str()),
             bytes(job.queue_name.as_str()),
+            bytes(self.held_key("")),
         ];
         let reply = self.eval(REPLACE, &keys, args)?;
         Ok(reply.first().and_then(int) == Some(1))
@@ -236,7 +338,7 @@ impl JobStore for RedisStore<'_> {
 
     fn delete_all(&self, queue: Option<&str>) -> Result<u64, ApiError> {
         let keys = [self.jobs_key(), self.due_key(), self.queues_key()];
-        let args = vec![bytes(format!("{{{}}}:queue:", self.prefix)), bytes(queue.unwrap_or(""))];
+        let args = vec![bytes(self.queue_key("")), bytes(queue.unwrap_or("")), bytes(self.held_key(""))];
         let reply = self.eval(DELETE_ALL, &keys, args)?;
         Ok(reply.first().and_then(int).unwrap_or(0) as u64)
     }

@@ -35,6 +35,8 @@ return {t[1], t[2], redis.call('SISMEMBER', KEYS[1], ARGV[1]), redis.call('HGET'
 pub struct Lookup {
     /// `None` when no consumer ever registered the queue.
     pub params: Option<QueueParams>,
+    /// The consumer's registration as it wrote it (BoosterParams JSON), when there is one.
+    pub raw: Option<String>,
     pub server_now_us: i64,
 }
 
@@ -49,9 +51,15 @@ pub fn lookup(redis: &dyn Redis, queue: &str) -> Result<Lookup, ApiError> {
     let reply = run(redis, "EVAL", &args)?;
     let server_now_us = time_us(&reply).ok_or_else(|| ApiError::store_unavailable(format!("unexpected registry reply {reply:?}")))?;
     let registered = reply.get(2).and_then(int) == Some(1);
-    let params = reply.get(3).and_then(text).unwrap_or_default();
-    let params = (registered || !params.is_empty()).then(|| parse_params(&params));
-    Ok(Lookup { params, server_now_us })
+    let raw = reply.get(3).and_then(text).filter(|r| !r.is_empty());
+    let params = (registered || raw.is_some()).then(|| parse_params(raw.as_deref().unwrap_or_default()));
+    Ok(Lookup { params, raw, server_now_us })
+}
+
+/// Every queue a funboost consumer registered (`funboost_all_queue_names`).
+pub fn registered_queues(redis: &dyn Redis) -> Result<Vec<String>, ApiError> {
+    let reply = run(redis, "SMEMBERS", &[RedisArg::Bytes(b"funboost_all_queue_names".to_vec())])?;
+    Ok(reply.iter().filter_map(text).collect())
 }
 
 fn names(value: Option<&Value>) -> Vec<String> {

@@ -19,6 +19,8 @@ pub(super) struct Entry {
     /// When the job is next due (UTC µs); `None` takes it out of the due index.
     pub due_us: Option<i64>,
     pub messages: Vec<Message>,
+    /// A run-now: published even while the queue's scheduler is paused.
+    pub manual: bool,
     /// What the update does, counted into the report once it is applied.
     pub counts: Counts,
 }
@@ -30,24 +32,31 @@ pub(super) enum Status {
     Conflict,
     /// The push failed: the job is retried [`PUBLISH_RETRY_US`] later.
     Failed,
+    /// The queue's scheduler is paused: nothing published, the job kept as it was.
+    Held,
 }
 
 /// A job whose messages could not be pushed (say, its queue key holds another type) is
 /// retried a minute later, so it cannot block the jobs due after it.
 const PUBLISH_RETRY_US: i64 = 60_000_000;
 
-/// KEYS: jobs, due. ARGV: entry count, the retry score for jobs whose push fails, the prefix
-/// of the per-queue sets, the queues set, then per entry: member (`queue\x1fjob_id`),
-/// expected text ('' = the job is gone), new text ('' = delete), score ('' = not due), push
-/// code, key, message count, the payloads. Returns one status per entry (1 applied, 0
-/// changed by someone else, 2 push failed), then `member: error` per failed push.
+/// KEYS: jobs, due, paused queues. ARGV: entry count, the retry score for jobs whose push
+/// fails, the prefix of the per-queue sets, the queues set, the prefix of the held sets, then
+/// per entry: member (`queue\x1fjob_id`), expected text ('' = the job is gone), new text ('' =
+/// delete), score ('' = not due), push code, key, '1' for a run-now, message count, the
+/// payloads. Returns one status per entry (1 applied, 0 changed by someone else, 2 push
+/// failed, 3 held), then `member: error` per failed push.
 ///
 /// A call from Lua costs several times what a message does, so the batch is read with one
 /// HMGET, each queue gets one push (its jobs' messages in job order), and the new texts and
 /// scores are written with one HSET and one ZADD. A push that fails fails every job of that
-/// queue in the batch, as a push per job would have.
-const COMMIT: &str = r#"
--- funboost-edge tick commit: each job is applied only if its stored text is unchanged
+/// queue in the batch, as a push per job would have. While any queue's scheduler is paused,
+/// its jobs are held instead (nothing published, the job unchanged, moved to the queue's held
+/// set), except a run-now, and scores are written job by job.
+const COMMIT: &str = concat!(
+    "-- funboost-edge tick commit: each job is applied only if its stored text is unchanged\n",
+    crate::schedule_lua!(),
+    r#"
 -- Lua's unpack fails beyond about 8,000 values, so lists go in chunks.
 local function chunked(command, key, list)
   for s = 1, #list, 4000 do
@@ -56,28 +65,39 @@ local function chunked(command, key, list)
   end
   return true
 end
-local n, retry, queue_prefix, queues = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
+local n, retry, queue_prefix, queues, held_prefix = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local any_paused = redis.call('SCARD', KEYS[3]) > 0
+local paused_queue = {}
+local function queue_of(member) return string.match(member, '^(.-)\31') end
+local function is_paused(q)
+  if paused_queue[q] == nil then paused_queue[q] = redis.call('SISMEMBER', KEYS[3], q) == 1 end
+  return paused_queue[q]
+end
 local members, at = {}, {}
-local i = 5
+local i = 6
 for e = 1, n do
   members[e], at[e] = ARGV[i], i
-  i = i + 7 + tonumber(ARGV[i + 6])
+  i = i + 8 + tonumber(ARGV[i + 7])
 end
 local stored = n > 0 and redis.call('HMGET', KEYS[1], unpack(members)) or {}
-local groups, order, group_of = {}, {}, {}
+local groups, order, group_of, held = {}, {}, {}, {}
 for e = 1, n do
   local i = at[e]
-  local count = tonumber(ARGV[i + 6])
-  if (stored[e] or '') == ARGV[i + 1] and count > 0 then
-    local code, key = ARGV[i + 4], ARGV[i + 5]
-    local g = groups[code .. key]
-    if not g then
-      g = {code = code, key = key, payloads = {}}
-      groups[code .. key] = g
-      order[#order + 1] = g
+  local count = tonumber(ARGV[i + 7])
+  if (stored[e] or '') == ARGV[i + 1] then
+    if any_paused and ARGV[i + 6] ~= '1' and is_paused(queue_of(ARGV[i])) then
+      held[e] = true
+    elseif count > 0 then
+      local code, key = ARGV[i + 4], ARGV[i + 5]
+      local g = groups[code .. key]
+      if not g then
+        g = {code = code, key = key, payloads = {}}
+        groups[code .. key] = g
+        order[#order + 1] = g
+      end
+      for k = 1, count do g.payloads[#g.payloads + 1] = ARGV[i + 7 + k] end
+      group_of[e] = g
     end
-    for k = 1, count do g.payloads[#g.payloads + 1] = ARGV[i + 6 + k] end
-    group_of[e] = g
   end
 end
 for _, g in ipairs(order) do
@@ -98,22 +118,28 @@ for e = 1, n do
   local g = group_of[e]
   if (stored[e] or '') ~= ARGV[i + 1] then
     statuses[e] = 0
+  elseif held[e] then
+    statuses[e] = 3
+    local s = redis.call('ZSCORE', KEYS[2], member)
+    if s then schedule(KEYS[2], KEYS[3], held_prefix, queue_of(member), member, s) end
   elseif g and g.err then
     statuses[e] = 2
     failures[#failures + 1] = member .. ': ' .. g.err
-    redis.call('ZADD', KEYS[2], retry, member)
+    if ARGV[i + 6] ~= '1' then redis.call('ZADD', KEYS[2], retry, member) end
   else
     statuses[e] = 1 -- applied
     if new == '' then
       local q, id = string.match(member, '^(.-)\31(.*)$')
       redis.call('HDEL', KEYS[1], member)
-      redis.call('ZREM', KEYS[2], member)
+      schedule(KEYS[2], KEYS[3], held_prefix, q, member, '')
       redis.call('SREM', queue_prefix .. q, id)
       if redis.call('SCARD', queue_prefix .. q) == 0 then redis.call('SREM', queues, q) end
     else
       texts[#texts + 1] = member
       texts[#texts + 1] = new
-      if score == '' then
+      if any_paused then
+        schedule(KEYS[2], KEYS[3], held_prefix, queue_of(member), member, score)
+      elseif score == '' then
         unscheduled[#unscheduled + 1] = member
       else
         scores[#scores + 1] = score
@@ -127,7 +153,8 @@ chunked('ZADD', KEYS[2], scores)
 chunked('ZREM', KEYS[2], unscheduled)
 for _, f in ipairs(failures) do statuses[#statuses + 1] = f end
 return statuses
-"#;
+"#
+);
 
 /// Commits `entries` (at most one [`super::BATCH`]) at server time `now_us` and counts what
 /// was applied into `report`; returns each entry's status. One round trip.
@@ -137,6 +164,7 @@ pub(super) fn commit(redis: &dyn Redis, store: &RedisStore, entries: &[Entry], n
         bytes((now_us + PUBLISH_RETRY_US).to_string()),
         bytes(store.queue_key("")), // the per-queue sets' prefix
         bytes(store.queues_key()),
+        bytes(store.held_key("")),
     ];
     for entry in entries {
         // A job's messages all go to one key with one command: message::build derives both
@@ -149,11 +177,12 @@ pub(super) fn commit(redis: &dyn Redis, store: &RedisStore, entries: &[Entry], n
             bytes(entry.due_us.map(|us| us.to_string()).unwrap_or_default()),
             bytes(code),
             bytes(key),
+            bytes(if entry.manual { "1" } else { "" }),
             RedisArg::Int(entry.messages.len() as i64),
         ]);
         args.extend(entry.messages.iter().map(|m| bytes(m.payload.as_str())));
     }
-    let reply = eval(redis, COMMIT, &[store.jobs_key(), store.due_key()], args).context("committing fires")?;
+    let reply = eval(redis, COMMIT, &[store.jobs_key(), store.due_key(), store.paused_queues_key()], args).context("committing fires")?;
     report.round_trips += 1;
     report.batches += 1;
     let statuses: Vec<Status> = reply
@@ -162,6 +191,7 @@ pub(super) fn commit(redis: &dyn Redis, store: &RedisStore, entries: &[Entry], n
         .map(|s| match int(s) {
             Some(1) => Status::Applied,
             Some(2) => Status::Failed,
+            Some(3) => Status::Held,
             _ => Status::Conflict,
         })
         .collect();
@@ -169,6 +199,7 @@ pub(super) fn commit(redis: &dyn Redis, store: &RedisStore, entries: &[Entry], n
         match status {
             Status::Applied => entry.counts.add_to(report),
             Status::Conflict => report.conflicts += 1,
+            Status::Held => report.held += 1,
             Status::Failed => {}
         }
     }

@@ -5,6 +5,7 @@ use anyhow::{Context, Result};
 
 use super::{fire, TickOptions, TickReport, TickTime};
 use crate::host::RedisArg;
+use crate::message::Message;
 use crate::services::Services;
 use crate::store::kv::KvStore;
 use crate::store::redis::{bytes, text};
@@ -28,6 +29,18 @@ end
 return ''
 "#;
 
+/// Publishes `messages`, each unless its fire was published before; `Some(error)` when a push
+/// failed (the fires before it are out and marked).
+pub(super) fn publish_once(services: &Services, messages: &[Message]) -> Result<Option<String>> {
+    let mut args = vec![bytes(PUBLISH_ONCE), RedisArg::Int(0), RedisArg::Int(messages.len() as i64)];
+    for m in messages {
+        let marker = format!("{{{}}}:fired:{}", services.config.key_prefix, m.dedupe_key);
+        args.extend([bytes(marker), bytes(m.push.code()), bytes(m.key.as_str()), bytes(m.payload.as_str())]);
+    }
+    let reply = services.redis.execute("EVAL", &args).context("publishing memory-store fires")?;
+    Ok(reply.first().and_then(text).filter(|e| !e.is_empty()))
+}
+
 pub(super) fn tick(services: &Services, store: &KvStore, at: TickTime, options: TickOptions, report: &mut TickReport) -> Result<()> {
     let until_us = at.now_us + i64::from(options.lookahead_secs) * 1_000_000;
     let jobs = match store.list(None) {
@@ -49,15 +62,9 @@ pub(super) fn tick(services: &Services, store: &KvStore, at: TickTime, options: 
                 continue;
             }
         };
-        let mut args = vec![bytes(PUBLISH_ONCE), RedisArg::Int(0), RedisArg::Int(messages.len() as i64)];
-        for m in &messages {
-            let marker = format!("{{{}}}:fired:{}", services.config.key_prefix, m.dedupe_key);
-            args.extend([bytes(marker), bytes(m.push.code()), bytes(m.key.as_str()), bytes(m.payload.as_str())]);
-        }
         if !messages.is_empty() {
-            let reply = services.redis.execute("EVAL", &args).context("publishing memory-store fires")?;
             report.round_trips += 1;
-            if let Some(error) = reply.first().and_then(text).filter(|e| !e.is_empty()) {
+            if let Some(error) = publish_once(services, &messages)? {
                 // Not advanced: the next tick tries again (fires already out stay marked).
                 report.errors.push(format!("publishing {}/{}: {error}", job.queue_name, job.job_id));
                 continue;

@@ -20,13 +20,13 @@ mod on_time;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::job::{Job, StoredTime};
-use crate::message::{self, Message};
+use crate::job::{FireRecord, Job, Outcome, StoreKind, StoredTime};
+use crate::message::{self, Message, Timing};
 use crate::services::Services;
-use crate::store::encode;
+use crate::store::{encode, Stored};
 use crate::store::kv::KvStore;
 use crate::store::redis::RedisStore;
-use crate::trigger::misfire::{process_due, Due};
+use crate::trigger::misfire::{process_due, Dropped, Due};
 use crate::trigger::Zdt;
 use claim::{claim, Claimed};
 use commit::{commit, Entry};
@@ -81,6 +81,8 @@ pub struct TickReport {
     pub conflicts: u64,
     pub batches: u64,
     pub round_trips: u64,
+    /// Jobs of queues whose scheduler is paused (nothing published, kept as they were).
+    pub held: u64,
     /// Fires this tick read to publish on their instant (some may go to another tick first).
     pub waited_for: u64,
     pub errors: Vec<String>,
@@ -171,11 +173,56 @@ struct TickTime {
     gapless_since: Option<i64>,
 }
 
+/// A message published by [`run_now`].
+#[derive(Clone, Debug, Serialize)]
+pub struct ManualFire {
+    pub task_id: String,
+    pub fire_id: String,
+    /// Server clock, Unix µs.
+    pub published_us: i64,
+}
+
+/// Publishes one message of a stored job now, outside its schedule, which stays as it is
+/// (also for a paused job or a paused queue); the job's history records it as `manual`.
+/// `None` when the job changed since it was read (read it again and retry).
+pub fn run_now(services: &Services, stored: &Stored) -> Result<Option<ManualFire>> {
+    let now_us = services.now_us().map_err(|e| anyhow::anyhow!(e.message))?;
+    let mut job = stored.job.clone();
+    let zone = job.schedule().map_err(|e| anyhow::anyhow!(e.message))?.zone();
+    let message = message::build(&job, &Zdt::from_utc(now_us, zone), now_us, services.config.timezone, Timing::Manual);
+    let fired = ManualFire { task_id: message.task_id.clone(), fire_id: message::fire_id(&job, &Zdt::from_utc(now_us, zone), Timing::Manual), published_us: now_us };
+    job.record([FireRecord(now_us, Some(now_us), Some(message.task_id.clone()), Outcome::Manual)]);
+    if job.store == StoreKind::Memory {
+        if let Some(error) = memory::publish_once(services, std::slice::from_ref(&message))? {
+            anyhow::bail!("publishing to queue {}: {error}", job.queue_name);
+        }
+        // Published: the history is kept unless the job changed meanwhile (no retry, no repeat).
+        services.store(StoreKind::Memory).and_then(|store| store.replace(stored, Some(&job))).map_err(|e| anyhow::anyhow!(e.message))?;
+        return Ok(Some(fired));
+    }
+    let store = RedisStore::new(services.redis, &services.config.key_prefix);
+    let entry = Entry {
+        member: crate::store::redis::member(&job.queue_name, &job.job_id),
+        expected: stored.raw.clone(),
+        new_text: encode(&job).map_err(|e| anyhow::anyhow!(e.message))?,
+        due_us: job.due_us(),
+        messages: vec![message],
+        manual: true,
+        counts: Counts::default(),
+    };
+    let mut report = TickReport::default();
+    match commit(services.redis, &store, &[entry], now_us, &mut report)?.first() {
+        Some(commit::Status::Applied) => Ok(Some(fired)),
+        Some(commit::Status::Failed) => anyhow::bail!("{}", report.errors.join("; ")),
+        _ => Ok(None),
+    }
+}
+
 /// A due job's update from its stored text (`None`: the job is gone, so the commit only drops
 /// it from the due index). A job that cannot be read or scheduled is kept but taken out of the
 /// due index, so it cannot block ticks; the error goes into the report.
 fn advance(services: &Services, member: &str, text: Option<&str>, at: TickTime, options: TickOptions, report: &mut TickReport) -> Entry {
-    let entry = |expected: &str, new_text: String, due_us, messages, counts| Entry { member: member.to_string(), expected: expected.to_string(), new_text, due_us, messages, counts };
+    let entry = |expected: &str, new_text: String, due_us, messages, counts| Entry { member: member.to_string(), expected: expected.to_string(), new_text, due_us, messages, manual: false, counts };
     let Some(text) = text else {
         return entry("", String::new(), None, Vec::new(), Counts::default());
     };
@@ -204,12 +251,22 @@ fn fire(services: &Services, mut job: Job, at: TickTime, options: TickOptions) -
     };
     let now = Zdt::from_utc(now_us, zone);
     let until = Zdt::from_utc(now_us + i64::from(options.lookahead_secs) * 1_000_000, zone);
-    let Some(Due { fire, coalesced, missed, next_run_time }) =
+    let Some(Due { fire, coalesced, missed, dropped, next_run_time }) =
         process_due(&schedule.trigger, &next_run, &now, &until, job.misfire_grace_time, job.coalesce, at.gapless_since)
     else {
         return Ok((Some(job), Vec::new(), Counts::default()));
     };
-    let messages: Vec<Message> = fire.iter().map(|f| message::build(&job, &f.at, now_us, services.config.timezone, f.ahead)).collect();
+    let timing = |ahead| if ahead { Timing::Ahead } else { Timing::Due };
+    let messages: Vec<Message> = fire.iter().map(|f| message::build(&job, &f.at, now_us, services.config.timezone, timing(f.ahead))).collect();
+    let fired = fire.iter().zip(&messages).map(|(f, m)| FireRecord(f.at.utc_us(), Some(now_us), Some(m.task_id.clone()), Outcome::Fired));
+    let not_fired = dropped.iter().map(|(at, why)| {
+        let outcome = match why {
+            Dropped::Coalesced => Outcome::Coalesced,
+            Dropped::Missed => Outcome::Missed,
+        };
+        FireRecord(at.utc_us(), None, None, outcome)
+    });
+    job.record(fired.chain(not_fired));
     let ahead = fire.iter().filter(|f| f.ahead).count() as u64;
     let mut counts = Counts { jobs: 1, fired: fire.len() as u64 - ahead, fired_ahead: ahead, missed, coalesced, finished: 0 };
     job.fires += fire.len() as u64;

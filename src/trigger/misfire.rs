@@ -23,9 +23,22 @@ pub struct Due {
     pub coalesced: u64,
     /// Scheduled times dropped because they were later than `misfire_grace_time`.
     pub missed: u64,
+    /// The latest [`MAX_DROPPED_TIMES`] coalesced and missed times, oldest first (for a job's
+    /// history).
+    pub dropped: Vec<(Zdt, Dropped)>,
     /// The job's next run time; `None` means the trigger is finished (remove the job).
     pub next_run_time: Option<Zdt>,
 }
+
+/// Why a scheduled time was not published.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dropped {
+    Coalesced,
+    Missed,
+}
+
+/// How many dropped times [`Due::dropped`] keeps.
+pub const MAX_DROPPED_TIMES: usize = 20;
 
 /// Cap on scheduled times published for one job in one tick when not coalescing; older
 /// ones count as missed. (APScheduler has no cap and would publish millions after an outage.)
@@ -57,16 +70,23 @@ pub fn process_due(
             || previous_tick_us.is_some_and(|previous| run.utc_us() > previous)
     };
     let mut due = Due::default();
+    let mut dropped = std::collections::VecDeque::new();
+    let mut remember = |at: Zdt, why: Dropped| {
+        if dropped.len() == MAX_DROPPED_TIMES {
+            dropped.pop_front();
+        }
+        dropped.push_back((at, why));
+    };
     let mut late: std::collections::VecDeque<Zdt> = std::collections::VecDeque::new();
     let mut last = *next_run_time;
     let mut current = Some(*next_run_time);
     while let Some(run) = current.filter(|r| r.utc_us() <= until_us) {
         if run.utc_us() <= now_us {
             if coalesce {
-                due.coalesced += u64::from(!late.is_empty());
-                late.clear();
+                due.coalesced += late.len() as u64;
+                late.drain(..).for_each(|at| remember(at, Dropped::Coalesced));
             } else if late.len() == MAX_CATCH_UP_FIRES {
-                late.pop_front();
+                late.pop_front().into_iter().for_each(|at| remember(at, Dropped::Missed));
                 due.missed += 1;
             }
             late.push_back(run);
@@ -84,8 +104,12 @@ pub fn process_due(
             on_time_late.push(Fire { at: run, ahead: false });
         } else {
             due.missed += 1;
+            remember(run, Dropped::Missed);
         }
     }
+    // Coalesced times come before the missed one they were folded into: keep time order.
+    due.dropped = dropped.into();
+    due.dropped.sort_by_key(|(at, _)| at.utc_us());
     on_time_late.append(&mut due.fire);
     due.fire = on_time_late;
     due.next_run_time = trigger.next_fire_time(Some(&last), until);

@@ -6,7 +6,7 @@ pickles in the hash `funboost.apscheduler.jobs:<queue>` (field = job id) and the
 times in the sorted set `funboost.apscheduler.run_times:<queue>` (paused jobs are not in it).
 This command reads them, turns each into an `add_timing_job` request (trigger and its fields,
 time zone, start/end dates, jitter, args, kwargs, misfire_grace_time, coalesce) and, with
---apply, adds it through funboost-edge's HTTP API; a paused job is added and then paused.
+--apply, adds it through funboost-edge's HTTP API; a paused job is added paused.
 
 Run it where your funboost project runs, from the project's directory (the one holding
 funboost_config.py), with the Python that runs funboost:
@@ -42,10 +42,6 @@ RUN_TIMES_KEY_PREFIX = 'funboost.apscheduler.run_times:'
 PUSH_FUNC_REF = 'funboost.timing_job.timing_job_base:push_fun_params_to_broker'
 REGISTRY_QUEUES = 'funboost_all_queue_names'
 REGISTRY_PARAMS = 'funboost_queue__consumer_parmas'
-# A fire published ahead by an HTTP tick (lookahead, at most 300 s) cannot be taken back: a
-# paused job whose next fire is this close may fire once between the add and the pause.
-PAUSE_RACE_SECONDS = 300
-
 
 class UsageError(Exception):
     """The command cannot run at all (exit status 2)."""
@@ -438,7 +434,7 @@ def advice(code):
 def same_job(body, existing):
     """Whether the funboost-edge job `existing` (a get_timing_job view) is `body` imported."""
     for name, value in body.items():
-        if name in ('job_id', 'replace_existing'):
+        if name in ('job_id', 'replace_existing', 'paused'):
             continue
         if name == 'timezone':
             if existing.get('timezone') != value:
@@ -510,7 +506,7 @@ def import_job(api, r, source_queue, job_id, blob, score, apply, remove, now):
         entry['ok'] = True
     elif not apply:
         # Validate the trigger (preview stores nothing) and predict the queue checks.
-        preview = {k: v for k, v in body.items() if k not in ('queue_name', 'job_id', 'args', 'kwargs', 'misfire_grace_time', 'coalesce')}
+        preview = {k: v for k, v in body.items() if k not in ('queue_name', 'job_id', 'args', 'kwargs', 'misfire_grace_time', 'coalesce', 'paused')}
         preview['count'] = 1
         status, envelope = api.call('POST', 'preview_timing_job', body=preview)
         if status != 200:
@@ -526,10 +522,10 @@ def import_job(api, r, source_queue, job_id, blob, score, apply, remove, now):
         fires = envelope['data']['next_run_times']
         entry['next_run_time'] = fires[0] if fires else None
         if paused:
-            entry['notes'].append('paused: would be added, then paused')
+            entry['notes'].append('paused: would be added paused')
         return entry
     else:
-        status, envelope = api.call('POST', 'add_timing_job', body=body)
+        status, envelope = api.call('POST', 'add_timing_job', body={**body, 'paused': True} if paused else body)
         if status != 200:
             code = envelope.get('code')
             if code == 4090:  # added by someone else between the get and the add: look again
@@ -544,18 +540,6 @@ def import_job(api, r, source_queue, job_id, blob, score, apply, remove, now):
         entry['status'] = 'imported'
         entry['next_run_time'] = added.get('next_run_time')
         if paused:
-            # The add request has no paused state: pause right after the add.
-            if added.get('next_run_time'):
-                first = parse_py_time(added['next_run_time'])
-                if (first - now).total_seconds() < PAUSE_RACE_SECONDS:
-                    entry['notes'].append(f"paused in funboost, but its next fire {added['next_run_time']} is within {PAUSE_RACE_SECONDS} s: "
-                                          'a tick may publish it before the pause lands')
-            status, envelope = api.call('POST', 'pause_timing_job', {'job_id': job_id, 'queue_name': body['queue_name']})
-            if status != 200:
-                entry.update(status='failed', ok=False,
-                             why=f"added, but pausing it failed ({envelope.get('code')}): {envelope.get('msg')}; it is RUNNING in funboost-edge",
-                             todo=f"pause it now: POST pause_timing_job?job_id={job_id}&queue_name={body['queue_name']}")
-                return entry
             entry['next_run_time'] = None
         else:
             check_next_run(entry, state, added, now)

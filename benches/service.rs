@@ -159,16 +159,6 @@ impl Template {
     }
 }
 
-/// Messages in the tick queues, removed.
-fn take_messages(conn: &mut redis::Connection) -> Result<Vec<String>> {
-    let mut messages = Vec::new();
-    for queue in tick_queues() {
-        let (batch, ()): (Vec<String>, ()) = redis::pipe().lrange(&queue, 0, -1).del(&queue).query(conn)?;
-        messages.extend(batch);
-    }
-    Ok(messages)
-}
-
 fn count_messages(conn: &mut redis::Connection) -> Result<usize> {
     let mut pipe = redis::pipe();
     for queue in tick_queues() {
@@ -535,119 +525,639 @@ fn http_api(bench: &Bench) -> Result<()> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 5. Fire lateness: (end of the tick that published a fire) - (its scheduled time).
+// 5. Lateness, side by side: our ticker (Spin's cron trigger every second, each tick waiting
+// inside its invocation to publish every fire of its window on the instant) against funboost
+// 55's own scheduler (`ApsJobAdder(job_store_kind='redis')`: one APScheduler per queue polling
+// the Redis job store at most every 0.5 s, pushing through funboost's 0.1 s bulk publisher),
+// on the same jobs.
+//
+// Each scenario runs once per side, each run on a fresh redis-server with the same jobs (the
+// same random sub-second offsets, seed 12): interval jobs every second whose grids start at
+// `2026-01-01 00:00:00.<offset>` Asia/Shanghai, or one cron job `second='*'` per queue; kwargs
+// `{"x": i}` name the job of every fire. Even jobs publish to a queue read by a BLPOP thread
+// in this process (lateness "into the queue": when the message could be popped), odd jobs to a
+// queue consumed by a real funboost 55 consumer (`benches/peers/aps_lateness.py consume`, the
+// same process for both sides), whose function takes `time.time()` as its first statement
+// (lateness "at the consumer"). A run measures the fires scheduled within its window, which
+// starts 3 s after every job is added and the scheduler running, and gives late fires 3 s
+// more to arrive.
+//
+// Scheduled instant of a fire: funboost's messages do not carry it, so both sides derive it
+// from the job's grid the same way: the latest grid point (offset + whole seconds) at or before
+// the message's `publish_time` (+1 ms for its rounding to 0.1 ms); that holds while a fire is
+// published less than a second after its instant (APScheduler's grace time is 1 s, ours too).
+// Our messages also carry the instant (`extra.fire_id`): the table says how often the
+// derivation agreed with it. A fire of the window that never arrived counts as missed.
+//
+// Cost, with no consumer and no reader: per second of steady firing, the scheduler's Redis
+// round trips (ours: commands plus connections counted by the test host; funboost: calls of
+// redis-py's send_packed_command, a pipeline counting once), the commands the server processed
+// (`INFO` total_commands_processed), the scheduler's CPU (ours: this process, in which only the
+// ticker works then; funboost: its process, every thread) and redis-server's CPU, with the
+// firing jobs alone and with 99,000 more stored that are not due for a day (ours: copies
+// written straight into Redis like the `tick` section's; funboost's: one added through
+// add_push_job and pickled copies of its state).
+//
+// Hosts that tick once a minute: `GET /funboost/tick?lookahead=60` at the start of each minute
+// publishes the coming minute's fires ahead with funboost's `eta`; the real consumer holds each
+// in its delay scheduler and runs it: run start minus the instant from `fire_id`.
+//
+// Plot: the CDFs of both sides' lateness, into the queue and at the consumer, per scenario, on
+// a log-ms axis, in benches/plots/lateness.svg (`--quick`: in the temp dir).
+
+const LATE_QUEUE: &str = "lateness_q";
+const LATE_CONSUMER_QUEUE: &str = "lateness_consumer_q";
+const LATE_RESULTS_KEY: &str = "lateness:results";
+/// The interval jobs' grid start, in the jobs' zone (Asia/Shanghai: a whole-hour offset, so
+/// a grid point is a whole UTC second plus the job's offset).
+const LATE_START_DATE: &str = "2026-01-01 00:00:00";
+const LATE_WARMUP_US: i64 = 3_000_000;
+const LATE_TAIL: Duration = Duration::from_secs(3);
+
+#[derive(Clone)]
+enum Jobs {
+    /// Interval jobs every second; job i's grid starts at its offset (µs past the second).
+    Interval(Vec<i64>),
+    /// One cron job `second='*'` per queue.
+    Cron,
+}
+
+impl Jobs {
+    fn interval(count: usize) -> Jobs {
+        let mut state: u64 = 12;
+        Jobs::Interval(
+            (0..count)
+                .map(|_| {
+                    // splitmix64
+                    state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+                    let mut z = state;
+                    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+                    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+                    ((z ^ (z >> 31)) % 1_000_000) as i64
+                })
+                .collect(),
+        )
+    }
+
+    fn count(&self) -> usize {
+        match self {
+            Jobs::Interval(offsets) => offsets.len(),
+            Jobs::Cron => 2,
+        }
+    }
+
+    /// Job x's offset from the whole second, µs.
+    fn offset_us(&self, x: i64) -> i64 {
+        match self {
+            Jobs::Interval(offsets) => usize::try_from(x).ok().and_then(|i| offsets.get(i)).copied().unwrap_or(0),
+            Jobs::Cron => 0,
+        }
+    }
+
+    /// Even jobs go to the read queue, odd ones to the consumer's (the peer does the same).
+    fn queue(x: usize) -> &'static str {
+        [LATE_QUEUE, LATE_CONSUMER_QUEUE][x % 2]
+    }
+
+    /// The fires of the jobs of `queue` scheduled in [from_us, until_us).
+    fn expected(&self, queue: &str, from_us: i64, until_us: i64) -> usize {
+        (0..self.count())
+            .filter(|&x| Jobs::queue(x) == queue)
+            .map(|x| {
+                let offset = self.offset_us(x as i64);
+                let first = (from_us - offset + 999_999).div_euclid(1_000_000);
+                let end = (until_us - offset + 999_999).div_euclid(1_000_000);
+                (end - first).max(0) as usize
+            })
+            .sum()
+    }
+
+    /// The `add_timing_job` body of job x, for queue `queue`.
+    fn api_body(&self, x: usize, queue: &str) -> Value {
+        match self {
+            Jobs::Interval(offsets) => json!({
+                "queue_name": queue, "trigger": "interval", "seconds": 1, "job_id": format!("job-{x:07}"),
+                "start_date": format!("{LATE_START_DATE}.{:06}", offsets[x]), "kwargs": {"x": x},
+            }),
+            Jobs::Cron => json!({"queue_name": queue, "trigger": "cron", "second": "*", "job_id": format!("cron-{x}"), "kwargs": {"x": x}}),
+        }
+    }
+
+    /// The peer's arguments for the same jobs.
+    fn peer_args(&self) -> Vec<String> {
+        match self {
+            Jobs::Interval(offsets) => vec!["--offsets-us".into(), offsets.iter().map(i64::to_string).collect::<Vec<_>>().join(",")],
+            Jobs::Cron => vec!["--cron".into()],
+        }
+    }
+}
+
+/// One fire as seen at the end of the pipe: job, instant (derived from the grid), when it was
+/// seen (µs), and the instant our message carries (`fire_id`) if any.
+struct Seen {
+    x: i64,
+    scheduled_us: i64,
+    at_us: i64,
+    fire_id_us: Option<i64>,
+}
+
+impl Seen {
+    fn new(jobs: &Jobs, x: i64, publish_time: f64, at_us: i64, fire_id: Option<&str>) -> Seen {
+        let offset = jobs.offset_us(x);
+        let published_us = (publish_time * 1e6).round() as i64 + 1_000;
+        let scheduled_us = (published_us - offset).div_euclid(1_000_000) * 1_000_000 + offset;
+        let fire_id_us = fire_id.and_then(|f| f.rsplit(':').next()?.parse().ok());
+        Seen { x, scheduled_us, at_us, fire_id_us }
+    }
+
+    fn from_message(jobs: &Jobs, text: &str, at_us: i64) -> Result<Seen> {
+        let message: Value = serde_json::from_str(text)?;
+        let x = message["x"].as_i64().context("message without x")?;
+        let publish_time = message["extra"]["publish_time"].as_f64().context("message without publish_time")?;
+        Ok(Seen::new(jobs, x, publish_time, at_us, message["extra"]["fire_id"].as_str()))
+    }
+
+    fn from_record(jobs: &Jobs, text: &str) -> Result<Seen> {
+        let record: Value = serde_json::from_str(text)?;
+        let x = record["x"].as_i64().context("record without x")?;
+        let publish_time = record["publish_time"].as_f64().context("record without publish_time")?;
+        let ran_at = record["ran_at"].as_f64().context("record without ran_at")?;
+        Ok(Seen::new(jobs, x, publish_time, (ran_at * 1e6).round() as i64, record["fire_id"].as_str()))
+    }
+}
+
+/// Lateness (ms) of the fires scheduled in the window, and how many arrived (distinct fires),
+/// were expected, came twice, and agreed with `fire_id` (of those that carry one).
+#[derive(Default)]
+struct Arrivals {
+    lateness_ms: Vec<f64>,
+    fires: usize,
+    expected: usize,
+    duplicates: usize,
+    fire_id_agrees: (usize, usize),
+}
+
+impl Arrivals {
+    fn new(jobs: &Jobs, queue: &str, seen: &[Seen], window: (i64, i64)) -> Arrivals {
+        let mut distinct = std::collections::HashSet::new();
+        let mut out = Arrivals { expected: jobs.expected(queue, window.0, window.1), ..Arrivals::default() };
+        for s in seen.iter().filter(|s| (window.0..window.1).contains(&s.scheduled_us)) {
+            if !distinct.insert((s.x, s.scheduled_us)) {
+                out.duplicates += 1;
+                continue;
+            }
+            out.lateness_ms.push((s.at_us - s.scheduled_us) as f64 / 1e3);
+            if let Some(fire_id_us) = s.fire_id_us {
+                out.fire_id_agrees.1 += 1;
+                out.fire_id_agrees.0 += usize::from(fire_id_us == s.scheduled_us);
+            }
+        }
+        out.fires = distinct.len();
+        out.lateness_ms = sorted(std::mem::take(&mut out.lateness_ms));
+        out
+    }
+
+    fn cells(&self) -> String {
+        let p = |q| percentile(&self.lateness_ms, q);
+        let missed = self.expected.saturating_sub(self.fires);
+        let twice = if self.duplicates > 0 { format!(", {} twice", self.duplicates) } else { String::new() };
+        format!(
+            "{} ({missed} missed{twice}) | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms",
+            self.fires,
+            p(0.5),
+            p(0.9),
+            p(0.99),
+            self.lateness_ms.last().copied().unwrap_or(f64::NAN)
+        )
+    }
+}
+
+/// A BLPOP loop on `queue`: every message with the time it was popped (µs).
+struct Reader {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<Result<Vec<(i64, String)>>>,
+}
+
+impl Reader {
+    fn start(redis: &RedisServer, queue: &'static str) -> Reader {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut conn = connect(redis);
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                let popped: Option<(String, String)> = redis::cmd("BLPOP").arg(queue).arg(0.2).query(&mut conn)?;
+                let Some((_, first)) = popped else { continue };
+                let at = unix_us();
+                got.push((at, first));
+                // Whatever else is there was there by then.
+                let rest: Option<Vec<String>> = redis::cmd("LPOP").arg(queue).arg(10_000).query(&mut conn)?;
+                got.extend(rest.unwrap_or_default().into_iter().map(|m| (at, m)));
+            }
+            Ok(got)
+        });
+        Reader { stop, thread }
+    }
+
+    fn finish(self) -> Result<Vec<(i64, String)>> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().map_err(|_| anyhow!("the reader panicked"))?
+    }
+}
+
+/// A process of `benches/peers/aps_lateness.py` (stdout: JSON lines; stderr: a log file in the
+/// temp dir). Killed if dropped before it finished.
+struct LatenessPeer {
+    child: Child,
+    stdout: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+    log: PathBuf,
+}
+
+impl LatenessPeer {
+    fn spawn(bench: &Bench, role: &str, redis: &RedisServer, args: &[String]) -> Result<LatenessPeer> {
+        use std::io::BufRead;
+        let log = std::env::temp_dir().join(format!("funboost-edge-lateness-{role}.log"));
+        let mut child = Command::new(&bench.python)
+            .arg(format!("{}/benches/peers/aps_lateness.py", env!("CARGO_MANIFEST_DIR")))
+            .args([role, "--redis-port", &redis.port().to_string()])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log)?)
+            .spawn()
+            .with_context(|| format!("cannot run {} aps_lateness.py", bench.python.display()))?;
+        let stdout = std::io::BufReader::new(child.stdout.take().context("no stdout")?).lines();
+        Ok(LatenessPeer { child, stdout, log })
+    }
+
+    /// The next JSON object it prints.
+    fn next(&mut self) -> Result<Value> {
+        for line in self.stdout.by_ref() {
+            if let Ok(value @ Value::Object(_)) = serde_json::from_str(&line?) {
+                return Ok(value);
+            }
+        }
+        bail!("aps_lateness.py ended early ({}); see {}", self.child.wait()?, self.log.display())
+    }
+
+    /// Closes its stdin (a consumer exits then) and waits for it.
+    fn finish(&mut self) -> Result<()> {
+        drop(self.child.stdin.take());
+        let status = self.child.wait()?;
+        ensure!(status.success(), "aps_lateness.py: {status}; see {}", self.log.display());
+        Ok(())
+    }
+}
+
+impl Drop for LatenessPeer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Side {
+    Ours,
+    Funboost,
+}
+
+impl Side {
+    fn name(self) -> &'static str {
+        match self {
+            Side::Ours => "funboost-edge (1 s cron trigger, on-time ticks)",
+            Side::Funboost => "funboost 55 ApsJobAdder(job_store_kind='redis')",
+        }
+    }
+}
+
+/// Our API and ticker on `redis` with the lateness queues (and the `tick` section's, for
+/// `Template`) registered; `jobs` added through the API.
+fn lateness_host(bench: &Bench, redis: &RedisServer, jobs: &Jobs) -> Result<Host> {
+    let mut queues = vec![LATE_QUEUE.to_string(), LATE_CONSUMER_QUEUE.to_string()];
+    queues.extend(tick_queues());
+    let host = service_host(redis, &queues)?;
+    for x in 0..jobs.count() {
+        add_job(bench, &host, &jobs.api_body(x, Jobs::queue(x)))?;
+    }
+    Ok(host)
+}
+
+/// One side of one scenario: (into the queue, at the consumer).
+fn lateness_run(bench: &Bench, side: Side, jobs: &Jobs, seconds: u64) -> Result<(Arrivals, Arrivals)> {
+    let redis = RedisServer::start()?;
+    let mut consumer = LatenessPeer::spawn(bench, "consume", &redis, &["--queues".into(), LATE_CONSUMER_QUEUE.into(), "--results-key".into(), LATE_RESULTS_KEY.into()])?;
+    consumer.next()?;
+    let reader = Reader::start(&redis, LATE_QUEUE);
+    let run_us = seconds as i64 * 1_000_000;
+    let window = match side {
+        Side::Ours => {
+            let host = lateness_host(bench, &redis, jobs)?;
+            let ready = unix_us();
+            let ticker = bench.runtime.spawn(host.clone().tick_every(Duration::from_secs(1)));
+            std::thread::sleep(Duration::from_micros((LATE_WARMUP_US + run_us) as u64) + LATE_TAIL);
+            ticker.abort();
+            std::thread::sleep(Duration::from_secs(2)); // ticks already started end
+            (ready + LATE_WARMUP_US, ready + LATE_WARMUP_US + run_us)
+        }
+        Side::Funboost => {
+            let mut args = jobs.peer_args();
+            let run_for = (LATE_WARMUP_US + run_us) as f64 / 1e6 + LATE_TAIL.as_secs_f64();
+            args.extend(["--queues".into(), format!("{LATE_QUEUE},{LATE_CONSUMER_QUEUE}"), "--seconds".into(), run_for.to_string()]);
+            let mut scheduler = LatenessPeer::spawn(bench, "schedule", &redis, &args)?;
+            let ready = scheduler.next()?["ready"].as_f64().context("no ready time")?;
+            scheduler.next()?; // its cost line, at the end of its run
+            scheduler.finish()?;
+            let ready = (ready * 1e6) as i64;
+            (ready + LATE_WARMUP_US, ready + LATE_WARMUP_US + run_us)
+        }
+    };
+    let popped = reader.finish()?;
+    consumer.finish()?;
+    let mut conn = connect(&redis);
+    let records: Vec<String> = redis::cmd("LRANGE").arg(LATE_RESULTS_KEY).arg(0).arg(-1).query(&mut conn)?;
+    let popped: Vec<Seen> = popped.iter().map(|(at, text)| Seen::from_message(jobs, text, *at)).collect::<Result<_>>()?;
+    let ran: Vec<Seen> = records.iter().map(|text| Seen::from_record(jobs, text)).collect::<Result<_>>()?;
+    Ok((Arrivals::new(jobs, LATE_QUEUE, &popped, window), Arrivals::new(jobs, LATE_CONSUMER_QUEUE, &ran, window)))
+}
+
+/// CPU seconds this process has used (all threads).
+fn process_cpu_seconds() -> Result<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    let fields: Vec<&str> = stat.rsplit_once(')').context("/proc/self/stat")?.1.split_whitespace().collect();
+    let ticks: f64 = fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
+    Ok(ticks / 100.0) // USER_HZ is 100 on Linux
+}
+
+fn redis_info_sum(conn: &mut redis::Connection, section: &str, fields: &[&str]) -> Result<f64> {
+    let info: String = redis::cmd("INFO").arg(section).query(conn)?;
+    Ok(info.lines().filter_map(|l| l.split_once(':')).filter(|(k, _)| fields.contains(k)).filter_map(|(_, v)| v.trim().parse::<f64>().ok()).sum())
+}
+
+struct Cost {
+    round_trips: f64,
+    commands: f64,
+    cpu: f64,
+    redis_cpu: f64,
+}
+
+/// Our ticker's cost per second with `firing` jobs firing every second and `stored` in all.
+fn lateness_cost_ours(bench: &Bench, jobs: &Jobs, stored: usize, seconds: u64) -> Result<Cost> {
+    let redis = RedisServer::start()?;
+    let host = lateness_host(bench, &redis, jobs)?;
+    let mut conn = connect(&redis);
+    if stored > jobs.count() {
+        let template = Template::new(bench, &host, &mut conn)?;
+        template.store(&mut conn, 0..stored - jobs.count(), unix_us() + 86_400_000_000)?;
+    }
+    let total: usize = redis::cmd("HLEN").arg(JOBS_KEY).query(&mut conn)?;
+    ensure!(total == stored, "{total} jobs stored, not {stored}");
+    let ticker = bench.runtime.spawn(host.clone().tick_every(Duration::from_secs(1)));
+    std::thread::sleep(Duration::from_micros(LATE_WARMUP_US as u64));
+    let sample = |conn: &mut redis::Connection| -> Result<(Instant, f64, u64, f64, f64)> {
+        let used = host.redis_counts();
+        Ok((
+            Instant::now(),
+            process_cpu_seconds()?,
+            used.connections + used.commands,
+            redis_info_sum(conn, "stats", &["total_commands_processed"])?,
+            redis_info_sum(conn, "cpu", &["used_cpu_sys", "used_cpu_user"])?,
+        ))
+    };
+    let before = sample(&mut conn)?;
+    std::thread::sleep(Duration::from_secs(seconds));
+    let after = sample(&mut conn)?;
+    ticker.abort();
+    std::thread::sleep(Duration::from_secs(2));
+    let s = (after.0 - before.0).as_secs_f64();
+    Ok(Cost {
+        round_trips: (after.2 - before.2) as f64 / s,
+        commands: (after.3 - before.3 - 2.0) / s, // minus our own INFO calls in between
+        cpu: (after.1 - before.1) / s,
+        redis_cpu: (after.4 - before.4) / s,
+    })
+}
+
+fn lateness_cost_funboost(bench: &Bench, jobs: &Jobs, stored: usize, seconds: u64) -> Result<Cost> {
+    let redis = RedisServer::start()?;
+    let mut args = jobs.peer_args();
+    let run_for = LATE_WARMUP_US as f64 / 1e6 + seconds as f64;
+    args.extend(["--queues".into(), format!("{LATE_QUEUE},{LATE_CONSUMER_QUEUE}"), "--seconds".into(), run_for.to_string()]);
+    args.extend(["--cost-after".into(), (LATE_WARMUP_US as f64 / 1e6).to_string(), "--far-jobs".into(), (stored - jobs.count()).to_string()]);
+    let mut scheduler = LatenessPeer::spawn(bench, "schedule", &redis, &args)?;
+    scheduler.next()?;
+    let cost = scheduler.next()?;
+    scheduler.finish()?;
+    let cost = &cost["cost"];
+    let get = |k: &str| cost[k].as_f64().with_context(|| format!("no {k} in {cost}"));
+    ensure!(cost["jobs_stored"] == stored, "funboost stored {} jobs, not {stored}", cost["jobs_stored"]);
+    Ok(Cost { round_trips: get("round_trips_per_s")?, commands: get("redis_commands_per_s")?, cpu: get("cpu_s_per_s")?, redis_cpu: get("redis_cpu_s_per_s")? })
+}
 
 fn lateness(bench: &Bench) -> Result<()> {
-    let redis = RedisServer::start()?;
-    let host = service_host(&redis, &tick_queues())?;
-    let mut conn = connect(&redis);
-    // Half cron jobs on whole seconds (funboost's usual case), half interval jobs whose grids
-    // start at sub-second instants spread over the second.
-    let jobs = if bench.quick { 200 } else { 2_000 };
-    for i in 0..jobs {
-        let queue = format!("tick_q{}", i % TICK_QUEUES);
-        let body = if i % 2 == 0 {
-            json!({"queue_name": queue, "trigger": "cron", "second": format!("{}/5", i % 5), "job_id": format!("cron-{i}"), "kwargs": {"x": i}})
-        } else {
-            let start = format!("2026-01-01 00:00:00.{:06}", i * 1_000_000 / jobs);
-            json!({"queue_name": queue, "trigger": "interval", "seconds": 3 + i % 5, "start_date": start, "job_id": format!("interval-{i}"), "kwargs": {"x": i}})
-        };
-        add_job(bench, &host, &body)?;
-    }
-    println!("| tick | run | schedules | fires | missed | p50 | p99 | max | p99 in the queue | max in the queue | target |");
-    println!("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|");
-
-    // Spin's cron trigger with `* * * * * *`: a tick at the start of every second. The first
-    // tick catches up with the fires due while the jobs were added (no ticker ran then, so
-    // APScheduler's grace applies and some are missed); the run starts after it.
-    bench.runtime.block_on(host.cron(unix_secs()))?.map_err(|e| anyhow!("tick failed: {e}"))?;
-    take_messages(&mut conn)?;
-    let whole_seconds = if bench.quick { 10 } else { 60 };
-    let missed_before = missed_fires(bench, &host)?;
-    let mut late = Vec::new();
-    for _ in 0..whole_seconds {
-        let now = unix_us();
-        std::thread::sleep(Duration::from_micros((1_000_000 - now % 1_000_000) as u64));
-        bench.runtime.block_on(host.cron(unix_secs()))?.map_err(|e| anyhow!("tick failed: {e}"))?;
-        late.extend(fire_lateness(&mut conn, unix_us())?);
-    }
-    let missed = missed_fires(bench, &host)? - missed_before;
-    print_lateness("cron trigger, every second", &format!("{whole_seconds} s"), late, missed, "p99 ≤ 1 s");
-
-    // A host without the cron trigger calls `GET /funboost/tick` once a minute. Without a
-    // look-ahead, fires later than their grace time (1 s) are missed, as in APScheduler. With
-    // one, fires are published ahead with funboost's `eta` and the consumer runs them at their
-    // time: their lateness is max(0, publish - scheduled).
-    let minutes = if bench.quick { 1 } else { 3 };
-    for (name, path, minutes) in [("HTTP tick once a minute", "/funboost/tick", 1), ("HTTP tick once a minute, lookahead=60", "/funboost/tick?lookahead=60", minutes)] {
-        bench.runtime.block_on(host.request("GET", path, &[], Vec::new()))?; // catch up first
-        take_messages(&mut conn)?;
-        let missed_before = missed_fires(bench, &host)?;
-        let mut late = Vec::new();
-        for _ in 0..minutes {
-            std::thread::sleep(Duration::from_secs(60));
-            let response = bench.runtime.block_on(host.request("GET", path, &[], Vec::new()))?;
-            ensure!(response.status == 200, "{path}: {}", response.text());
-            late.extend(fire_lateness(&mut conn, unix_us())?);
+    let seconds = if bench.quick { 10 } else { 60 };
+    let (few, many) = if bench.quick { (20, 200) } else { (20, 1_000) };
+    let scenarios = [
+        (format!("{few} interval jobs, every second"), Jobs::interval(few)),
+        (format!("{many} interval jobs, every second"), Jobs::interval(many)),
+        ("a cron job every second (`second='*'`) per queue".to_string(), Jobs::Cron),
+    ];
+    println!(
+        "Lateness = when the fire was seen minus its scheduled instant; {seconds} s of fires per run, half the jobs into a queue read by BLPOP, half run by a real funboost 55 consumer.\n"
+    );
+    println!("| jobs | scheduler | into the queue: fires | p50 | p90 | p99 | max | at the consumer: fires | p50 | p90 | p99 | max |");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let mut panels = Vec::new();
+    let mut agreement = (0, 0);
+    let mut targets = Vec::new();
+    for (name, jobs) in &scenarios {
+        let mut curves = Vec::new();
+        let mut p99s = Vec::new();
+        for side in [Side::Ours, Side::Funboost] {
+            if side == Side::Funboost && !bench.peers {
+                continue;
+            }
+            let (queue, consumer) = lateness_run(bench, side, jobs, seconds)?;
+            println!("| {name} | {} | {} | {} |", side.name(), queue.cells(), consumer.cells());
+            for a in [&queue, &consumer] {
+                agreement.0 += a.fire_id_agrees.0;
+                agreement.1 += a.fire_id_agrees.1;
+            }
+            p99s.push((percentile(&queue.lateness_ms, 0.99), percentile(&consumer.lateness_ms, 0.99)));
+            let who = if side == Side::Ours { "funboost-edge" } else { "funboost 55" };
+            curves.push((format!("{who}, into the queue"), queue.lateness_ms));
+            curves.push((format!("{who}, at the consumer"), consumer.lateness_ms));
         }
-        let missed = missed_fires(bench, &host)? - missed_before;
-        print_lateness(name, &format!("{minutes} min"), late, missed, "");
+        if let (Jobs::Interval(offsets), [(queue, consumer), rest @ ..]) = (jobs, p99s.as_slice()) {
+            if offsets.len() == many {
+                targets.push(format!("- {name}: our p99 into the queue {queue:.1} ms (target ≤ 10 ms: {})", if *queue <= 10.0 { "met" } else { "missed" }));
+                if let Some((_, theirs)) = rest.first() {
+                    targets.push(format!(
+                        "- {name}: p99 at the consumer {consumer:.1} ms against funboost's {theirs:.1} ms (target: no worse: {})",
+                        if consumer <= theirs { "met" } else { "missed" }
+                    ));
+                }
+            }
+        }
+        panels.push((name.clone(), curves));
     }
+    println!("\nThe instant derived from the grid agreed with our messages' `fire_id` for {} of {} of our fires.", agreement.0, agreement.1);
+    for t in &targets {
+        println!("{t}");
+    }
+
+    // Cost.
+    let cost_seconds = if bench.quick { 5 } else { 20 };
+    let firing = Jobs::interval(many);
+    let stores = [many, if bench.quick { 10 * many } else { 100 * many }];
+    println!("\n| stored jobs | firing each second | scheduler | Redis round trips/s | Redis commands/s (server) | scheduler CPU s/s | redis-server CPU s/s |");
+    println!("|---:|---:|---|---:|---:|---:|---:|");
+    for stored in stores {
+        for side in [Side::Ours, Side::Funboost] {
+            let cost = match side {
+                Side::Ours => lateness_cost_ours(bench, &firing, stored, cost_seconds)?,
+                Side::Funboost if bench.peers => lateness_cost_funboost(bench, &firing, stored, cost_seconds)?,
+                Side::Funboost => continue,
+            };
+            println!(
+                "| {stored} | {many} | {} | {:.0} | {:.0} | {:.3} | {:.3} |",
+                side.name(),
+                cost.round_trips,
+                cost.commands,
+                cost.cpu,
+                cost.redis_cpu
+            );
+        }
+    }
+
+    // A host that ticks once a minute over HTTP, with look-ahead: a real consumer runs the fires.
+    let minutes = if bench.quick { 1 } else { 2 };
+    let late = lookahead_at_consumer(bench, minutes, if bench.quick { 20 } else { 60 })?;
+    println!("\n| host tick | jobs | fires run (missed) | run start − scheduled: p50 | p90 | p99 | max | min |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| `GET /funboost/tick?lookahead=60` once a minute, {minutes} min; funboost's consumer holds each fire until its `eta` | {few} | {} ({} missed) | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms |",
+        late.fires,
+        late.expected.saturating_sub(late.fires),
+        percentile(&late.lateness_ms, 0.5),
+        percentile(&late.lateness_ms, 0.9),
+        percentile(&late.lateness_ms, 0.99),
+        late.lateness_ms.last().copied().unwrap_or(f64::NAN),
+        late.lateness_ms.first().copied().unwrap_or(f64::NAN),
+    );
+    panels.push((format!("{few} jobs, HTTP tick once a minute, lookahead=60"), vec![("funboost-edge + eta, at the consumer".to_string(), late.lateness_ms)]));
+
+    let path = if bench.quick {
+        std::env::temp_dir().join("funboost-edge-lateness-quick.svg")
+    } else {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/plots/lateness.svg")
+    };
+    std::fs::create_dir_all(path.parent().context("plot path")?)?;
+    std::fs::write(&path, lateness_svg(&panels))?;
+    println!("\nPlot: {}", path.display());
     Ok(())
 }
 
-/// One fire's lateness in seconds, by its message's `publish_time` (the tick's clock when it
-/// read the job) and by when the tick that published it ended (when the message was surely in
-/// the queue). A fire published ahead counts 0.
-struct Lateness {
-    whole_second: bool,
-    by_publish_time: f64,
-    in_queue_by: f64,
-}
-
-/// The lateness of every message now in the tick queues (taken out), published by
-/// `published_us`.
-fn fire_lateness(conn: &mut redis::Connection, published_us: i64) -> Result<Vec<Lateness>> {
-    take_messages(conn)?
+/// `few` interval jobs every second, all to the consumer's queue, published by a once-a-minute
+/// `GET /funboost/tick?lookahead=60`; the lateness of the consumer's runs (by `fire_id`).
+fn lookahead_at_consumer(bench: &Bench, minutes: u64, window_seconds: u64) -> Result<Arrivals> {
+    let jobs = Jobs::interval(20);
+    let redis = RedisServer::start()?;
+    let mut consumer = LatenessPeer::spawn(bench, "consume", &redis, &["--queues".into(), LATE_CONSUMER_QUEUE.into(), "--results-key".into(), LATE_RESULTS_KEY.into()])?;
+    consumer.next()?;
+    let host = service_host(&redis, &[LATE_CONSUMER_QUEUE.to_string()])?;
+    for x in 0..jobs.count() {
+        add_job(bench, &host, &jobs.api_body(x, LATE_CONSUMER_QUEUE))?;
+    }
+    let start = unix_us();
+    for minute in 0..minutes {
+        if minute > 0 {
+            std::thread::sleep(Duration::from_micros((start + minute as i64 * 60_000_000 - unix_us()).max(0) as u64));
+        }
+        let response = bench.runtime.block_on(host.request("GET", "/funboost/tick?lookahead=60", &[], Vec::new()))?;
+        ensure!(response.status == 200, "tick: {}", response.text());
+    }
+    // The fires of the window after the first second (the first tick's catch-up is not eta).
+    let window = (start + 1_000_000, start + (minutes as i64 - 1) * 60_000_000 + window_seconds as i64 * 1_000_000);
+    std::thread::sleep(Duration::from_micros((window.1 - unix_us()).max(0) as u64) + LATE_TAIL);
+    consumer.finish()?;
+    let mut conn = connect(&redis);
+    let records: Vec<String> = redis::cmd("LRANGE").arg(LATE_RESULTS_KEY).arg(0).arg(-1).query(&mut conn)?;
+    // Published ahead, so the instant is `fire_id`'s, not the grid point before publish_time.
+    let ran: Vec<Seen> = records
         .iter()
         .map(|text| {
-            let message: Value = serde_json::from_str(text)?;
-            let fire_id = message["extra"]["fire_id"].as_str().context("message without fire_id")?;
-            let mut parts = fire_id.rsplit(':');
-            let scheduled_us: i64 = parts.next().and_then(|s| s.parse().ok()).context("fire_id without time")?;
-            let whole_second = parts.next().is_some_and(|job| job.starts_with("cron-"));
-            let publish_time = message["extra"]["publish_time"].as_f64().context("message without publish_time")?;
-            Ok(Lateness {
-                whole_second,
-                by_publish_time: (publish_time - scheduled_us as f64 / 1e6).max(0.0),
-                in_queue_by: ((published_us - scheduled_us) as f64 / 1e6).max(0.0),
-            })
+            let mut seen = Seen::from_record(&jobs, text)?;
+            seen.scheduled_us = seen.fire_id_us.context("a fire without fire_id")?;
+            Ok(seen)
         })
-        .collect()
+        .collect::<Result<_>>()?;
+    // Every job goes to the consumer's queue here: count them all.
+    let mut arrivals = Arrivals::new(&jobs, LATE_CONSUMER_QUEUE, &ran, window);
+    arrivals.expected = [LATE_QUEUE, LATE_CONSUMER_QUEUE].iter().map(|q| jobs.expected(q, window.0, window.1)).sum();
+    Ok(arrivals)
 }
 
-/// The jobs' `missed_count`s, summed (through the API).
-fn missed_fires(bench: &Bench, host: &Host) -> Result<u64> {
-    let response = bench.runtime.block_on(host.request("GET", "/funboost/get_timing_jobs", &[], Vec::new()))?;
-    let reply: Value = serde_json::from_slice(&response.body).context("get_timing_jobs answered non-JSON")?;
-    let jobs = reply["data"]["jobs"].as_array().context("get_timing_jobs without jobs")?;
-    Ok(jobs.iter().filter_map(|job| job["missed_count"].as_u64()).sum())
-}
-
-fn print_lateness(name: &str, run: &str, late: Vec<Lateness>, missed: u64, target: &str) {
-    for (schedules, whole_second) in [("all", None), ("whole seconds (cron)", Some(true)), ("sub-second (interval)", Some(false))] {
-        let chosen: Vec<&Lateness> = late.iter().filter(|l| whole_second.is_none_or(|want| want == l.whole_second)).collect();
-        let by_publish_time = sorted(chosen.iter().map(|l| l.by_publish_time).collect());
-        let in_queue_by = sorted(chosen.iter().map(|l| l.in_queue_by).collect());
-        println!(
-            "| {name} | {run} | {schedules} | {} | {} | {:.3} s | {:.3} s | {:.3} s | {:.3} s | {:.3} s | {target} |",
-            chosen.len(),
-            if whole_second.is_none() { missed.to_string() } else { String::new() },
-            percentile(&by_publish_time, 0.5),
-            percentile(&by_publish_time, 0.99),
-            by_publish_time.last().copied().unwrap_or(f64::NAN),
-            percentile(&in_queue_by, 0.99),
-            in_queue_by.last().copied().unwrap_or(f64::NAN),
-        );
+/// CDFs of lateness (ms), one panel per scenario, on a log axis from 0.1 ms to 3 s; values
+/// below 0.1 ms are drawn at 0.1 ms.
+fn lateness_svg(panels: &[(String, Vec<(String, Vec<f64>)>)]) -> String {
+    const W: f64 = 460.0;
+    const H: f64 = 300.0;
+    const LEFT: f64 = 50.0;
+    const TOP: f64 = 40.0;
+    const PW: f64 = 380.0;
+    const PH: f64 = 190.0;
+    let (lo, hi) = (0.1f64.log10(), 3000f64.log10());
+    let x_of = |ms: f64| LEFT + (ms.max(0.1).min(3000.0).log10() - lo) / (hi - lo) * PW;
+    let style = |label: &str| {
+        let color = if label.starts_with("funboost 55") { "#d95f02" } else { "#1b65b0" };
+        let dash = if label.contains("consumer") { " stroke-dasharray=\"6 3\"" } else { "" };
+        format!("stroke=\"{color}\" stroke-width=\"2\" fill=\"none\"{dash}")
+    };
+    let columns = 2;
+    let rows = panels.len().div_ceil(columns);
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
+        W * columns as f64,
+        H * rows as f64 + 20.0
+    );
+    svg += "<text x=\"10\" y=\"16\" font-size=\"13\">Fire lateness, CDF (x: ms after the scheduled instant, log scale; y: fraction of fires)</text>\n";
+    for (i, (title, curves)) in panels.iter().enumerate() {
+        let (ox, oy) = ((i % columns) as f64 * W, (i / columns) as f64 * H + 20.0);
+        svg += &format!("<g transform=\"translate({ox},{oy})\">\n<text x=\"{LEFT}\" y=\"{}\" font-weight=\"bold\">{}</text>\n", TOP - 14.0, xml_escape(title));
+        svg += &format!("<rect x=\"{LEFT}\" y=\"{TOP}\" width=\"{PW}\" height=\"{PH}\" fill=\"none\" stroke=\"#888\"/>\n");
+        for ms in [0.1, 1.0, 10.0, 100.0, 1000.0] {
+            let x = x_of(ms);
+            svg += &format!("<line x1=\"{x:.1}\" y1=\"{TOP}\" x2=\"{x:.1}\" y2=\"{}\" stroke=\"#ddd\"/>\n", TOP + PH);
+            svg += &format!("<text x=\"{x:.1}\" y=\"{}\" text-anchor=\"middle\">{ms}</text>\n", TOP + PH + 14.0);
+        }
+        for q in [0.0, 0.5, 0.9, 0.99, 1.0] {
+            let y = TOP + PH * (1.0 - q);
+            svg += &format!("<line x1=\"{LEFT}\" y1=\"{y:.1}\" x2=\"{}\" y2=\"{y:.1}\" stroke=\"#eee\"/>\n", LEFT + PW);
+            svg += &format!("<text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{q}</text>\n", LEFT - 4.0, y + 4.0);
+        }
+        for (k, (label, values)) in curves.iter().enumerate() {
+            if values.is_empty() {
+                continue;
+            }
+            let n = values.len();
+            let step = (n / 600).max(1);
+            let mut points = vec![format!("{:.1},{:.1}", x_of(values[0]), TOP + PH)];
+            for j in (0..n).step_by(step).chain([n - 1]) {
+                let y = TOP + PH * (1.0 - (j + 1) as f64 / n as f64);
+                points.push(format!("{:.1},{:.1}", x_of(values[j]), y));
+            }
+            svg += &format!("<polyline {} points=\"{}\"/>\n", style(label), points.join(" "));
+            let ly = TOP + PH + 30.0 + 13.0 * (k / 2) as f64;
+            let lx = LEFT + (k % 2) as f64 * 195.0;
+            svg += &format!("<line x1=\"{lx}\" y1=\"{:.1}\" x2=\"{}\" y2=\"{:.1}\" {}/>\n", ly - 4.0, lx + 20.0, ly - 4.0, style(label));
+            svg += &format!("<text x=\"{}\" y=\"{ly:.1}\">{}</text>\n", lx + 24.0, xml_escape(label));
+        }
+        svg += "</g>\n";
     }
+    svg + "</svg>\n"
+}
+
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }

@@ -22,6 +22,11 @@ whatever guards your admin pages. With a token the browser never sees it.
 
 Prints `listening on http://<addr>` once ready (port 0 picks a free port). Needs funboost and
 Jinja2 in the same Python (tests/python/requirements.txt).
+
+    python tests/python/funboost_web_manager.py --render timing_jobs_management.html
+
+writes the rendered page and exits, for serving it from another web server (nginx: see
+docs-pending/web-manager.md), and prints funweb's static directory to serve `/static/` from.
 """
 
 import argparse
@@ -187,17 +192,22 @@ def make_handler(funweb: Path, page: Page, api: urllib.parse.SplitResult, token:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--api", required=True, help="funboost-edge's base URL, e.g. http://127.0.0.1:3000")
+    parser.add_argument("--api", help="funboost-edge's base URL, e.g. http://127.0.0.1:3000")
+    parser.add_argument("--render", metavar="FILE", help="write the rendered page to FILE, print funweb's static directory and exit")
     parser.add_argument("--token", default=os.environ.get("FUNBOOST_EDGE_API_TOKEN"), help="funboost-edge's api_token (default: $FUNBOOST_EDGE_API_TOKEN)")
     parser.add_argument("--listen", default="127.0.0.1:8080", help="host:port to serve on (port 0: any free port)")
     parser.add_argument("--quiet", action="store_true", help="do not log requests")
     args = parser.parse_args()
 
-    api = urllib.parse.urlsplit(args.api)
-    if api.scheme not in ("http", "https") or not api.hostname:
-        sys.exit(f"--api must be an http(s) URL, not {args.api!r}")
     funweb = funweb_dir()
     page = Page(funweb)
+    if args.render:
+        Path(args.render).write_bytes(page.html)
+        print(funweb / "static")
+        return
+    api = urllib.parse.urlsplit(args.api or "")
+    if api.scheme not in ("http", "https") or not api.hostname:
+        sys.exit(f"--api must be an http(s) URL, not {args.api!r}")
     host, _, port = args.listen.rpartition(":")
     server = ThreadingHTTPServer((host.strip("[]") or "127.0.0.1", int(port)), make_handler(funweb, page, api, args.token or None, args.quiet))
     server.daemon_threads = True

@@ -223,7 +223,7 @@ def run(page, args, base, dialogs, blocked, page_errors):
     page.click("#job_queue_name + .select2 .select2-selection")
     page.click(f'.select2-results__option:text-is("{args.queue}")')
     # Picking the queue makes the page fetch get_one_queue_config and show the function.
-    page.wait_for_function("() => document.querySelector('#func_params_text').innerText.includes('函数')")
+    page.wait_for_selector("#func_params_text strong", state="visible")
     params_text = page.inner_text("#func_params_text")
     kwargs_template = page.input_value("#job_kwargs")
     page.fill("#job_id", job_id)

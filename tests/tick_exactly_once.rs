@@ -32,6 +32,8 @@
 //! the `funboost-test-host` binary itself (or set `$FUNBOOST_EDGE_TEST_HOST_BIN`).
 //! `$FUNBOOST_EDGE_CHAOS_SEED` replays the kill schedule of a reported seed.
 
+mod common;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::io::{Read, Write};
@@ -40,6 +42,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use common::test_host_bin;
 use funboost_test_host::test_support::{spin_variables, wasm_path};
 use funboost_test_host::{Host, HostConfig};
 use serde_json::{json, Value};
@@ -799,32 +802,6 @@ fn snapshot_components(config: &HostConfig, to: &Path) -> (PathBuf, PathBuf) {
         target
     };
     (copy(&api), copy(&ticker))
-}
-
-/// The `funboost-test-host` binary: `$FUNBOOST_EDGE_TEST_HOST_BIN`, else built with cargo
-/// into the target directory of this test.
-fn test_host_bin() -> PathBuf {
-    if let Some(bin) = std::env::var_os("FUNBOOST_EDGE_TEST_HOST_BIN").filter(|b| !b.is_empty()) {
-        return PathBuf::from(bin);
-    }
-    // <target>/<profile>/deps/<this test>
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(Path::parent).expect("test binary in <target>/<profile>/deps").to_path_buf();
-    let target_dir = profile_dir.parent().unwrap();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = Command::new(cargo);
-    command
-        .args(["build", "--quiet", "-p", "funboost-test-host", "--bin", "funboost-test-host"])
-        .env("CARGO_TARGET_DIR", target_dir)
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-    if profile_dir.file_name().is_some_and(|n| n == "release") {
-        command.arg("--release");
-    }
-    let status = command.status().expect("running cargo build for funboost-test-host");
-    assert!(status.success(), "cargo build -p funboost-test-host failed (or set FUNBOOST_EDGE_TEST_HOST_BIN)");
-    let bin = profile_dir.join(format!("funboost-test-host{}", std::env::consts::EXE_SUFFIX));
-    assert!(bin.is_file(), "{} not found after cargo build", bin.display());
-    bin
 }
 
 struct Spawner {

@@ -1098,9 +1098,12 @@ fn lookahead_at_consumer(bench: &Bench, minutes: u64, window_seconds: u64) -> Re
     Ok(arrivals)
 }
 
+/// A plot panel: its title and one (label, lateness in ms) curve per side.
+type Panel = (String, Vec<(String, Vec<f64>)>);
+
 /// CDFs of lateness (ms), one panel per scenario, on a log axis from 0.1 ms to 3 s; values
 /// below 0.1 ms are drawn at 0.1 ms.
-fn lateness_svg(panels: &[(String, Vec<(String, Vec<f64>)>)]) -> String {
+fn lateness_svg(panels: &[Panel]) -> String {
     const W: f64 = 460.0;
     const H: f64 = 300.0;
     const LEFT: f64 = 50.0;
@@ -1108,7 +1111,7 @@ fn lateness_svg(panels: &[(String, Vec<(String, Vec<f64>)>)]) -> String {
     const PW: f64 = 380.0;
     const PH: f64 = 190.0;
     let (lo, hi) = (0.1f64.log10(), 3000f64.log10());
-    let x_of = |ms: f64| LEFT + (ms.max(0.1).min(3000.0).log10() - lo) / (hi - lo) * PW;
+    let x_of = |ms: f64| LEFT + (ms.clamp(0.1, 3000.0).log10() - lo) / (hi - lo) * PW;
     let style = |label: &str| {
         let color = if label.starts_with("funboost 55") { "#d95f02" } else { "#1b65b0" };
         let dash = if label.contains("consumer") { " stroke-dasharray=\"6 3\"" } else { "" };

@@ -139,12 +139,6 @@ fn main() {
     for group in &groups {
         let rust_ns = time_rust(&group.schedules, Duration::from_secs(2));
         let aps_ns = aps[group.name].as_f64().expect("ns");
-        println!(
-            "{:<72} {:>9.0} ns {:>11.0} ns {:>8.0}x",
-            format!("{} ({})", group.name, group.schedules.len()),
-            rust_ns,
-            aps_ns,
-            aps_ns / rust_ns
-        );
+        println!("{:<72} {:>9.0} ns {:>11.0} ns {:>8.0}x", format!("{} ({})", group.name, group.schedules.len()), rust_ns, aps_ns, aps_ns / rust_ns);
     }
 }

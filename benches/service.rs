@@ -41,9 +41,9 @@ fn main() -> Result<()> {
         quick: flag("--quick"),
         peers: !flag("--no-peers"),
         runtime: tokio::runtime::Builder::new_multi_thread().enable_all().build()?,
-        python: std::env::var_os("FUNBOOST_EDGE_PYTHON").map(PathBuf::from).unwrap_or_else(|| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/funboost-edge/venv/bin/python")
-        }),
+        python: std::env::var_os("FUNBOOST_EDGE_PYTHON")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/funboost-edge/venv/bin/python")),
     };
     for section in SECTIONS.iter().filter(|s| wanted.is_empty() || wanted.contains(s)) {
         println!("\n## {section}\n");
@@ -100,7 +100,8 @@ fn service_host(redis: &RedisServer, queues: &[String]) -> Result<Host> {
 
 /// POSTs `add_timing_job` in process and checks funboost's `succ`.
 fn add_job(bench: &Bench, host: &Host, body: &Value) -> Result<()> {
-    let response = bench.runtime.block_on(host.request("POST", "/funboost/add_timing_job", &[("content-type", "application/json")], body.to_string().into_bytes()))?;
+    let response =
+        bench.runtime.block_on(host.request("POST", "/funboost/add_timing_job", &[("content-type", "application/json")], body.to_string().into_bytes()))?;
     let reply: Value = serde_json::from_slice(&response.body).context("add_timing_job answered non-JSON")?;
     ensure!(reply["succ"] == true, "add_timing_job {body}: {reply}");
     Ok(())
@@ -171,10 +172,7 @@ fn count_messages(conn: &mut redis::Connection) -> Result<usize> {
 /// Microseconds Redis spent executing commands so far (`INFO commandstats`, all commands).
 fn redis_busy_us(conn: &mut redis::Connection) -> Result<f64> {
     let info: String = redis::cmd("INFO").arg("commandstats").query(conn)?;
-    Ok(info
-        .lines()
-        .filter_map(|l| l.split("usec=").nth(1)?.split(',').next()?.parse::<f64>().ok())
-        .sum())
+    Ok(info.lines().filter_map(|l| l.split("usec=").nth(1)?.split(',').next()?.parse::<f64>().ok()).sum())
 }
 
 fn unix_secs() -> u64 {
@@ -407,7 +405,13 @@ fn wrk(script: &str, addr: SocketAddr, seconds: u32) -> Result<WrkRun> {
     let line = stdout.lines().find_map(|l| l.strip_prefix("WRK_RESULT ")).with_context(|| format!("no WRK_RESULT in wrk's output: {stdout}"))?;
     let r: Value = serde_json::from_str(line)?;
     let get = |k: &str| r[k].as_f64().with_context(|| format!("WRK_RESULT has no {k}: {line}"));
-    Ok(WrkRun { rps: get("rps")?, p50_ms: get("p50_ms")?, p99_ms: get("p99_ms")?, requests: get("requests")?, failures: get("failures")? + get("socket_errors").unwrap_or(0.0) })
+    Ok(WrkRun {
+        rps: get("rps")?,
+        p50_ms: get("p50_ms")?,
+        p99_ms: get("p99_ms")?,
+        requests: get("requests")?,
+        failures: get("failures")? + get("socket_errors").unwrap_or(0.0),
+    })
 }
 
 /// One HTTP/1.0 request (so no chunked reply) on a fresh connection; returns status and body.
@@ -485,7 +489,9 @@ fn http_api(bench: &Bench) -> Result<()> {
 
     println!("| route (wrk -t1 -c32, {seconds} s) | funboost-edge req/s | p50 | p99 | Redis round trips | funboost 55 req/s | p50 | p99 | ratio |");
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for (route, script) in [("add_timing_job", "add_timing_job.lua"), ("get_timing_jobs (10 jobs)", "get_timing_jobs.lua"), ("pause/resume_timing_job", "pause_resume.lua")] {
+    for (route, script) in
+        [("add_timing_job", "add_timing_job.lua"), ("get_timing_jobs (10 jobs)", "get_timing_jobs.lua"), ("pause/resume_timing_job", "pause_resume.lua")]
+    {
         let before = host.redis_counts();
         let edge = wrk(script, ours, seconds)?;
         let used = host.redis_counts() - before;
@@ -846,7 +852,8 @@ fn lateness_host(bench: &Bench, redis: &RedisServer, jobs: &Jobs) -> Result<Host
 /// One side of one scenario: (into the queue, at the consumer).
 fn lateness_run(bench: &Bench, side: Side, jobs: &Jobs, seconds: u64) -> Result<(Arrivals, Arrivals)> {
     let redis = RedisServer::start()?;
-    let mut consumer = LatenessPeer::spawn(bench, "consume", &redis, &["--queues".into(), LATE_CONSUMER_QUEUE.into(), "--results-key".into(), LATE_RESULTS_KEY.into()])?;
+    let mut consumer =
+        LatenessPeer::spawn(bench, "consume", &redis, &["--queues".into(), LATE_CONSUMER_QUEUE.into(), "--results-key".into(), LATE_RESULTS_KEY.into()])?;
     consumer.next()?;
     let reader = Reader::start(&redis, LATE_QUEUE);
     let run_us = seconds as i64 * 1_000_000;
@@ -1019,14 +1026,7 @@ fn lateness(bench: &Bench) -> Result<()> {
                 Side::Funboost if bench.peers => lateness_cost_funboost(bench, &firing, stored, cost_seconds)?,
                 Side::Funboost => continue,
             };
-            println!(
-                "| {stored} | {many} | {} | {:.0} | {:.0} | {:.3} | {:.3} |",
-                side.name(),
-                cost.round_trips,
-                cost.commands,
-                cost.cpu,
-                cost.redis_cpu
-            );
+            println!("| {stored} | {many} | {} | {:.0} | {:.0} | {:.3} | {:.3} |", side.name(), cost.round_trips, cost.commands, cost.cpu, cost.redis_cpu);
         }
     }
 
@@ -1063,7 +1063,8 @@ fn lateness(bench: &Bench) -> Result<()> {
 fn lookahead_at_consumer(bench: &Bench, minutes: u64, window_seconds: u64) -> Result<Arrivals> {
     let jobs = Jobs::interval(20);
     let redis = RedisServer::start()?;
-    let mut consumer = LatenessPeer::spawn(bench, "consume", &redis, &["--queues".into(), LATE_CONSUMER_QUEUE.into(), "--results-key".into(), LATE_RESULTS_KEY.into()])?;
+    let mut consumer =
+        LatenessPeer::spawn(bench, "consume", &redis, &["--queues".into(), LATE_CONSUMER_QUEUE.into(), "--results-key".into(), LATE_RESULTS_KEY.into()])?;
     consumer.next()?;
     let host = service_host(&redis, &[LATE_CONSUMER_QUEUE.to_string()])?;
     for x in 0..jobs.count() {

@@ -331,7 +331,12 @@ impl Body {
             Some(Value::Null) => Some(None),
             Some(v) => match v.as_u64() {
                 Some(n) if (1..=u64::from(u32::MAX)).contains(&n) => Some(Some(n as u32)),
-                _ => return Err(ApiError::invalid("misfire_grace_time", format!("must be a whole number of seconds ≥ 1, or null for no limit, got {}", short(&v)))),
+                _ => {
+                    return Err(ApiError::invalid(
+                        "misfire_grace_time",
+                        format!("must be a whole number of seconds ≥ 1, or null for no limit, got {}", short(&v)),
+                    ))
+                }
             },
         };
         let coalesce = self.boolean("coalesce")?;
@@ -372,7 +377,11 @@ pub fn resolve_broker_kind(queue: &str, given: Option<BrokerKind>, priority: Opt
         (Some(given), Some(consumer)) if given != consumer => {
             return Err(ApiError::invalid(
                 "broker_kind",
-                format!("{} differs from {}, the kind the consumer of queue {queue} registered: its messages would never be consumed", given.name(), consumer.name()),
+                format!(
+                    "{} differs from {}, the kind the consumer of queue {queue} registered: its messages would never be consumed",
+                    given.name(),
+                    consumer.name()
+                ),
             ))
         }
         (given, consumer) => given.or(consumer).unwrap_or(BrokerKind::Redis),
@@ -582,7 +591,17 @@ impl Job {
         }
         let next_run_time = if self.paused { None } else { self.next_run_time(schedule) };
         view.insert("next_run_time".into(), next_run_time.map(|t| t.py_str()).into());
-        view.insert("status".into(), if self.paused { "paused" } else if self.next_run.is_none() { "finished" } else { "running" }.into());
+        view.insert(
+            "status".into(),
+            if self.paused {
+                "paused"
+            } else if self.next_run.is_none() {
+                "finished"
+            } else {
+                "running"
+            }
+            .into(),
+        );
         view.insert("args".into(), Value::Array(self.args.clone()));
         view.insert("kwargs".into(), Value::Object(self.kwargs.clone()));
         view.insert("job_store_kind".into(), self.store.name().into());

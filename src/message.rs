@@ -203,7 +203,16 @@ mod tests {
             ("plain job", json!({"x": 1, "y": "a"}), json!({}), "REDIS", None, false, vec!["x", "y", "extra"], ours.to_vec()),
             ("no arguments", json!({}), json!({}), "REDIS", None, false, vec!["extra"], ours.to_vec()),
             ("published ahead", json!({"x": 1}), json!({}), "REDIS", None, true, vec!["x", "extra"], [&["eta"][..], &ours].concat()),
-            ("task options", json!({"x": 1}), json!({"msg_expire_seconds": 5, "task_id": "mine"}), "REDIS", None, false, vec!["x", "extra"], [&["msg_expire_seconds"][..], &ours].concat()),
+            (
+                "task options",
+                json!({"x": 1}),
+                json!({"msg_expire_seconds": 5, "task_id": "mine"}),
+                "REDIS",
+                None,
+                false,
+                vec!["x", "extra"],
+                [&["msg_expire_seconds"][..], &ours].concat(),
+            ),
             ("priority", json!({"x": 1}), json!({}), "REDIS_PRIORITY", Some(2), false, vec!["x", "extra"], [&["other_extra_params"][..], &ours].concat()),
         ];
         let at = Zdt::from_utc(1_795_841_957_865_862, Zone::Utc);

@@ -79,12 +79,9 @@ async fn adding_each_trigger_kind_returns_the_job_with_its_next_run_time() {
     // (store, body, trigger_str, check of the next run given "now")
     type Check = fn(&str, i64);
     let cases: Vec<(&str, Value, &str, Check)> = vec![
-        (
-            "date",
-            json!({"trigger": "date", "run_date": "2030-12-03 15:00:00", "args": [10, 20]}),
-            "date[2030-12-03 15:00:00 CST]",
-            |next, _| assert_eq!(next, "2030-12-03 15:00:00+08:00"),
-        ),
+        ("date", json!({"trigger": "date", "run_date": "2030-12-03 15:00:00", "args": [10, 20]}), "date[2030-12-03 15:00:00 CST]", |next, _| {
+            assert_eq!(next, "2030-12-03 15:00:00+08:00")
+        }),
         (
             "interval",
             json!({"trigger": "interval", "seconds": 10, "kwargs": {"x": 1, "y": 2}}),
@@ -104,22 +101,14 @@ async fn adding_each_trigger_kind_returns_the_job_with_its_next_run_time() {
                 assert!((at - (now + DAY + 2 * 3600 * SECOND)).abs() < 2 * SECOND, "{next}");
             },
         ),
-        (
-            "cron",
-            json!({"trigger": "cron", "hour": "15", "minute": "30", "args": [1, 2]}),
-            "cron[hour='15', minute='30']",
-            |next, now| {
-                assert_eq!(&next[10..], " 15:30:00+08:00", "{next}");
-                let at = py_time_utc_us(next);
-                assert!(at > now && at <= now + DAY, "{next}");
-            },
-        ),
-        (
-            "cron field as a JSON integer",
-            json!({"trigger": "cron", "hour": 9, "minute": 0, "kwargs": {"x": 1}}),
-            "cron[hour='9', minute='0']",
-            |next, _| assert_eq!(&next[10..], " 09:00:00+08:00", "{next}"),
-        ),
+        ("cron", json!({"trigger": "cron", "hour": "15", "minute": "30", "args": [1, 2]}), "cron[hour='15', minute='30']", |next, now| {
+            assert_eq!(&next[10..], " 15:30:00+08:00", "{next}");
+            let at = py_time_utc_us(next);
+            assert!(at > now && at <= now + DAY, "{next}");
+        }),
+        ("cron field as a JSON integer", json!({"trigger": "cron", "hour": 9, "minute": 0, "kwargs": {"x": 1}}), "cron[hour='9', minute='0']", |next, _| {
+            assert_eq!(&next[10..], " 09:00:00+08:00", "{next}")
+        }),
         (
             "cron every 2 hours in another zone",
             json!({"trigger": "cron", "hour": "*/2", "minute": "0", "timezone": "Europe/London", "kwargs": {"x": 1}}),
@@ -184,7 +173,9 @@ async fn a_job_without_job_id_gets_a_generated_32_hex_digit_id() {
     let mut env = Env::start();
     let mut seen = Vec::new();
     for store in ["redis", "memory", "redis"] {
-        let job = env.ok("POST", "add_timing_job", Some(json!({"queue_name": "q", "trigger": "cron", "minute": "*/5", "kwargs": {"x": 1}, "job_store_kind": store}))).await;
+        let job = env
+            .ok("POST", "add_timing_job", Some(json!({"queue_name": "q", "trigger": "cron", "minute": "*/5", "kwargs": {"x": 1}, "job_store_kind": store})))
+            .await;
         let id = job["job_id"].as_str().unwrap().to_string();
         assert!(id.len() == 32 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)), "{id}");
         assert!(!seen.contains(&id), "ids are unique");
@@ -226,8 +217,18 @@ async fn a_date_job_whose_run_date_has_an_offset_stays_readable() {
     // Its zone is the fixed offset (Python's aware datetime), stored as "+05:30".
     let env = Env::start();
     for store in ["redis", "memory"] {
-        for (id, run_date, next) in [("plus", "2030-12-03 15:00:00+05:30", "2030-12-03 15:00:00+05:30"), ("minus", "2030-12-03T15:00:00.25-03:00", "2030-12-03 15:00:00.000025-03:00"), ("zulu", "2030-12-03 15:00:00Z", "2030-12-03 15:00:00+00:00")] {
-            let job = env.ok("POST", "add_timing_job", Some(json!({"queue_name": "q", "trigger": "date", "run_date": run_date, "job_id": id, "kwargs": {"x": 1}, "job_store_kind": store}))).await;
+        for (id, run_date, next) in [
+            ("plus", "2030-12-03 15:00:00+05:30", "2030-12-03 15:00:00+05:30"),
+            ("minus", "2030-12-03T15:00:00.25-03:00", "2030-12-03 15:00:00.000025-03:00"),
+            ("zulu", "2030-12-03 15:00:00Z", "2030-12-03 15:00:00+00:00"),
+        ] {
+            let job = env
+                .ok(
+                    "POST",
+                    "add_timing_job",
+                    Some(json!({"queue_name": "q", "trigger": "date", "run_date": run_date, "job_id": id, "kwargs": {"x": 1}, "job_store_kind": store})),
+                )
+                .await;
             assert_eq!(job["next_run_time"], next, "{id}");
             let q = format!("job_id={id}&queue_name=q&job_store_kind={store}");
             let got = env.ok("GET", &format!("get_timing_job?{q}"), None).await;
@@ -258,7 +259,13 @@ async fn positional_args_are_mapped_to_the_registered_parameter_names() {
     ];
     for (i, (args, kwargs, expected)) in cases.into_iter().enumerate() {
         let job_id = format!("m{i}");
-        let job = env.ok("POST", "add_timing_job", Some(json!({"queue_name": "adder", "trigger": "cron", "hour": "3", "job_id": job_id, "args": args, "kwargs": kwargs}))).await;
+        let job = env
+            .ok(
+                "POST",
+                "add_timing_job",
+                Some(json!({"queue_name": "adder", "trigger": "cron", "hour": "3", "job_id": job_id, "args": args, "kwargs": kwargs})),
+            )
+            .await;
         // The API returns args and kwargs as given ...
         assert_eq!((&job["args"], &job["kwargs"]), (&args, &kwargs));
         // ... and the stored job carries the message's keyword arguments, as funboost's push maps them.
@@ -269,7 +276,9 @@ async fn positional_args_are_mapped_to_the_registered_parameter_names() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_allow_unregistered_queues_an_unknown_queue_takes_kwargs_but_refuses_args() {
     let mut env = Env::with(&[("allow_unregistered_queues", "true")]);
-    let job = env.ok("POST", "add_timing_job", Some(json!({"queue_name": "free", "trigger": "cron", "hour": "1", "job_id": "kw", "kwargs": {"anything": [1, 2]}}))).await;
+    let job = env
+        .ok("POST", "add_timing_job", Some(json!({"queue_name": "free", "trigger": "cron", "hour": "1", "job_id": "kw", "kwargs": {"anything": [1, 2]}})))
+        .await;
     assert_eq!(job["kwargs"], json!({"anything": [1, 2]}));
     assert_eq!(stored_job(&mut env.conn, "free", "kw").unwrap()["message_kwargs"], json!({"anything": [1, 2]}));
 
@@ -349,7 +358,12 @@ async fn listing_gives_both_shapes_sorted_by_next_run_with_paused_jobs_last() {
 async fn get_timing_job_returns_the_job_and_its_next_fire_times() {
     let env = Env::start();
     env.ok("POST", "add_timing_job", Some(json!({"queue_name": "q", "trigger": "cron", "hour": "15", "minute": "0", "job_id": "daily", "args": [1]}))).await;
-    env.ok("POST", "add_timing_job", Some(json!({"queue_name": "q", "trigger": "date", "run_date": "2030-12-03 15:00:00.5", "job_id": "once", "args": [1], "job_store_kind": "memory"}))).await;
+    env.ok(
+        "POST",
+        "add_timing_job",
+        Some(json!({"queue_name": "q", "trigger": "date", "run_date": "2030-12-03 15:00:00.5", "job_id": "once", "args": [1], "job_store_kind": "memory"})),
+    )
+    .await;
 
     let job = env.ok("GET", "get_timing_job?job_id=daily&queue_name=q&count=3", None).await;
     assert_eq!(job["job_id"], "daily");
@@ -387,7 +401,12 @@ async fn delete_removes_the_job_from_the_store_and_the_due_index() {
     let mut env = Env::start();
     for store in ["redis", "memory"] {
         for id in ["a", "b"] {
-            env.ok("POST", "add_timing_job", Some(json!({"queue_name": "q", "trigger": "interval", "minutes": 5, "job_id": id, "kwargs": {"x": 1}, "job_store_kind": store}))).await;
+            env.ok(
+                "POST",
+                "add_timing_job",
+                Some(json!({"queue_name": "q", "trigger": "interval", "minutes": 5, "job_id": id, "kwargs": {"x": 1}, "job_store_kind": store})),
+            )
+            .await;
         }
         let data = env.call("DELETE", &format!("delete_timing_job?job_id=a&queue_name=q&job_store_kind={store}"), None).await;
         assert_eq!((data.status, data.msg(), data.data()), (200, "timing job a deleted from queue q", &Value::Null), "{data}");
@@ -408,7 +427,12 @@ async fn delete_all_deletes_the_jobs_of_one_queue_or_of_all_queues() {
     register_queue(&mut env.conn, "q2", &["x"], &[]);
     for store in ["redis", "memory"] {
         for (queue, id) in [("q", "1"), ("q", "2"), ("q", "3"), ("q2", "4"), ("q2", "5")] {
-            env.ok("POST", "add_timing_job", Some(json!({"queue_name": queue, "trigger": "cron", "second": "*/10", "job_id": id, "kwargs": {"x": 1}, "job_store_kind": store}))).await;
+            env.ok(
+                "POST",
+                "add_timing_job",
+                Some(json!({"queue_name": queue, "trigger": "cron", "second": "*/10", "job_id": id, "kwargs": {"x": 1}, "job_store_kind": store})),
+            )
+            .await;
         }
         let data = env.ok("DELETE", &format!("delete_all_timing_jobs?queue_name=q&job_store_kind={store}"), None).await;
         assert_eq!(data, json!({"deleted_count": 3, "failed_jobs": []}));
@@ -417,7 +441,11 @@ async fn delete_all_deletes_the_jobs_of_one_queue_or_of_all_queues() {
         assert!(left["jobs"].as_array().unwrap().iter().all(|j| j["queue_name"] == "q2"));
 
         let reply = env.call("DELETE", &format!("delete_all_timing_jobs?job_store_kind={store}"), None).await;
-        assert_eq!((reply.status, reply.msg(), reply.data()), (200, "deleted 2 timing jobs from all queues", &json!({"deleted_count": 2, "failed_jobs": []})), "{reply}");
+        assert_eq!(
+            (reply.status, reply.msg(), reply.data()),
+            (200, "deleted 2 timing jobs from all queues", &json!({"deleted_count": 2, "failed_jobs": []})),
+            "{reply}"
+        );
         let left = env.ok("GET", &format!("get_timing_jobs?job_store_kind={store}"), None).await;
         assert_eq!(left["count"], 0);
     }
@@ -447,7 +475,12 @@ async fn pause_keeps_the_job_but_removes_it_from_the_due_index() {
     assert_eq!(due_score(&mut env.conn, "q", "p"), None);
 
     // Memory store too.
-    env.ok("POST", "add_timing_job", Some(json!({"queue_name": "q", "trigger": "cron", "minute": "1", "job_id": "m", "kwargs": {"x": 1}, "job_store_kind": "memory"}))).await;
+    env.ok(
+        "POST",
+        "add_timing_job",
+        Some(json!({"queue_name": "q", "trigger": "cron", "minute": "1", "job_id": "m", "kwargs": {"x": 1}, "job_store_kind": "memory"})),
+    )
+    .await;
     let paused = env.ok("POST", "pause_timing_job?job_id=m&queue_name=q&job_store_kind=memory", None).await;
     assert_eq!((&paused["next_run_time"], &paused["status"]), (&Value::Null, &json!("paused")));
 }
@@ -459,10 +492,17 @@ async fn resume_recomputes_the_next_run_from_now_keeping_the_interval_grid() {
     let job = env.ok("POST", "add_timing_job", Some(json!({"queue_name": "q", "trigger": "interval", "seconds": 1, "start_date": "2025-01-01 00:00:00.250000", "job_id": "grid", "kwargs": {"x": 1}}))).await;
     let before = next_run_us(&job);
     // Every 10 s from "now + 10 s" (the default start): the grid keeps the add time's microseconds.
-    let job = env.ok("POST", "add_timing_job", Some(json!({"queue_name": "q", "trigger": "interval", "seconds": 10, "job_id": "default-start", "kwargs": {"x": 1}}))).await;
+    let job = env
+        .ok("POST", "add_timing_job", Some(json!({"queue_name": "q", "trigger": "interval", "seconds": 10, "job_id": "default-start", "kwargs": {"x": 1}})))
+        .await;
     let default_before = next_run_us(&job);
     // A cron job.
-    env.ok("POST", "add_timing_job", Some(json!({"queue_name": "q", "trigger": "cron", "second": "*/2", "job_id": "cron", "kwargs": {"x": 1}, "job_store_kind": "memory"}))).await;
+    env.ok(
+        "POST",
+        "add_timing_job",
+        Some(json!({"queue_name": "q", "trigger": "cron", "second": "*/2", "job_id": "cron", "kwargs": {"x": 1}, "job_store_kind": "memory"})),
+    )
+    .await;
 
     for (id, store) in [("grid", "redis"), ("default-start", "redis"), ("cron", "memory")] {
         env.ok("POST", &format!("pause_timing_job?job_id={id}&queue_name=q&job_store_kind={store}"), None).await;
@@ -557,7 +597,13 @@ async fn preview_lists_the_next_fire_times_after_a_time_and_stores_nothing() {
     }
 
     // count: default 10, at most 1000.
-    let data = env.ok("POST", "preview_timing_job", Some(json!({"trigger": "interval", "minutes": 1, "start_date": "2025-01-01 00:00:00", "after": "2025-01-01 00:00:00"}))).await;
+    let data = env
+        .ok(
+            "POST",
+            "preview_timing_job",
+            Some(json!({"trigger": "interval", "minutes": 1, "start_date": "2025-01-01 00:00:00", "after": "2025-01-01 00:00:00"})),
+        )
+        .await;
     assert_eq!(data["next_run_times"].as_array().unwrap().len(), 10);
     assert_eq!(data["next_run_times"][0], "2025-01-01 00:00:00+08:00", "the start itself (APScheduler's first fire)");
     let data = env.ok("POST", "preview_timing_job", Some(json!({"trigger": "cron", "second": "*", "after": "2025-01-01 00:00:00", "count": 1000}))).await;
@@ -632,61 +678,491 @@ async fn every_error_row_answers_with_its_status_code_and_a_message_naming_the_p
         /// `error_data.field`, when the error is about one field.
         field: Option<&'static str>,
     }
-    let row = |name, method, path, body: &str, status, code, error, msg: &str, field| Row { name, method, path, body: body.to_string(), status, code, error, msg: msg.to_string(), field };
+    let row = |name, method, path, body: &str, status, code, error, msg: &str, field| Row {
+        name,
+        method,
+        path,
+        body: body.to_string(),
+        status,
+        code,
+        error,
+        msg: msg.to_string(),
+        field,
+    };
     let add = "add_timing_job";
     let rows = vec![
         // §1.7, row by row
-        row("duplicate job_id without replace_existing", "POST", add, r#"{"queue_name":"q","trigger":"cron","job_id":"existing","kwargs":{"x":1}}"#, 409, 4090, "ConflictingIdError", "Job identifier (existing) conflicts with an existing job in queue q", None),
-        row("unknown trigger", "POST", add, r#"{"queue_name":"q","trigger":"foo","kwargs":{"x":1}}"#, 400, 4000, "InvalidField", r#"trigger: No trigger by the name "foo" was found"#, Some("trigger")),
-        row("bad kwargs: unknown name", "POST", add, r#"{"queue_name":"q","trigger":"cron","kwargs":{"x":1,"z":2}}"#, 400, 5001, "FuncParamsError", r#"Invalid parameters for the consuming function of queue q: unexpected keyword argument "z""#, Some("kwargs")),
-        row("bad kwargs: missing required", "POST", add, r#"{"queue_name":"q","trigger":"cron","kwargs":{"y":2}}"#, 400, 5001, "FuncParamsError", "Invalid parameters for the consuming function of queue q: missing required arguments: x", Some("kwargs")),
-        row("bad args: too many positional (funboost accepts, then fails at every fire)", "POST", add, r#"{"queue_name":"q","trigger":"cron","args":[1,2,3]}"#, 400, 5001, "FuncParamsError", "Invalid parameters for the consuming function of queue q: 3 positional arguments given, but the function takes at most 2 (x, y)", Some("args")),
-        row("bad args: a parameter given twice", "POST", add, r#"{"queue_name":"q","trigger":"cron","args":[1],"kwargs":{"x":2}}"#, 400, 5001, "FuncParamsError", r#"got multiple values for argument "x""#, Some("kwargs")),
-        row("unknown queue: add", "POST", add, r#"{"queue_name":"nosuch","trigger":"cron","kwargs":{"x":1}}"#, 404, 4001, "QueueNameNotExists", "queue nosuch is not registered by any funboost consumer", None),
-        row("unknown queue: get one", "GET", "get_timing_job?job_id=existing&queue_name=nosuch", "", 404, 4001, "QueueNameNotExists", "queue nosuch is not registered", None),
-        row("unknown queue: pause", "POST", "pause_timing_job?job_id=existing&queue_name=nosuch", "", 404, 4001, "QueueNameNotExists", "queue nosuch is not registered", None),
-        row("unknown queue: resume", "POST", "resume_timing_job?job_id=existing&queue_name=nosuch", "", 404, 4001, "QueueNameNotExists", "queue nosuch is not registered", None),
-        row("unknown queue: delete", "DELETE", "delete_timing_job?job_id=existing&queue_name=nosuch", "", 404, 4001, "QueueNameNotExists", "queue nosuch is not registered", None),
-        row("bad cron value", "POST", add, r#"{"queue_name":"q","trigger":"cron","minute":"61","kwargs":{"x":1}}"#, 400, 4000, "InvalidField", "minute: Error validating expression '61': the last value (61) is higher than the maximum value (59)", Some("minute")),
-        row("bad run_date", "POST", add, r#"{"queue_name":"q","trigger":"date","run_date":"12/03/2030","kwargs":{"x":1}}"#, 400, 4000, "InvalidField", r#"run_date: Invalid date string "12/03/2030""#, Some("run_date")),
-        row("bad job_store_kind (body)", "POST", add, r#"{"queue_name":"q","trigger":"cron","job_store_kind":"disk","kwargs":{"x":1}}"#, 400, 4000, "InvalidField", r#"job_store_kind: Unsupported job_store_kind "disk""#, Some("job_store_kind")),
-        row("bad job_store_kind (query)", "GET", "get_timing_jobs?job_store_kind=mongo", "", 400, 4000, "InvalidField", r#"job_store_kind: Unsupported job_store_kind "mongo""#, Some("job_store_kind")),
-        row("get unknown job", "GET", "get_timing_job?job_id=nope&queue_name=q", "", 404, 4040, "JobLookupError", "No job by the id of nope was found in queue q", None),
-        row("pause unknown job", "POST", "pause_timing_job?job_id=nope&queue_name=q", "", 404, 4040, "JobLookupError", "No job by the id of nope was found in queue q", None),
-        row("resume unknown job", "POST", "resume_timing_job?job_id=nope&queue_name=q", "", 404, 4040, "JobLookupError", "No job by the id of nope was found in queue q", None),
-        row("delete unknown job", "DELETE", "delete_timing_job?job_id=nope&queue_name=q", "", 404, 4040, "JobLookupError", "No job by the id of nope was found in queue q", None),
-        row("unknown job in the memory store", "GET", "get_timing_job?job_id=existing&queue_name=q&job_store_kind=memory", "", 404, 4040, "JobLookupError", "No job by the id of existing", None),
-        row("missing query param job_id (pause)", "POST", "pause_timing_job?queue_name=q", "", 400, 4000, "InvalidField", "job_id: is required (as a query parameter)", Some("job_id")),
-        row("missing query param queue_name (resume)", "POST", "resume_timing_job?job_id=existing", "", 400, 4000, "InvalidField", "queue_name: is required (as a query parameter)", Some("queue_name")),
+        row(
+            "duplicate job_id without replace_existing",
+            "POST",
+            add,
+            r#"{"queue_name":"q","trigger":"cron","job_id":"existing","kwargs":{"x":1}}"#,
+            409,
+            4090,
+            "ConflictingIdError",
+            "Job identifier (existing) conflicts with an existing job in queue q",
+            None,
+        ),
+        row(
+            "unknown trigger",
+            "POST",
+            add,
+            r#"{"queue_name":"q","trigger":"foo","kwargs":{"x":1}}"#,
+            400,
+            4000,
+            "InvalidField",
+            r#"trigger: No trigger by the name "foo" was found"#,
+            Some("trigger"),
+        ),
+        row(
+            "bad kwargs: unknown name",
+            "POST",
+            add,
+            r#"{"queue_name":"q","trigger":"cron","kwargs":{"x":1,"z":2}}"#,
+            400,
+            5001,
+            "FuncParamsError",
+            r#"Invalid parameters for the consuming function of queue q: unexpected keyword argument "z""#,
+            Some("kwargs"),
+        ),
+        row(
+            "bad kwargs: missing required",
+            "POST",
+            add,
+            r#"{"queue_name":"q","trigger":"cron","kwargs":{"y":2}}"#,
+            400,
+            5001,
+            "FuncParamsError",
+            "Invalid parameters for the consuming function of queue q: missing required arguments: x",
+            Some("kwargs"),
+        ),
+        row(
+            "bad args: too many positional (funboost accepts, then fails at every fire)",
+            "POST",
+            add,
+            r#"{"queue_name":"q","trigger":"cron","args":[1,2,3]}"#,
+            400,
+            5001,
+            "FuncParamsError",
+            "Invalid parameters for the consuming function of queue q: 3 positional arguments given, but the function takes at most 2 (x, y)",
+            Some("args"),
+        ),
+        row(
+            "bad args: a parameter given twice",
+            "POST",
+            add,
+            r#"{"queue_name":"q","trigger":"cron","args":[1],"kwargs":{"x":2}}"#,
+            400,
+            5001,
+            "FuncParamsError",
+            r#"got multiple values for argument "x""#,
+            Some("kwargs"),
+        ),
+        row(
+            "unknown queue: add",
+            "POST",
+            add,
+            r#"{"queue_name":"nosuch","trigger":"cron","kwargs":{"x":1}}"#,
+            404,
+            4001,
+            "QueueNameNotExists",
+            "queue nosuch is not registered by any funboost consumer",
+            None,
+        ),
+        row(
+            "unknown queue: get one",
+            "GET",
+            "get_timing_job?job_id=existing&queue_name=nosuch",
+            "",
+            404,
+            4001,
+            "QueueNameNotExists",
+            "queue nosuch is not registered",
+            None,
+        ),
+        row(
+            "unknown queue: pause",
+            "POST",
+            "pause_timing_job?job_id=existing&queue_name=nosuch",
+            "",
+            404,
+            4001,
+            "QueueNameNotExists",
+            "queue nosuch is not registered",
+            None,
+        ),
+        row(
+            "unknown queue: resume",
+            "POST",
+            "resume_timing_job?job_id=existing&queue_name=nosuch",
+            "",
+            404,
+            4001,
+            "QueueNameNotExists",
+            "queue nosuch is not registered",
+            None,
+        ),
+        row(
+            "unknown queue: delete",
+            "DELETE",
+            "delete_timing_job?job_id=existing&queue_name=nosuch",
+            "",
+            404,
+            4001,
+            "QueueNameNotExists",
+            "queue nosuch is not registered",
+            None,
+        ),
+        row(
+            "bad cron value",
+            "POST",
+            add,
+            r#"{"queue_name":"q","trigger":"cron","minute":"61","kwargs":{"x":1}}"#,
+            400,
+            4000,
+            "InvalidField",
+            "minute: Error validating expression '61': the last value (61) is higher than the maximum value (59)",
+            Some("minute"),
+        ),
+        row(
+            "bad run_date",
+            "POST",
+            add,
+            r#"{"queue_name":"q","trigger":"date","run_date":"12/03/2030","kwargs":{"x":1}}"#,
+            400,
+            4000,
+            "InvalidField",
+            r#"run_date: Invalid date string "12/03/2030""#,
+            Some("run_date"),
+        ),
+        row(
+            "bad job_store_kind (body)",
+            "POST",
+            add,
+            r#"{"queue_name":"q","trigger":"cron","job_store_kind":"disk","kwargs":{"x":1}}"#,
+            400,
+            4000,
+            "InvalidField",
+            r#"job_store_kind: Unsupported job_store_kind "disk""#,
+            Some("job_store_kind"),
+        ),
+        row(
+            "bad job_store_kind (query)",
+            "GET",
+            "get_timing_jobs?job_store_kind=mongo",
+            "",
+            400,
+            4000,
+            "InvalidField",
+            r#"job_store_kind: Unsupported job_store_kind "mongo""#,
+            Some("job_store_kind"),
+        ),
+        row(
+            "get unknown job",
+            "GET",
+            "get_timing_job?job_id=nope&queue_name=q",
+            "",
+            404,
+            4040,
+            "JobLookupError",
+            "No job by the id of nope was found in queue q",
+            None,
+        ),
+        row(
+            "pause unknown job",
+            "POST",
+            "pause_timing_job?job_id=nope&queue_name=q",
+            "",
+            404,
+            4040,
+            "JobLookupError",
+            "No job by the id of nope was found in queue q",
+            None,
+        ),
+        row(
+            "resume unknown job",
+            "POST",
+            "resume_timing_job?job_id=nope&queue_name=q",
+            "",
+            404,
+            4040,
+            "JobLookupError",
+            "No job by the id of nope was found in queue q",
+            None,
+        ),
+        row(
+            "delete unknown job",
+            "DELETE",
+            "delete_timing_job?job_id=nope&queue_name=q",
+            "",
+            404,
+            4040,
+            "JobLookupError",
+            "No job by the id of nope was found in queue q",
+            None,
+        ),
+        row(
+            "unknown job in the memory store",
+            "GET",
+            "get_timing_job?job_id=existing&queue_name=q&job_store_kind=memory",
+            "",
+            404,
+            4040,
+            "JobLookupError",
+            "No job by the id of existing",
+            None,
+        ),
+        row(
+            "missing query param job_id (pause)",
+            "POST",
+            "pause_timing_job?queue_name=q",
+            "",
+            400,
+            4000,
+            "InvalidField",
+            "job_id: is required (as a query parameter)",
+            Some("job_id"),
+        ),
+        row(
+            "missing query param queue_name (resume)",
+            "POST",
+            "resume_timing_job?job_id=existing",
+            "",
+            400,
+            4000,
+            "InvalidField",
+            "queue_name: is required (as a query parameter)",
+            Some("queue_name"),
+        ),
         row("missing query params (delete)", "DELETE", "delete_timing_job", "", 400, 4000, "InvalidField", "job_id: is required", Some("job_id")),
-        row("missing query params (get one)", "GET", "get_timing_job?job_id=existing", "", 400, 4000, "InvalidField", "queue_name: is required", Some("queue_name")),
-        row("pause arguments in a JSON body are not read", "POST", "pause_timing_job", r#"{"job_id":"existing","queue_name":"q"}"#, 400, 4000, "InvalidField", "job_id: is required (as a query parameter)", Some("job_id")),
+        row(
+            "missing query params (get one)",
+            "GET",
+            "get_timing_job?job_id=existing",
+            "",
+            400,
+            4000,
+            "InvalidField",
+            "queue_name: is required",
+            Some("queue_name"),
+        ),
+        row(
+            "pause arguments in a JSON body are not read",
+            "POST",
+            "pause_timing_job",
+            r#"{"job_id":"existing","queue_name":"q"}"#,
+            400,
+            4000,
+            "InvalidField",
+            "job_id: is required (as a query parameter)",
+            Some("job_id"),
+        ),
         row("missing trigger", "POST", add, r#"{"queue_name":"q","kwargs":{"x":1}}"#, 400, 4000, "InvalidField", "trigger: is required", Some("trigger")),
-        row("missing queue_name", "POST", add, r#"{"trigger":"cron","kwargs":{"x":1}}"#, 400, 4000, "InvalidField", "queue_name: is required", Some("queue_name")),
-        row("float seconds", "POST", add, r#"{"queue_name":"q","trigger":"interval","seconds":1.5,"kwargs":{"x":1}}"#, 400, 4000, "InvalidField", "seconds: must be a whole number, got 1.5", Some("seconds")),
-        row("args as an object", "POST", add, r#"{"queue_name":"q","trigger":"cron","args":{"x":1}}"#, 400, 4000, "InvalidField", "args: must be an array of positional arguments, got an object", Some("args")),
-        row("minutes on a cron job", "POST", add, r#"{"queue_name":"q","trigger":"cron","minutes":5,"kwargs":{"x":1}}"#, 400, 4000, "InvalidField", "minutes: is not a field of the cron trigger", Some("minutes")),
-        row("run_date on an interval job", "POST", add, r#"{"queue_name":"q","trigger":"interval","run_date":"2030-01-01","kwargs":{"x":1}}"#, 400, 4000, "InvalidField", "run_date: is not a field of the interval trigger", Some("run_date")),
-        row("an unknown field", "POST", add, r#"{"queue_name":"q","trigger":"cron","max_instances":3,"kwargs":{"x":1}}"#, 400, 4000, "InvalidField", "max_instances: unknown field", Some("max_instances")),
-        row("an unknown field named like JSON", "POST", add, r#"{"queue_name":"q","trigger":"cron","123":1,"kwargs":{"x":1}}"#, 400, 4000, "InvalidField", "123: unknown field", Some("123")),
-        row("an unknown field with an empty name", "POST", add, r#"{"queue_name":"q","trigger":"cron","":1,"kwargs":{"x":1}}"#, 400, 4000, "InvalidField", "body: has a field with an empty name", Some("body")),
-        row("a cron field of the wrong type", "POST", add, r#"{"queue_name":"q","trigger":"cron","hour":[9],"kwargs":{"x":1}}"#, 400, 4000, "InvalidField", "hour: must be a cron expression string or a non-negative integer, got [9]", Some("hour")),
-        row("kwargs nested too deep", "POST", add, &format!(r#"{{"queue_name":"q","trigger":"cron","kwargs":{{"x":{deep}}}}}"#), 400, 4000, "InvalidField", "kwargs: nests arrays and objects 41 levels deep; at most 32 are accepted", Some("kwargs")),
-        row("priority without REDIS_PRIORITY", "POST", add, r#"{"queue_name":"q","trigger":"cron","priority":3,"kwargs":{"x":1}}"#, 400, 4000, "InvalidField", "priority: only applies with broker_kind", Some("priority")),
-        row("a task option of the wrong type", "POST", add, r#"{"queue_name":"q","trigger":"cron","max_retry_times":-1,"kwargs":{"x":1}}"#, 400, 4000, "InvalidField", "max_retry_times: must be a non-negative integer, got -1", Some("max_retry_times")),
-        row("an unknown time zone", "POST", add, r#"{"queue_name":"q","trigger":"cron","timezone":"Mars/Base","kwargs":{"x":1}}"#, 400, 4000, "InvalidField", "timezone: ", Some("timezone")),
-        row("a negative interval", "POST", add, r#"{"queue_name":"q","trigger":"interval","hours":-1,"kwargs":{"x":1}}"#, 400, 4000, "InvalidField", "hours: must not be negative, got -1", Some("hours")),
+        row(
+            "missing queue_name",
+            "POST",
+            add,
+            r#"{"trigger":"cron","kwargs":{"x":1}}"#,
+            400,
+            4000,
+            "InvalidField",
+            "queue_name: is required",
+            Some("queue_name"),
+        ),
+        row(
+            "float seconds",
+            "POST",
+            add,
+            r#"{"queue_name":"q","trigger":"interval","seconds":1.5,"kwargs":{"x":1}}"#,
+            400,
+            4000,
+            "InvalidField",
+            "seconds: must be a whole number, got 1.5",
+            Some("seconds"),
+        ),
+        row(
+            "args as an object",
+            "POST",
+            add,
+            r#"{"queue_name":"q","trigger":"cron","args":{"x":1}}"#,
+            400,
+            4000,
+            "InvalidField",
+            "args: must be an array of positional arguments, got an object",
+            Some("args"),
+        ),
+        row(
+            "minutes on a cron job",
+            "POST",
+            add,
+            r#"{"queue_name":"q","trigger":"cron","minutes":5,"kwargs":{"x":1}}"#,
+            400,
+            4000,
+            "InvalidField",
+            "minutes: is not a field of the cron trigger",
+            Some("minutes"),
+        ),
+        row(
+            "run_date on an interval job",
+            "POST",
+            add,
+            r#"{"queue_name":"q","trigger":"interval","run_date":"2030-01-01","kwargs":{"x":1}}"#,
+            400,
+            4000,
+            "InvalidField",
+            "run_date: is not a field of the interval trigger",
+            Some("run_date"),
+        ),
+        row(
+            "an unknown field",
+            "POST",
+            add,
+            r#"{"queue_name":"q","trigger":"cron","max_instances":3,"kwargs":{"x":1}}"#,
+            400,
+            4000,
+            "InvalidField",
+            "max_instances: unknown field",
+            Some("max_instances"),
+        ),
+        row(
+            "an unknown field named like JSON",
+            "POST",
+            add,
+            r#"{"queue_name":"q","trigger":"cron","123":1,"kwargs":{"x":1}}"#,
+            400,
+            4000,
+            "InvalidField",
+            "123: unknown field",
+            Some("123"),
+        ),
+        row(
+            "an unknown field with an empty name",
+            "POST",
+            add,
+            r#"{"queue_name":"q","trigger":"cron","":1,"kwargs":{"x":1}}"#,
+            400,
+            4000,
+            "InvalidField",
+            "body: has a field with an empty name",
+            Some("body"),
+        ),
+        row(
+            "a cron field of the wrong type",
+            "POST",
+            add,
+            r#"{"queue_name":"q","trigger":"cron","hour":[9],"kwargs":{"x":1}}"#,
+            400,
+            4000,
+            "InvalidField",
+            "hour: must be a cron expression string or a non-negative integer, got [9]",
+            Some("hour"),
+        ),
+        row(
+            "kwargs nested too deep",
+            "POST",
+            add,
+            &format!(r#"{{"queue_name":"q","trigger":"cron","kwargs":{{"x":{deep}}}}}"#),
+            400,
+            4000,
+            "InvalidField",
+            "kwargs: nests arrays and objects 41 levels deep; at most 32 are accepted",
+            Some("kwargs"),
+        ),
+        row(
+            "priority without REDIS_PRIORITY",
+            "POST",
+            add,
+            r#"{"queue_name":"q","trigger":"cron","priority":3,"kwargs":{"x":1}}"#,
+            400,
+            4000,
+            "InvalidField",
+            "priority: only applies with broker_kind",
+            Some("priority"),
+        ),
+        row(
+            "a task option of the wrong type",
+            "POST",
+            add,
+            r#"{"queue_name":"q","trigger":"cron","max_retry_times":-1,"kwargs":{"x":1}}"#,
+            400,
+            4000,
+            "InvalidField",
+            "max_retry_times: must be a non-negative integer, got -1",
+            Some("max_retry_times"),
+        ),
+        row(
+            "an unknown time zone",
+            "POST",
+            add,
+            r#"{"queue_name":"q","trigger":"cron","timezone":"Mars/Base","kwargs":{"x":1}}"#,
+            400,
+            4000,
+            "InvalidField",
+            "timezone: ",
+            Some("timezone"),
+        ),
+        row(
+            "a negative interval",
+            "POST",
+            add,
+            r#"{"queue_name":"q","trigger":"interval","hours":-1,"kwargs":{"x":1}}"#,
+            400,
+            4000,
+            "InvalidField",
+            "hours: must not be negative, got -1",
+            Some("hours"),
+        ),
         row("not JSON", "POST", add, r#"{"queue_name":"q","#, 400, 4000, "InvalidField", "body: is not valid JSON", Some("body")),
         row("a JSON array", "POST", add, "[]", 400, 4000, "InvalidField", "body: must be a JSON object, got an array", Some("body")),
         row("an empty body", "POST", add, "", 400, 4000, "InvalidField", "body: a JSON object is required", Some("body")),
         row("an unknown query parameter", "GET", "get_timing_jobs?queue=q", "", 400, 4000, "InvalidField", "queue: unknown query parameter", Some("queue")),
-        row("a query parameter given twice", "GET", "get_timing_jobs?queue_name=q&queue_name=r", "", 400, 4000, "InvalidField", "queue_name: is given more than once", Some("queue_name")),
-        row("a broken percent escape", "GET", "get_timing_jobs?queue_name=%G1", "", 400, 4000, "InvalidField", "queue_name: is not valid percent-encoded UTF-8", Some("queue_name")),
+        row(
+            "a query parameter given twice",
+            "GET",
+            "get_timing_jobs?queue_name=q&queue_name=r",
+            "",
+            400,
+            4000,
+            "InvalidField",
+            "queue_name: is given more than once",
+            Some("queue_name"),
+        ),
+        row(
+            "a broken percent escape",
+            "GET",
+            "get_timing_jobs?queue_name=%G1",
+            "",
+            400,
+            4000,
+            "InvalidField",
+            "queue_name: is not valid percent-encoded UTF-8",
+            Some("queue_name"),
+        ),
         row("a query parameter without a name", "GET", "get_timing_jobs?=q", "", 400, 4000, "InvalidField", "query: ", Some("query")),
-        row("a control character in a queue name", "GET", "get_timing_jobs?queue_name=a%0Ab", "", 400, 4000, "InvalidField", "queue_name: must not contain control characters", Some("queue_name")),
+        row(
+            "a control character in a queue name",
+            "GET",
+            "get_timing_jobs?queue_name=a%0Ab",
+            "",
+            400,
+            4000,
+            "InvalidField",
+            "queue_name: must not contain control characters",
+            Some("queue_name"),
+        ),
         // methods and routes
         row("wrong method", "GET", add, "", 405, 4050, "MethodNotAllowed", "/add_timing_job takes POST, not GET", None),
-        row("wrong method (delete by POST)", "POST", "delete_timing_job?job_id=existing&queue_name=q", "", 405, 4050, "MethodNotAllowed", "/delete_timing_job takes DELETE, not POST", None),
+        row(
+            "wrong method (delete by POST)",
+            "POST",
+            "delete_timing_job?job_id=existing&queue_name=q",
+            "",
+            405,
+            4050,
+            "MethodNotAllowed",
+            "/delete_timing_job takes DELETE, not POST",
+            None,
+        ),
         row("unknown route", "GET", "get_scheduler_overview?queue_name=q", "", 404, 4041, "NotFound", "no route /get_scheduler_overview", None),
     ];
     for row in rows {
@@ -695,7 +1171,12 @@ async fn every_error_row_answers_with_its_status_code_and_a_message_naming_the_p
         let name = row.name;
         assert_eq!((reply.status, reply.code(), reply.body["error"].as_str()), (row.status, row.code, Some(row.error)), "{name}: {reply}");
         assert_eq!((&reply.body["succ"], &reply.body["data"]), (&json!(false), &Value::Null), "{name}: {reply}");
-        assert!(reply.msg().starts_with(&row.msg) || (!row.msg.ends_with(": ") && reply.msg().contains(&row.msg)), "{name}: msg {:?} should contain {:?}", reply.msg(), row.msg);
+        assert!(
+            reply.msg().starts_with(&row.msg) || (!row.msg.ends_with(": ") && reply.msg().contains(&row.msg)),
+            "{name}: msg {:?} should contain {:?}",
+            reply.msg(),
+            row.msg
+        );
         match row.field {
             Some(field) => {
                 assert_eq!(reply.body["error_data"]["field"], field, "{name}: {reply}");
@@ -767,7 +1248,14 @@ async fn with_an_api_token_every_route_but_health_needs_the_bearer_token() {
         let reply = call_with(&env.host, "GET", "/funboost/get_timing_jobs", &headers, vec![]).await;
         assert_eq!(reply.status, 200, "{auth}: {reply}");
     }
-    let reply = call_with(&env.host, "POST", "/funboost/add_timing_job", &[("Authorization", "Bearer s3cret-token"), ("spin-client-addr", "10.1.2.3:5555")], body.into_bytes()).await;
+    let reply = call_with(
+        &env.host,
+        "POST",
+        "/funboost/add_timing_job",
+        &[("Authorization", "Bearer s3cret-token"), ("spin-client-addr", "10.1.2.3:5555")],
+        body.into_bytes(),
+    )
+    .await;
     assert_eq!(reply.status, 200, "a token works from any address: {reply}");
 
     // health needs no token.
@@ -824,12 +1312,18 @@ async fn max_jobs_per_queue_caps_a_queue() {
     let env = Env::with(&[("max_jobs_per_queue", "2")]);
     for store in ["redis", "memory"] {
         for id in ["1", "2"] {
-            env.ok("POST", "add_timing_job", Some(json!({"queue_name": "q", "trigger": "cron", "job_id": id, "kwargs": {"x": 1}, "job_store_kind": store}))).await;
+            env.ok("POST", "add_timing_job", Some(json!({"queue_name": "q", "trigger": "cron", "job_id": id, "kwargs": {"x": 1}, "job_store_kind": store})))
+                .await;
         }
         let reply = env.add(json!({"queue_name": "q", "trigger": "cron", "job_id": "3", "kwargs": {"x": 1}, "job_store_kind": store})).await;
         assert_eq!((reply.status, reply.code(), reply.body["error"].as_str()), (409, 4091, Some("TooManyJobs")), "{reply}");
         // Replacing an existing job is still allowed.
-        env.ok("POST", "add_timing_job", Some(json!({"queue_name": "q", "trigger": "cron", "job_id": "2", "kwargs": {"x": 2}, "job_store_kind": store, "replace_existing": true}))).await;
+        env.ok(
+            "POST",
+            "add_timing_job",
+            Some(json!({"queue_name": "q", "trigger": "cron", "job_id": "2", "kwargs": {"x": 2}, "job_store_kind": store, "replace_existing": true})),
+        )
+        .await;
     }
 }
 
@@ -866,7 +1360,8 @@ async fn an_unreachable_store_answers_503_quickly() {
     // Input errors are still 400, and a preview with `after` needs no store at all.
     let reply = call_with(&host, "POST", "/funboost/add_timing_job", &[], b"{}".to_vec()).await;
     assert_eq!(reply.status, 400, "{reply}");
-    let reply = call(&host, "POST", "/funboost/preview_timing_job", Some(&json!({"trigger": "cron", "hour": "1", "after": "2025-01-01 00:00:00", "count": 1}))).await;
+    let reply =
+        call(&host, "POST", "/funboost/preview_timing_job", Some(&json!({"trigger": "cron", "hour": "1", "after": "2025-01-01 00:00:00", "count": 1}))).await;
     assert_eq!((reply.status, &reply.data()["next_run_times"]), (200, &json!(["2025-01-01 01:00:00+08:00"])), "{reply}");
 }
 
@@ -879,7 +1374,13 @@ async fn redis_jobs_survive_a_restart_and_memory_jobs_stay_apart() {
     register_queue(&mut conn, "q", &["x", "y"], &["x"]);
     let first = host_with(variables(&redis));
     for (id, store) in [("r1", "redis"), ("r2", "redis"), ("m1", "memory")] {
-        let reply = call(&first, "POST", "/funboost/add_timing_job", Some(&json!({"queue_name": "q", "trigger": "cron", "hour": "4", "job_id": id, "kwargs": {"x": id}, "job_store_kind": store}))).await;
+        let reply = call(
+            &first,
+            "POST",
+            "/funboost/add_timing_job",
+            Some(&json!({"queue_name": "q", "trigger": "cron", "hour": "4", "job_id": id, "kwargs": {"x": id}, "job_store_kind": store})),
+        )
+        .await;
         assert_eq!(reply.status, 200, "{reply}");
     }
     let before = call(&first, "GET", "/funboost/get_timing_jobs", None).await;

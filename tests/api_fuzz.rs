@@ -17,9 +17,9 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use common::*;
 use funboost_edge::api::handle;
-use funboost_edge::services::Services;
 use funboost_edge::config::Config;
 use funboost_edge::host::HttpRequest;
+use funboost_edge::services::Services;
 use funboost_test_host::test_support::RedisServer;
 use serde_json::{json, Map, Value};
 
@@ -58,10 +58,43 @@ impl Rng {
 // ---- what the API knows ----
 
 const ADD_FIELDS: &[&str] = &[
-    "queue_name", "trigger", "job_id", "job_store_kind", "replace_existing", "args", "kwargs", "run_date", "weeks", "days", "hours",
-    "minutes", "seconds", "year", "month", "day", "week", "day_of_week", "hour", "minute", "second", "start_date", "end_date",
-    "timezone", "jitter", "misfire_grace_time", "coalesce", "broker_kind", "priority", "function_timeout", "max_retry_times",
-    "is_print_detail_exception", "msg_expire_seconds", "is_using_rpc_mode", "user_extra_info", "other_extra_params", "filter_str",
+    "queue_name",
+    "trigger",
+    "job_id",
+    "job_store_kind",
+    "replace_existing",
+    "args",
+    "kwargs",
+    "run_date",
+    "weeks",
+    "days",
+    "hours",
+    "minutes",
+    "seconds",
+    "year",
+    "month",
+    "day",
+    "week",
+    "day_of_week",
+    "hour",
+    "minute",
+    "second",
+    "start_date",
+    "end_date",
+    "timezone",
+    "jitter",
+    "misfire_grace_time",
+    "coalesce",
+    "broker_kind",
+    "priority",
+    "function_timeout",
+    "max_retry_times",
+    "is_print_detail_exception",
+    "msg_expire_seconds",
+    "is_using_rpc_mode",
+    "user_extra_info",
+    "other_extra_params",
+    "filter_str",
     "do_task_filtering",
 ];
 const PREVIEW_FIELDS: &[&str] = &["count", "after"];
@@ -79,28 +112,126 @@ const ROUTES: &[(&str, &str, usize)] = &[
     ("/resume_timing_job", "POST", 5),
     ("/health", "GET", 3),
 ];
-const ODD_PATHS: &[&str] = &["/", "", "/add_timing_job/", "/ADD_TIMING_JOB", "/get_scheduler_status", "/add_timing_job/x", "/%61dd_timing_job", "/funboost/health"];
+const ODD_PATHS: &[&str] =
+    &["/", "", "/add_timing_job/", "/ADD_TIMING_JOB", "/get_scheduler_status", "/add_timing_job/x", "/%61dd_timing_job", "/funboost/health"];
 const METHODS: &[&str] = &["GET", "POST", "DELETE", "PUT", "PATCH", "OPTIONS", "post", "Get"];
 
 const QUEUES: &[&str] = &["q", "q", "q", "q2", "free", "nosuch"];
 const JOB_IDS: &[&str] = &["a", "b", "c", "job-1", "d\u{e9}j\u{e0}", "x y", "%41", "\u{1F600}"];
 
 const GOOD_CRON_VALUES: &[&str] = &["*", "*/2", "*/15", "1", "0", "15", "1-5", "1,2,3", "mon-fri", "sun", "last", "last fri", "1st mon", "0-59/7"];
-const GOOD_DATES: &[&str] = &["2030-12-03 15:00:00", "2030-12-03", "2030-12-03T15:00:00.5", "2029-06-01 00:00:00+08:00", "2031-01-01 08:30:00Z", "2025-03-09 02:30:00"];
+const GOOD_DATES: &[&str] =
+    &["2030-12-03 15:00:00", "2030-12-03", "2030-12-03T15:00:00.5", "2029-06-01 00:00:00+08:00", "2031-01-01 08:30:00Z", "2025-03-09 02:30:00"];
 const CRON_VALUES: &[&str] = &[
-    "*", "*/2", "1", "0", "15", "59", "60", "61", "1-5", "5-1", "1,2,3", "mon-fri", "sun", "last", "last fri", "1st mon", "2nd tue", "5th sun",
-    "*/0", "-1", "", " ", "jan", "dec-jan", "1-", ",", "1,,2", "a-b", "2025", "1970", "9999", "10000", "*/1000000", "L", "?", "0-59/7",
+    "*",
+    "*/2",
+    "1",
+    "0",
+    "15",
+    "59",
+    "60",
+    "61",
+    "1-5",
+    "5-1",
+    "1,2,3",
+    "mon-fri",
+    "sun",
+    "last",
+    "last fri",
+    "1st mon",
+    "2nd tue",
+    "5th sun",
+    "*/0",
+    "-1",
+    "",
+    " ",
+    "jan",
+    "dec-jan",
+    "1-",
+    ",",
+    "1,,2",
+    "a-b",
+    "2025",
+    "1970",
+    "9999",
+    "10000",
+    "*/1000000",
+    "L",
+    "?",
+    "0-59/7",
 ];
 const DATES: &[&str] = &[
-    "2030-12-03 15:00:00", "2030-12-03", "2030-12-03T15:00:00", "2030-12-03 15:00:00.5", "2030-12-03 15:00:00.123456", "2030-12-03 15:00:00+08:00",
-    "2030-12-03 15:00:00Z", "2030-12-03 15:00:00-05:30", "2025-03-09 02:30:00", "1970-01-01 00:00:00", "9999-12-31 23:59:59", "0001-01-01 00:00:00",
-    "2030-02-30 00:00:00", "2030-13-01", "12/03/2030", "2030-12-03 24:00:00", "2030-12-03 15:00:00+24:00", "2030-12-03 15:00:00.1234567", "now", "",
-    "2030-12-03 15:00:00\n", "2030-1-2 3:4:5",
+    "2030-12-03 15:00:00",
+    "2030-12-03",
+    "2030-12-03T15:00:00",
+    "2030-12-03 15:00:00.5",
+    "2030-12-03 15:00:00.123456",
+    "2030-12-03 15:00:00+08:00",
+    "2030-12-03 15:00:00Z",
+    "2030-12-03 15:00:00-05:30",
+    "2025-03-09 02:30:00",
+    "1970-01-01 00:00:00",
+    "9999-12-31 23:59:59",
+    "0001-01-01 00:00:00",
+    "2030-02-30 00:00:00",
+    "2030-13-01",
+    "12/03/2030",
+    "2030-12-03 24:00:00",
+    "2030-12-03 15:00:00+24:00",
+    "2030-12-03 15:00:00.1234567",
+    "now",
+    "",
+    "2030-12-03 15:00:00\n",
+    "2030-1-2 3:4:5",
 ];
-const ZONES: &[&str] = &["Asia/Shanghai", "UTC", "America/New_York", "Europe/London", "Australia/Lord_Howe", "Asia/Kathmandu", "Etc/GMT+12", "Mars/Base", "", "utc", "+08:00", "Local"];
+const ZONES: &[&str] = &[
+    "Asia/Shanghai",
+    "UTC",
+    "America/New_York",
+    "Europe/London",
+    "Australia/Lord_Howe",
+    "Asia/Kathmandu",
+    "Etc/GMT+12",
+    "Mars/Base",
+    "",
+    "utc",
+    "+08:00",
+    "Local",
+];
 const STRINGS: &[&str] = &[
-    "", " ", "x", "redis", "memory", "REDIS", "cron", "date", "interval", "null", "true", "0", "-1", "1e309", "\u{0}", "\u{7}\u{1b}[31m", "\n", "\u{202e}evil",
-    "\u{1F600}\u{1F600}", "\u{fffd}", "\u{d7ff}", "日本語", "a\u{1f}b", "%", "%%", "%zz", "{\"a\":1}", "[1,2]", "\\", "\"", "'", "<script>", "Ω≈ç√",
+    "",
+    " ",
+    "x",
+    "redis",
+    "memory",
+    "REDIS",
+    "cron",
+    "date",
+    "interval",
+    "null",
+    "true",
+    "0",
+    "-1",
+    "1e309",
+    "\u{0}",
+    "\u{7}\u{1b}[31m",
+    "\n",
+    "\u{202e}evil",
+    "\u{1F600}\u{1F600}",
+    "\u{fffd}",
+    "\u{d7ff}",
+    "日本語",
+    "a\u{1f}b",
+    "%",
+    "%%",
+    "%zz",
+    "{\"a\":1}",
+    "[1,2]",
+    "\\",
+    "\"",
+    "'",
+    "<script>",
+    "Ω≈ç√",
 ];
 
 // ---- generators ----
@@ -243,7 +374,15 @@ fn add_body(rng: &mut Rng) -> Value {
         }
     }
     if rng.chance(10) {
-        let option = *rng.pick(&["function_timeout", "max_retry_times", "msg_expire_seconds", "is_print_detail_exception", "user_extra_info", "filter_str", "do_task_filtering"]);
+        let option = *rng.pick(&[
+            "function_timeout",
+            "max_retry_times",
+            "msg_expire_seconds",
+            "is_print_detail_exception",
+            "user_extra_info",
+            "filter_str",
+            "do_task_filtering",
+        ]);
         let value = match option {
             "function_timeout" | "msg_expire_seconds" => json!(rng.below(100) as f64 / 4.0),
             "max_retry_times" => json!(rng.below(10)),
@@ -410,7 +549,13 @@ fn mutate_bytes(rng: &mut Rng, mut bytes: Vec<u8>) -> Vec<u8> {
             }
         }
         5 if bytes.first() == Some(&b'{') => {
-            let field = *rng.pick(&[r#""queue_name":"\ud800","#, r#""job_id":"\u0000","#, r#""hour":"\udfff\ud800","#, r#""kwargs":{"x":"\uDBFF\uDFFF"},"#, r#""queue_name":"a\u001fb","#]);
+            let field = *rng.pick(&[
+                r#""queue_name":"\ud800","#,
+                r#""job_id":"\u0000","#,
+                r#""hour":"\udfff\ud800","#,
+                r#""kwargs":{"x":"\uDBFF\uDFFF"},"#,
+                r#""queue_name":"a\u001fb","#,
+            ]);
             bytes.splice(1..1, field.bytes());
         }
         // whitespace only, or entirely random bytes
@@ -445,7 +590,8 @@ fn random_query(rng: &mut Rng, route: &str) -> String {
     if rng.chance(5) {
         pairs.push((rng.pick(&["queue", "token", "job", "x", "job_id", "queue_name"]).to_string(), rng.pick(STRINGS).to_string()));
     }
-    let mut parts: Vec<String> = pairs.iter().map(|(n, v)| if rng.chance(80) { format!("{}={}", encode(n), encode(v)) } else { format!("{n}={}", v.replace(' ', "+")) }).collect();
+    let mut parts: Vec<String> =
+        pairs.iter().map(|(n, v)| if rng.chance(80) { format!("{}={}", encode(n), encode(v)) } else { format!("{n}={}", v.replace(' ', "+")) }).collect();
     match rng.below(20) {
         0 => parts.push(rng.pick(&["%", "%4", "%zz", "%C3%28", "%FF", "%ED%A0%80", "%+F", "a%2", "=", "==", "&&", "name", "%00=1"]).to_string()),
         1 if !parts.is_empty() => {
@@ -468,7 +614,15 @@ fn request(case: u64) -> (usize, HttpRequest) {
     let config = rng.below(3);
     let (path, method) = if rng.chance(92) {
         let mut pick = rng.below(ROUTES.iter().map(|r| r.2).sum());
-        let &(path, method, _) = ROUTES.iter().find(|r| pick < r.2 || { pick -= r.2; false }).unwrap();
+        let &(path, method, _) = ROUTES
+            .iter()
+            .find(|r| {
+                pick < r.2 || {
+                    pick -= r.2;
+                    false
+                }
+            })
+            .unwrap();
         (path.to_string(), if rng.chance(95) { method.to_string() } else { rng.pick(METHODS).to_string() })
     } else {
         (rng.pick(ODD_PATHS).to_string(), rng.pick(METHODS).to_string())
@@ -498,7 +652,11 @@ fn request(case: u64) -> (usize, HttpRequest) {
     let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
     // Config 1 has an API token: mostly the right one, sometimes a wrong or odd one.
     if (config == 1 && rng.chance(90)) || rng.chance(3) {
-        let auth = if rng.chance(80) { "Bearer fuzz-token" } else { *rng.pick(&["Bearer wrong", "bearer fuzz-token", "Basic x", "", "Bearer ", "Bearer fuzz-token\u{0}", "Bearer  fuzz-token "]) };
+        let auth = if rng.chance(80) {
+            "Bearer fuzz-token"
+        } else {
+            *rng.pick(&["Bearer wrong", "bearer fuzz-token", "Basic x", "", "Bearer ", "Bearer fuzz-token\u{0}", "Bearer  fuzz-token "])
+        };
         headers.push(("authorization".to_string(), auth.to_string()));
     }
     let client_addr = if rng.chance(3) { rng.pick(&["10.0.0.1:1", "[::1]:2", "garbage", "", "127.0.0.1"]).to_string() } else { "127.0.0.1:40000".to_string() };
@@ -585,10 +743,7 @@ fn check(request: &HttpRequest, status: u16, body: &[u8]) -> Result<i64, String>
             };
             // The field is one the request sent, or the body/query as a whole, or a required
             // field that is missing, or (funboost's 5001) the args/kwargs that do not fit.
-            let sent = field == "body"
-                || field == "query"
-                || body_keys.iter().any(|k| k == field)
-                || query_names(&request.query).iter().any(|n| n == field);
+            let sent = field == "body" || field == "query" || body_keys.iter().any(|k| k == field) || query_names(&request.query).iter().any(|n| n == field);
             let missing = ["queue_name", "trigger", "job_id"].contains(&field) && msg.starts_with(&format!("{field}: is required"));
             let params = code == 5001 && (field == "args" || field == "kwargs");
             if !(sent || missing || params) {
@@ -724,7 +879,12 @@ fn run_shard(first: u64, step: u64, count: u64) -> (Tally, Vec<String>) {
         match check(&request, response.status, &response.body) {
             Ok(code) => tally.add(&request, response.status, code),
             Err(problem) => {
-                failures.push(format!("case {case}: {problem}\n  request: {}\n  response: {} {}", describe(&request), response.status, String::from_utf8_lossy(&response.body)));
+                failures.push(format!(
+                    "case {case}: {problem}\n  request: {}\n  response: {} {}",
+                    describe(&request),
+                    response.status,
+                    String::from_utf8_lossy(&response.body)
+                ));
                 if failures.len() >= 10 {
                     break;
                 }
@@ -795,7 +955,8 @@ async fn a_slice_of_the_same_requests_through_the_wasm_component() {
         let host = &hosts[config];
         // Spin routes by path; the path and query must be a valid URI, so escape what is not.
         let path_and_query = format!("/funboost{}?{}", encode_path(&request.path), uri_safe(&request.query));
-        let mut headers: Vec<(&str, &str)> = request.headers.iter().filter(|(_, v)| v.bytes().all(|b| b >= 0x20 && b != 0x7f)).map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        let mut headers: Vec<(&str, &str)> =
+            request.headers.iter().filter(|(_, v)| v.bytes().all(|b| b >= 0x20 && b != 0x7f)).map(|(n, v)| (n.as_str(), v.as_str())).collect();
         let client = request.client_addr.clone().unwrap_or_default();
         headers.push(("spin-client-addr", &client));
         let response = host

@@ -48,13 +48,7 @@ fn run(case: &Case) -> Outcome {
         Err(e) => Outcome::Refused(e.to_string()),
         Ok(schedule) => {
             let now = Zdt::from_utc(case.now_us, schedule.zone());
-            let fires = schedule
-                .trigger
-                .upcoming(&now, 10)
-                .into_iter()
-                .map(|f| (f.py_str(), f.utc_us()))
-                .take_while(|(_, us)| *us < HORIZON_US)
-                .collect();
+            let fires = schedule.trigger.upcoming(&now, 10).into_iter().map(|f| (f.py_str(), f.utc_us())).take_while(|(_, us)| *us < HORIZON_US).collect();
             Outcome::Built { describe: schedule.trigger.to_string(), fires }
         }
     }
@@ -62,9 +56,8 @@ fn run(case: &Case) -> Outcome {
 
 #[test]
 fn every_case_agrees_with_apscheduler() {
-    let path = std::env::var("FUNBOOST_EDGE_DIFF_CASES").expect(
-        "FUNBOOST_EDGE_DIFF_CASES is not set: run the README's test command (scripts/test), which generates the APScheduler cases",
-    );
+    let path = std::env::var("FUNBOOST_EDGE_DIFF_CASES")
+        .expect("FUNBOOST_EDGE_DIFF_CASES is not set: run the README's test command (scripts/test), which generates the APScheduler cases");
     let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("cannot open {path}: {e}"));
     let (mut total, mut fires_compared, mut refusals, mut lax_refused) = (0, 0, 0, 0);
     let mut disagreements = Vec::new();
@@ -77,18 +70,14 @@ fn every_case_agrees_with_apscheduler() {
         match (&outcome, case.expect.ok) {
             // Nonsense APScheduler silently truncates (`mon-fri/2`): we refuse it on purpose.
             (Outcome::Refused(_), true) if lax => lax_refused += 1,
-            (Outcome::Built { describe, .. }, true) if lax => {
-                disagreements.push(format!("{}: accepted lax input ({describe}); it should be refused", case.id))
-            }
+            (Outcome::Built { describe, .. }, true) if lax => disagreements.push(format!("{}: accepted lax input ({describe}); it should be refused", case.id)),
             (Outcome::Refused(_), false) => refusals += 1,
-            (Outcome::Refused(ours), true) => disagreements.push(format!(
-                "{}: we refuse ({ours}) but APScheduler accepts ({:?}); fields {:?}",
-                case.id, case.expect.str, case.fields
-            )),
-            (Outcome::Built { describe, .. }, false) => disagreements.push(format!(
-                "{}: we accept ({describe}) but APScheduler refuses ({:?}); fields {:?}",
-                case.id, case.expect.error, case.fields
-            )),
+            (Outcome::Refused(ours), true) => {
+                disagreements.push(format!("{}: we refuse ({ours}) but APScheduler accepts ({:?}); fields {:?}", case.id, case.expect.str, case.fields))
+            }
+            (Outcome::Built { describe, .. }, false) => {
+                disagreements.push(format!("{}: we accept ({describe}) but APScheduler refuses ({:?}); fields {:?}", case.id, case.expect.error, case.fields))
+            }
             (Outcome::Built { describe, fires }, true) => {
                 if Some(describe) != case.expect.str.as_ref() {
                     disagreements.push(format!("{}: str {describe:?} != {:?}", case.id, case.expect.str));

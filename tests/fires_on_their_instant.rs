@@ -87,7 +87,12 @@ async fn every_fire_is_in_its_queue_within_milliseconds_of_its_instant() {
 
     lateness_ms.sort_by(f64::total_cmp);
     let p99 = lateness_ms[(lateness_ms.len() * 99 / 100).min(lateness_ms.len() - 1)];
-    eprintln!("{} fires, lateness into the queue: p50 {:.1} ms, p99 {p99:.1} ms, max {:.1} ms", lateness_ms.len(), lateness_ms[lateness_ms.len() / 2], lateness_ms[lateness_ms.len() - 1]);
+    eprintln!(
+        "{} fires, lateness into the queue: p50 {:.1} ms, p99 {p99:.1} ms, max {:.1} ms",
+        lateness_ms.len(),
+        lateness_ms[lateness_ms.len() / 2],
+        lateness_ms[lateness_ms.len() - 1]
+    );
     // The old tick published these fires 0 to 1,000 ms late (500 on average). This bound is
     // loose for a loaded CI machine; BENCHMARKS.md has the figures.
     assert!(p99 < 100.0, "p99 lateness {p99:.1} ms: fires are not published on their instant");

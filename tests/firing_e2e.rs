@@ -96,11 +96,26 @@ async fn a_real_funboost_consumer_executes_every_fire_exactly_once_for_each_brok
         let priority = |p: u32| if *kind == "REDIS_PRIORITY" { json!(p) } else { Value::Null };
         let jobs = [
             // Positional args map onto the registered parameter names.
-            (format!("{queue}_pos"), json!({"trigger": "date", "run_date": run_date, "args": [1, 2], "priority": priority(2)}), json!({"x": 1, "y": 2}), json!({"x": 1, "y": 2})),
-            (format!("{queue}_mix"), json!({"trigger": "date", "run_date": run_date, "args": [5], "kwargs": {"y": 6}, "priority": priority(9)}), json!({"x": 5, "y": 6}), json!({"x": 5, "y": 6})),
+            (
+                format!("{queue}_pos"),
+                json!({"trigger": "date", "run_date": run_date, "args": [1, 2], "priority": priority(2)}),
+                json!({"x": 1, "y": 2}),
+                json!({"x": 1, "y": 2}),
+            ),
+            (
+                format!("{queue}_mix"),
+                json!({"trigger": "date", "run_date": run_date, "args": [5], "kwargs": {"y": 6}, "priority": priority(9)}),
+                json!({"x": 5, "y": 6}),
+                json!({"x": 5, "y": 6}),
+            ),
             // Defaults are not filled in on the wire; the function gets y=5. No broker_kind given.
             (format!("{queue}_def"), json!({"trigger": "date", "run_date": run_date, "kwargs": {"x": 7}}), json!({"x": 7}), json!({"x": 7, "y": 5})),
-            (format!("{queue}_int"), json!({"trigger": "interval", "seconds": 1, "kwargs": {"x": 3, "y": 4}}), json!({"x": 3, "y": 4}), json!({"x": 3, "y": 4})),
+            (
+                format!("{queue}_int"),
+                json!({"trigger": "interval", "seconds": 1, "kwargs": {"x": 3, "y": 4}}),
+                json!({"x": 3, "y": 4}),
+                json!({"x": 3, "y": 4}),
+            ),
         ];
         for (job_id, mut body, wire, received) in jobs {
             let fields = body.as_object_mut().unwrap();
@@ -333,7 +348,8 @@ async fn misfires_after_an_outage_match_apscheduler() {
         let record = &records[*t];
         let before = record.before[*id].as_ref().unwrap();
         let after = record.after[*id].as_ref();
-        let fired: Vec<(String, i64)> = outcome["fired"].as_array().unwrap().iter().map(|f| (f[0].as_str().unwrap().to_string(), f[1].as_i64().unwrap())).collect();
+        let fired: Vec<(String, i64)> =
+            outcome["fired"].as_array().unwrap().iter().map(|f| (f[0].as_str().unwrap().to_string(), f[1].as_i64().unwrap())).collect();
         let missed = outcome["missed"].as_array().unwrap().len() as u64;
         let coalesced = outcome["coalesced"].as_u64().unwrap();
         let context = format!("{} / {id} at now_us={}: APScheduler says {outcome}", record.label, record.now_us);
@@ -722,7 +738,9 @@ async fn each_broker_kind_publishes_with_its_own_command_and_key() {
     env.register_queue("fe_l", "RedisBrpopLpush");
     env.register_queue("fe_a", "REDIS_ACK_ABLE");
     // Date jobs without run_date fire at once; no broker_kind: the registered kind is used.
-    for (queue, job, priority) in [("fe_p", "p2", Some(2)), ("fe_p", "p9", Some(9)), ("fe_p", "p0", Some(0)), ("fe_p", "none", None), ("fe_s", "s", None), ("fe_a", "a", None)] {
+    for (queue, job, priority) in
+        [("fe_p", "p2", Some(2)), ("fe_p", "p9", Some(9)), ("fe_p", "p0", Some(0)), ("fe_p", "none", None), ("fe_s", "s", None), ("fe_a", "a", None)]
+    {
         let mut body = json!({"queue_name": queue, "job_id": job, "trigger": "date", "kwargs": {"x": 1}});
         if let Some(p) = priority {
             body["priority"] = json!(p);
@@ -776,7 +794,8 @@ async fn a_memory_job_whose_push_fails_neither_blocks_the_others_nor_loses_its_f
     // The bad queue's key holds a stream: RPUSH fails with WRONGTYPE.
     redis::cmd("XADD").arg(bad).arg("*").arg("").arg("{\"x\":0}").exec(&mut env.conn).unwrap();
     for queue in [bad, good] {
-        env.add(json!({"queue_name": queue, "job_id": "once", "job_store_kind": "memory", "trigger": "date", "kwargs": {"x": 1}, "misfire_grace_time": null})).await;
+        env.add(json!({"queue_name": queue, "job_id": "once", "job_store_kind": "memory", "trigger": "date", "kwargs": {"x": 1}, "misfire_grace_time": null}))
+            .await;
     }
     let report = env.ok("GET", "tick", None).await;
     let errors: Vec<&str> = report["errors"].as_array().unwrap().iter().filter_map(Value::as_str).collect();

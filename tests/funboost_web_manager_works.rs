@@ -70,12 +70,8 @@ struct Proc {
 
 impl Proc {
     fn spawn(name: &'static str, command: &mut Command) -> Proc {
-        let mut child = command
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        let mut child =
+            command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
         let stdin = child.stdin.take();
         let (sender, lines) = mpsc::channel();
         let stdout = child.stdout.take().unwrap();
@@ -145,8 +141,14 @@ impl Api<'_> {
 
     async fn add(&self, body: Value) -> Value {
         let auth = format!("Bearer {TOKEN}");
-        let reply =
-            call_with(self.host, "POST", "/funboost/add_timing_job", &[("authorization", auth.as_str()), ("content-type", "application/json")], body.to_string().into_bytes()).await;
+        let reply = call_with(
+            self.host,
+            "POST",
+            "/funboost/add_timing_job",
+            &[("authorization", auth.as_str()), ("content-type", "application/json")],
+            body.to_string().into_bytes(),
+        )
+        .await;
         assert!(reply.status == 200, "add {body}: {reply}");
         reply.data().clone()
     }
@@ -251,10 +253,21 @@ async fn funboosts_timing_job_page_manages_funboost_edge_jobs() {
     // funboost's page in front of it.
     let mut manager = Proc::spawn(
         "funboost_web_manager.py",
-        Command::new(python()).arg(script("funboost_web_manager.py")).args(["--api", &format!("http://{addr}"), "--token", TOKEN, "--listen", "127.0.0.1:0", "--quiet"]),
+        Command::new(python()).arg(script("funboost_web_manager.py")).args([
+            "--api",
+            &format!("http://{addr}"),
+            "--token",
+            TOKEN,
+            "--listen",
+            "127.0.0.1:0",
+            "--quiet",
+        ]),
     );
     let listening = manager.line(Duration::from_secs(30));
-    let base = listening.strip_prefix("listening on ").unwrap_or_else(|| panic!("funboost_web_manager.py printed {listening:?}; stderr:\n{}", manager.stderr_tail())).to_string();
+    let base = listening
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("funboost_web_manager.py printed {listening:?}; stderr:\n{}", manager.stderr_tail()))
+        .to_string();
 
     let screenshot = std::env::var_os("FUNBOOST_EDGE_WEB_MANAGER_SCREENSHOT")
         .filter(|p| !p.is_empty())
@@ -264,23 +277,25 @@ async fn funboosts_timing_job_page_manages_funboost_edge_jobs() {
     let cron = "day_of_week=mon-fri,hour=9,minute=30,second=0";
     let mut driver = Proc::spawn(
         "web_manager_driver.py",
-        Command::new(python()).arg(script("web_manager_driver.py")).args([
-            "--url",
-            &base,
-            "--expect-queues",
-            &format!("{QUEUE},{OTHER}"),
-            "--queue",
-            QUEUE,
-            "--job-id",
-            JOB,
-            "--kwargs",
-            r#"{"x": 1, "y": 2}"#,
-            "--cron",
-            cron,
-            "--screenshot",
-        ])
-        .arg(&screenshot)
-        .arg("--step-by-step"),
+        Command::new(python())
+            .arg(script("web_manager_driver.py"))
+            .args([
+                "--url",
+                &base,
+                "--expect-queues",
+                &format!("{QUEUE},{OTHER}"),
+                "--queue",
+                QUEUE,
+                "--job-id",
+                JOB,
+                "--kwargs",
+                r#"{"x": 1, "y": 2}"#,
+                "--cron",
+                cron,
+                "--screenshot",
+            ])
+            .arg(&screenshot)
+            .arg("--step-by-step"),
     );
 
     // 1. Listed, grouped by queue, as get_timing_jobs and get_scheduler_status answer.
@@ -319,7 +334,11 @@ async fn funboosts_timing_job_page_manages_funboost_edge_jobs() {
     for field in ["year", "month", "day", "week"] {
         assert!(job.get(field).is_none_or(Value::is_null), "the dialog left {field} empty: {job}");
     }
-    assert_eq!((job["kwargs"].clone(), job["status"].clone(), job["job_store_kind"].clone()), (json!({"x": 1, "y": 2}), json!("running"), json!("redis")), "{job}");
+    assert_eq!(
+        (job["kwargs"].clone(), job["status"].clone(), job["job_store_kind"].clone()),
+        (json!({"x": 1, "y": 2}), json!("running"), json!("redis")),
+        "{job}"
+    );
     let shown = row(&page, QUEUE, JOB).unwrap();
     assert_eq!((shown["trigger_badge"].clone(), shown["trigger"].clone()), (json!("定时"), json!("cron")), "the seed's trigger kind, not funboost's cron[...]");
     assert_eq!(shown["next_run_time"], job["next_run_time"], "{shown} vs {job}");
@@ -375,7 +394,9 @@ async fn funboosts_timing_job_page_manages_funboost_edge_jobs() {
 
     // Every request the page made: loopback only, all answered, every API answer a success.
     let done = driver.line(STEP_TIMEOUT);
-    let report: Value = serde_json::from_str(done.strip_prefix("DONE ").unwrap_or_else(|| panic!("the driver printed {done}\nstderr:\n{}", driver.stderr_tail()))).expect("DONE json");
+    let report: Value =
+        serde_json::from_str(done.strip_prefix("DONE ").unwrap_or_else(|| panic!("the driver printed {done}\nstderr:\n{}", driver.stderr_tail())))
+            .expect("DONE json");
     assert_eq!(report["blocked"], json!([]), "{report}");
     assert_eq!(report["failed_requests"], json!([]), "{report}");
     let requests = report["requests"].as_array().unwrap();

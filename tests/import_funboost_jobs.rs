@@ -103,10 +103,8 @@ async fn run_tool(cwd: &Path, base_url: &str, args: &[&str]) -> Run {
     let output = tokio::task::spawn_blocking(move || command.output()).await.expect("join").expect("run import_funboost_jobs.py");
     let report: Value = std::fs::read(&report_file).ok().map(|b| serde_json::from_slice(&b).expect("the JSON report parses")).unwrap_or(Value::Null);
     let _ = std::fs::remove_file(&report_file);
-    let jobs = report["jobs"]
-        .as_array()
-        .map(|entries| entries.iter().map(|e| (e["job_id"].as_str().unwrap().to_string(), e.clone())).collect())
-        .unwrap_or_default();
+    let jobs =
+        report["jobs"].as_array().map(|entries| entries.iter().map(|e| (e["job_id"].as_str().unwrap().to_string(), e.clone())).collect()).unwrap_or_default();
     Run {
         status: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -283,7 +281,10 @@ async fn funboost_jobs_move_over_with_apschedulers_fire_times_and_what_cannot_mo
     assert_eq!((fires("cron_london").len(), fires("cron_london").last().unwrap().as_str()), (12, "2030-11-05 09:30:00+00:00"));
     // The zones and bounds went over as APScheduler holds them.
     let job = |id: &str| run.jobs[id]["request"].clone();
-    assert_eq!((job("interval_new_york")["timezone"].clone(), job("interval_new_york")["end_date"].clone()), (json!("America/New_York"), json!("2030-03-10 12:00:00")));
+    assert_eq!(
+        (job("interval_new_york")["timezone"].clone(), job("interval_new_york")["end_date"].clone()),
+        (json!("America/New_York"), json!("2030-03-10 12:00:00"))
+    );
     assert_eq!(job("date_offset")["run_date"], json!("2031-06-01 08:00:00+05:30"));
     assert_eq!((job("cron_london")["misfire_grace_time"].clone(), job("cron_london")["coalesce"].clone()), (Value::Null, json!(false)));
     assert!(job("interval_default_start")["start_date"].as_str().unwrap().contains('.'), "APScheduler's default start keeps its microseconds");
@@ -351,7 +352,14 @@ async fn a_different_job_with_the_same_id_is_never_overwritten_and_its_original_
 
     // Someone already has a job date_shanghai in funboost-edge, and it is another job.
     let theirs = json!({"queue_name": "orders", "job_id": "date_shanghai", "trigger": "cron", "hour": "5", "args": [1, 2]});
-    let added = call_with(&host, "POST", "/funboost/add_timing_job", &[("authorization", &format!("Bearer {TOKEN}")), ("content-type", "application/json")], theirs.to_string().into_bytes()).await;
+    let added = call_with(
+        &host,
+        "POST",
+        "/funboost/add_timing_job",
+        &[("authorization", &format!("Bearer {TOKEN}")), ("content-type", "application/json")],
+        theirs.to_string().into_bytes(),
+    )
+    .await;
     assert_eq!(added.status, 200, "{added}");
     let before = stored_job(&mut conn, "orders", "date_shanghai").expect("their job");
 

@@ -70,7 +70,10 @@ async fn reschedule_gives_a_new_trigger_from_now_and_keeps_the_counters() {
 
     let now_us = env.now_us();
     let rescheduled = env.ok("POST", &on_job("reschedule_timing_job", "j"), Some(&json!({"trigger": "cron", "minute": "*/5", "timezone": "UTC"}))).await;
-    assert_eq!((rescheduled["trigger"].as_str(), rescheduled["trigger_str"].as_str(), rescheduled["timezone"].as_str()), (Some("cron"), Some("cron[minute='*/5']"), Some("UTC")));
+    assert_eq!(
+        (rescheduled["trigger"].as_str(), rescheduled["trigger_str"].as_str(), rescheduled["timezone"].as_str()),
+        (Some("cron"), Some("cron[minute='*/5']"), Some("UTC"))
+    );
     assert_eq!(rescheduled["fire_count"], before["fire_count"], "counters kept");
     let next_us = env.stored_job(QUEUE, "j").expect("stored")["next_run"]["utc_us"].as_i64().expect("next run");
     assert!(next_us > now_us && next_us <= now_us + 300 * S && next_us % (300 * S) == 0, "next run recomputed from now on the new trigger: {rescheduled}");
@@ -78,7 +81,12 @@ async fn reschedule_gives_a_new_trigger_from_now_and_keeps_the_counters() {
     assert_eq!(history.as_array().map(Vec::len), before["history"].as_array().map(Vec::len), "history kept: {history}");
 
     let stored = env.stored_job(QUEUE, "j");
-    for (body, field) in [(json!({"trigger": "cron", "minute": "61"}), "minute"), (json!({"trigger": "cron", "seconds": 5}), "seconds"), (json!({"minute": "5"}), "trigger"), (json!({"trigger": "weekly"}), "trigger")] {
+    for (body, field) in [
+        (json!({"trigger": "cron", "minute": "61"}), "minute"),
+        (json!({"trigger": "cron", "seconds": 5}), "seconds"),
+        (json!({"minute": "5"}), "trigger"),
+        (json!({"trigger": "weekly"}), "trigger"),
+    ] {
         let (status, envelope) = env.call("POST", &on_job("reschedule_timing_job", "j"), Some(&body)).await;
         assert_eq!((status, envelope["error_data"]["field"].as_str()), (400, Some(field)), "{body}: {envelope}");
     }

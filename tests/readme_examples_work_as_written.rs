@@ -473,7 +473,9 @@ fn the_readme_quick_start_and_examples_work_as_written_in_order() {
 /// The `# ->` grammar, on the shapes the README uses.
 #[test]
 fn expectation_lines_become_key_value_checks() {
-    let pairs = expected_pairs(r#"{"succ":true,"msg":"timing job hello added to queue test_queue","data":{"job_id":"hello", "trigger_str":"interval[0:00:10]",...},"code":200,...}"#);
+    let pairs = expected_pairs(
+        r#"{"succ":true,"msg":"timing job hello added to queue test_queue","data":{"job_id":"hello", "trigger_str":"interval[0:00:10]",...},"code":200,...}"#,
+    );
     let keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(keys, ["succ", "msg", "job_id", "trigger_str", "code"]);
     assert_eq!(pairs[0].1, Value::Bool(true));

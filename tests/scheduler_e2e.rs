@@ -84,7 +84,10 @@ async fn pausing_a_queue_stops_its_fires_keeps_its_jobs_and_resume_applies_the_m
         }
     }
     let fired_after_modify = messages.iter().filter(|m| fire_job(m) == "defaults" && published_us(m) > resume_at);
-    assert!(fired_after_modify.clone().count() > 0 && fired_after_modify.into_iter().all(|m| m["x"] == 2), "the job modified while paused fires with its new kwargs");
+    assert!(
+        fired_after_modify.clone().count() > 0 && fired_after_modify.into_iter().all(|m| m["x"] == 2),
+        "the job modified while paused fires with its new kwargs"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -137,17 +137,14 @@ fn every_scheduled_fire_is_published_exactly_once_under_chaos() {
     let adding = Instant::now();
     for plan in &mut plans {
         let body = plan.add_body();
-        let response = runtime
-            .block_on(host.request("POST", "/funboost/add_timing_job", &[], body.to_string().into_bytes()))
-            .expect("add request");
+        let response = runtime.block_on(host.request("POST", "/funboost/add_timing_job", &[], body.to_string().into_bytes())).expect("add request");
         assert_eq!(response.status, 200, "adding {}/{}: {}", plan.queue, plan.job_id, response.text());
         // Normally the start date; on a machine so slow that the start passed while adding,
         // APScheduler's first fire time after the creation instant.
         let reply: Value = serde_json::from_slice(&response.body).expect("add reply is JSON");
         let next = reply["data"]["next_run_time"].as_str().unwrap_or_else(|| panic!("add reply without next_run_time: {reply}"));
-        plan.first_us = chrono::DateTime::parse_from_str(next, "%Y-%m-%d %H:%M:%S%.f%:z")
-            .unwrap_or_else(|e| panic!("next_run_time {next:?}: {e}"))
-            .timestamp_micros();
+        plan.first_us =
+            chrono::DateTime::parse_from_str(next, "%Y-%m-%d %H:%M:%S%.f%:z").unwrap_or_else(|e| panic!("next_run_time {next:?}: {e}")).timestamp_micros();
     }
     let now_us = redis_now_us(&mut conn);
     eprintln!("{} jobs added in {:?}; first fires in {} ms", plans.len(), adding.elapsed(), (base_us - now_us) / 1000);
@@ -291,11 +288,8 @@ fn plans(base_us: i64) -> Vec<Plan> {
         }
     };
     let quarter = |i: usize| (i % 4) as i64 * US / 4;
-    let every = |i: usize, start_secs: usize, secs: i64| Kind::Interval {
-        start_us: base_us + start_secs as i64 * US + quarter(i),
-        every_us: secs * US,
-        end_us: None,
-    };
+    let every =
+        |i: usize, start_secs: usize, secs: i64| Kind::Interval { start_us: base_us + start_secs as i64 * US + quarter(i), every_us: secs * US, end_us: None };
     // Every second, 30 s grace, coalescing (funboost's default): the bulk of the fires.
     add("fast", "eo_fast", 200, &|i| every(i, i % 3, 1), Some(30), true, "REDIS");
     add("slow", "eo_slow", 12, &|i| every(i, i % 3, 2 + (i % 2) as i64), Some(30), true, "REDIS_ACK_ABLE");
@@ -461,7 +455,10 @@ fn verify(
     for (id, ms) in &duplicated {
         let tasks: Vec<&str> = ms.iter().map(|m| m.payload["extra"]["task_id"].as_str().unwrap_or("?")).collect();
         let published: Vec<String> = ms.iter().map(|m| m.payload["extra"]["publish_time"].to_string()).collect();
-        problems.add("duplicated fire id", format!("fire id {id} published {} times (task ids {tasks:?}, publish times {published:?}, key {})", ms.len(), ms[0].key));
+        problems.add(
+            "duplicated fire id",
+            format!("fire id {id} published {} times (task ids {tasks:?}, publish times {published:?}, key {})", ms.len(), ms[0].key),
+        );
     }
     let task_ids: HashSet<&str> = messages.iter().filter_map(|m| m.payload["extra"]["task_id"].as_str()).collect();
     if task_ids.len() != messages.len() {
@@ -676,7 +673,8 @@ struct ChaosStats {
 // ---- the processes ----
 
 fn register_queue(conn: &mut redis::Connection, queue: &str) {
-    let params = json!({"queue_name": queue, "auto_generate_info": {"final_func_input_params_info": {"all_arg_name_list": ["n"], "must_arg_name_list": ["n"]}}});
+    let params =
+        json!({"queue_name": queue, "auto_generate_info": {"final_func_input_params_info": {"all_arg_name_list": ["n"], "must_arg_name_list": ["n"]}}});
     redis::cmd("SADD").arg("funboost_all_queue_names").arg(queue).exec(conn).expect("SADD");
     redis::cmd("HSET").arg("funboost_queue__consumer_parmas").arg(queue).arg(params.to_string()).exec(conn).expect("HSET");
 }
@@ -935,7 +933,8 @@ impl QueueSwitch {
         let wall_us = || SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_micros() as i64;
         let route = if self.paused_since_us.is_some() { "resume_scheduler" } else { "pause_scheduler" };
         let before_us = wall_us();
-        let response = runtime.block_on(host.request("POST", &format!("/funboost/{route}?queue_name={SWITCHED_QUEUE}"), &[], Vec::new())).expect("switch request");
+        let response =
+            runtime.block_on(host.request("POST", &format!("/funboost/{route}?queue_name={SWITCHED_QUEUE}"), &[], Vec::new())).expect("switch request");
         if response.status != 200 {
             // Redis is being restarted: try again shortly.
             self.next_at = Instant::now() + Duration::from_millis(200);

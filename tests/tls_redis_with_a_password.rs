@@ -190,7 +190,11 @@ async fn assert_fails_cleanly(host: &Host, what: &str, port: u16) {
         let headers: &[(&str, &str)] = if body.is_empty() { &[] } else { &[("content-type", "application/json")] };
         let response = host.request(method, &format!("/funboost/{path}"), headers, body).await.unwrap_or_else(|e| panic!("{what}: {method} {path}: {e:#}"));
         let envelope: Value = serde_json::from_slice(&response.body).unwrap_or_else(|e| panic!("{what}: {method} {path}: not JSON ({e}): {}", response.text()));
-        assert_eq!((response.status, &envelope["code"], &envelope["error"]), (503, &json!(5030), &json!("StoreUnavailable")), "{what}: {method} {path}: {envelope}");
+        assert_eq!(
+            (response.status, &envelope["code"], &envelope["error"]),
+            (503, &json!(5030), &json!("StoreUnavailable")),
+            "{what}: {method} {path}: {envelope}"
+        );
         let message = envelope["msg"].as_str().unwrap_or_default();
         assert!(message.starts_with("the job store is unreachable: "), "{what}: {envelope}");
         assert!(message.contains(&format!("127.0.0.1:{port}")), "{what}: names the address: {envelope}");

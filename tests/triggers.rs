@@ -20,16 +20,31 @@ fn upcoming(body: serde_json::Value, now: &str, count: usize) -> Vec<String> {
 #[test]
 fn seed_examples_fire_when_the_seed_says() {
     let cases = [
-        ("daily at 15:30", json!({"trigger": "cron", "hour": "15", "minute": "30"}), "2025-12-03 16:00:00",
-         vec!["2025-12-04 15:30:00+08:00", "2025-12-05 15:30:00+08:00"]),
-        ("every 2 hours", json!({"trigger": "cron", "hour": "*/2", "minute": "0"}), "2025-12-03 15:00:00",
-         vec!["2025-12-03 16:00:00+08:00", "2025-12-03 18:00:00+08:00"]),
-        ("weekdays at 9", json!({"trigger": "cron", "day_of_week": "mon-fri", "hour": "9", "minute": "0"}), "2025-12-05 10:00:00",
-         vec!["2025-12-08 09:00:00+08:00", "2025-12-09 09:00:00+08:00"]),
-        ("every 10 s from an explicit start", json!({"trigger": "interval", "seconds": 10, "start_date": "2025-12-03 14:50:00"}), "2025-12-03 14:50:05",
-         vec!["2025-12-03 14:50:10+08:00", "2025-12-03 14:50:20+08:00"]),
-        ("once at run_date", json!({"trigger": "date", "run_date": "2025-12-03 15:00:00"}), "2025-12-01 00:00:00",
-         vec!["2025-12-03 15:00:00+08:00"]),
+        (
+            "daily at 15:30",
+            json!({"trigger": "cron", "hour": "15", "minute": "30"}),
+            "2025-12-03 16:00:00",
+            vec!["2025-12-04 15:30:00+08:00", "2025-12-05 15:30:00+08:00"],
+        ),
+        (
+            "every 2 hours",
+            json!({"trigger": "cron", "hour": "*/2", "minute": "0"}),
+            "2025-12-03 15:00:00",
+            vec!["2025-12-03 16:00:00+08:00", "2025-12-03 18:00:00+08:00"],
+        ),
+        (
+            "weekdays at 9",
+            json!({"trigger": "cron", "day_of_week": "mon-fri", "hour": "9", "minute": "0"}),
+            "2025-12-05 10:00:00",
+            vec!["2025-12-08 09:00:00+08:00", "2025-12-09 09:00:00+08:00"],
+        ),
+        (
+            "every 10 s from an explicit start",
+            json!({"trigger": "interval", "seconds": 10, "start_date": "2025-12-03 14:50:00"}),
+            "2025-12-03 14:50:05",
+            vec!["2025-12-03 14:50:10+08:00", "2025-12-03 14:50:20+08:00"],
+        ),
+        ("once at run_date", json!({"trigger": "date", "run_date": "2025-12-03 15:00:00"}), "2025-12-01 00:00:00", vec!["2025-12-03 15:00:00+08:00"]),
     ];
     for (name, body, now, expected) in cases {
         assert_eq!(upcoming(body, now, 2), expected, "{name}");
@@ -39,25 +54,60 @@ fn seed_examples_fire_when_the_seed_says() {
 #[test]
 fn apscheduler_rules_that_differ_from_unix_cron() {
     let cases = [
-        ("day and day_of_week combine with AND: Friday the 13th only",
-         json!({"trigger": "cron", "day": "13", "day_of_week": "fri", "timezone": "UTC"}), "2026-01-01 00:00:00",
-         vec!["2026-02-13 00:00:00+00:00", "2026-03-13 00:00:00+00:00"]),
-        ("weekday 0 is Monday", json!({"trigger": "cron", "day_of_week": "0", "hour": "0", "timezone": "UTC"}), "2026-11-28 00:00:00",
-         vec!["2026-11-30 00:00:00+00:00", "2026-12-07 00:00:00+00:00"]),
-        ("fields after the last given one default to their minimum", json!({"trigger": "cron", "minute": "30", "timezone": "UTC"}), "2026-11-28 10:31:00",
-         vec!["2026-11-28 11:30:00+00:00", "2026-11-28 12:30:00+00:00"]),
-        ("no field at all means every second", json!({"trigger": "cron", "timezone": "UTC"}), "2026-11-28 10:31:00.5",
-         vec!["2026-11-28 10:31:01+00:00", "2026-11-28 10:31:02+00:00"]),
-        ("last day and last weekday of the month", json!({"trigger": "cron", "day": "last fri", "timezone": "UTC"}), "2026-11-28 00:00:00",
-         vec!["2026-12-25 00:00:00+00:00", "2027-01-29 00:00:00+00:00"]),
-        ("ISO week 53 only exists in some years", json!({"trigger": "cron", "week": "53", "day_of_week": "thu", "timezone": "UTC"}), "2021-01-01 00:00:00",
-         vec!["2026-12-31 00:00:00+00:00", "2032-12-30 00:00:00+00:00"]),
-        ("the spring-forward gap fires at the non-existent wall time", json!({"trigger": "cron", "hour": "2", "minute": "30", "timezone": "America/New_York"}), "2024-03-09 12:00:00",
-         vec!["2024-03-10 02:30:00-05:00", "2024-03-11 02:30:00-04:00"]),
-        ("the fall-back fold fires twice", json!({"trigger": "cron", "hour": "1", "minute": "30", "timezone": "America/New_York"}), "2024-11-02 12:00:00",
-         vec!["2024-11-03 01:30:00-04:00", "2024-11-03 01:30:00-05:00", "2024-11-04 01:30:00-05:00"]),
-        ("intervals are absolute time across DST", json!({"trigger": "interval", "days": 1, "start_date": "2024-03-09 09:00:00", "timezone": "America/New_York"}), "2024-03-09 08:00:00",
-         vec!["2024-03-09 09:00:00-05:00", "2024-03-10 10:00:00-04:00"]),
+        (
+            "day and day_of_week combine with AND: Friday the 13th only",
+            json!({"trigger": "cron", "day": "13", "day_of_week": "fri", "timezone": "UTC"}),
+            "2026-01-01 00:00:00",
+            vec!["2026-02-13 00:00:00+00:00", "2026-03-13 00:00:00+00:00"],
+        ),
+        (
+            "weekday 0 is Monday",
+            json!({"trigger": "cron", "day_of_week": "0", "hour": "0", "timezone": "UTC"}),
+            "2026-11-28 00:00:00",
+            vec!["2026-11-30 00:00:00+00:00", "2026-12-07 00:00:00+00:00"],
+        ),
+        (
+            "fields after the last given one default to their minimum",
+            json!({"trigger": "cron", "minute": "30", "timezone": "UTC"}),
+            "2026-11-28 10:31:00",
+            vec!["2026-11-28 11:30:00+00:00", "2026-11-28 12:30:00+00:00"],
+        ),
+        (
+            "no field at all means every second",
+            json!({"trigger": "cron", "timezone": "UTC"}),
+            "2026-11-28 10:31:00.5",
+            vec!["2026-11-28 10:31:01+00:00", "2026-11-28 10:31:02+00:00"],
+        ),
+        (
+            "last day and last weekday of the month",
+            json!({"trigger": "cron", "day": "last fri", "timezone": "UTC"}),
+            "2026-11-28 00:00:00",
+            vec!["2026-12-25 00:00:00+00:00", "2027-01-29 00:00:00+00:00"],
+        ),
+        (
+            "ISO week 53 only exists in some years",
+            json!({"trigger": "cron", "week": "53", "day_of_week": "thu", "timezone": "UTC"}),
+            "2021-01-01 00:00:00",
+            vec!["2026-12-31 00:00:00+00:00", "2032-12-30 00:00:00+00:00"],
+        ),
+        (
+            "the spring-forward gap fires at the non-existent wall time",
+            json!({"trigger": "cron", "hour": "2", "minute": "30", "timezone": "America/New_York"}),
+            "2024-03-09 12:00:00",
+            vec!["2024-03-10 02:30:00-05:00", "2024-03-11 02:30:00-04:00"],
+        ),
+        (
+            "the fall-back fold fires twice",
+            json!({"trigger": "cron", "hour": "1", "minute": "30", "timezone": "America/New_York"}),
+            "2024-11-02 12:00:00",
+            vec!["2024-11-03 01:30:00-04:00", "2024-11-03 01:30:00-05:00", "2024-11-04 01:30:00-05:00"],
+        ),
+        (
+            "intervals are absolute time across DST",
+            json!({"trigger": "interval", "days": 1, "start_date": "2024-03-09 09:00:00", "timezone": "America/New_York"}),
+            "2024-03-09 08:00:00",
+            vec!["2024-03-09 09:00:00-05:00", "2024-03-10 10:00:00-04:00"],
+        ),
     ];
     for (name, body, now, expected) in cases {
         assert_eq!(upcoming(body, now, expected.len()), expected, "{name}");

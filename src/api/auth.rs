@@ -12,13 +12,11 @@ use crate::host::HttpRequest;
 pub(super) fn authorize(request: &HttpRequest, config: &Config) -> Result<(), ApiError> {
     let unauthorized = |msg: String| ApiError::new(401, code::UNAUTHORIZED, "Unauthorized", msg);
     match &config.api_token {
-        Some(token) => {
-            match bearer_token(request) {
-                Some(given) if constant_time_eq(given.as_bytes(), token.as_bytes()) => Ok(()),
-                Some(_) => Err(unauthorized("the bearer token is wrong".into())),
-                None => Err(unauthorized("send the API token as `Authorization: Bearer <token>`".into())),
-            }
-        }
+        Some(token) => match bearer_token(request) {
+            Some(given) if constant_time_eq(given.as_bytes(), token.as_bytes()) => Ok(()),
+            Some(_) => Err(unauthorized("the bearer token is wrong".into())),
+            None => Err(unauthorized("send the API token as `Authorization: Bearer <token>`".into())),
+        },
         None => {
             let loopback = request.client_addr.as_deref().and_then(client_ip).is_some_and(|ip| ip.to_canonical().is_loopback());
             if loopback {
@@ -40,14 +38,15 @@ pub(super) fn authorize_tick(request: &HttpRequest, config: &Config) -> Result<(
         return authorize(request, &tick_config);
     };
     // Only the token is looked for here: a malformed query gets 401 before it gets 400.
-    let from_query = request
-        .query
-        .split('&')
-        .find_map(|part| part.strip_prefix("token="))
-        .and_then(percent_decode);
+    let from_query = request.query.split('&').find_map(|part| part.strip_prefix("token=")).and_then(percent_decode);
     match from_query.or_else(|| bearer_token(request).map(String::from)) {
         Some(given) if constant_time_eq(given.as_bytes(), token.as_bytes()) => Ok(()),
-        _ => Err(ApiError::new(401, code::UNAUTHORIZED, "Unauthorized", "the tick route needs the tick token (variable tick_token) as `Authorization: Bearer <token>` or `?token=<token>`")),
+        _ => Err(ApiError::new(
+            401,
+            code::UNAUTHORIZED,
+            "Unauthorized",
+            "the tick route needs the tick token (variable tick_token) as `Authorization: Bearer <token>` or `?token=<token>`",
+        )),
     }
 }
 

@@ -36,7 +36,13 @@ fn missing_job(services: &Services, queue: &str, job_id: &str) -> ApiError {
 
 /// The message's keyword arguments: `args` mapped to the parameter names the queue's consumer
 /// registered, plus `kwargs`, checked as funboost checks a push (5001).
-fn message_kwargs(services: &Services, queue: &str, registered: Option<&QueueParams>, args: &[Value], kwargs: &Map<String, Value>) -> Result<Map<String, Value>, ApiError> {
+fn message_kwargs(
+    services: &Services,
+    queue: &str,
+    registered: Option<&QueueParams>,
+    args: &[Value],
+    kwargs: &Map<String, Value>,
+) -> Result<Map<String, Value>, ApiError> {
     match registered {
         Some(params) => registry::message_kwargs(queue, params, args, kwargs),
         None if services.config.allow_unregistered_queues => registry::unmapped(queue, args, kwargs, "no consumer registered it"),

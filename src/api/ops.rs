@@ -54,7 +54,13 @@ pub(super) fn tick(_: &HttpRequest, services: &Services, mut query: Query) -> Ou
     query.finish()?;
     let options = crate::tick::TickOptions { lookahead_secs, ..Default::default() };
     let report = crate::tick::run_with(services, options).map_err(|e| ApiError::store_unavailable(format!("{e:#}")))?;
-    let msg = format!("tick published {} fires ({} ahead), {} missed, {} coalesced", report.fired + report.fired_ahead, report.fired_ahead, report.missed, report.coalesced);
+    let msg = format!(
+        "tick published {} fires ({} ahead), {} missed, {} coalesced",
+        report.fired + report.fired_ahead,
+        report.fired_ahead,
+        report.missed,
+        report.coalesced
+    );
     Ok((msg, serde_json::to_value(&report).unwrap_or(Value::Null)))
 }
 

@@ -94,7 +94,8 @@ mod tests {
 
     #[test]
     fn percent_decoding_takes_two_hex_digits_and_plus_as_space() {
-        let cases = [("a%20b", Some("a b")), ("a+b", Some("a b")), ("%e4%b8%ad", Some("中")), ("%4", None), ("%+F", None), ("%ff", None), ("plain", Some("plain"))];
+        let cases =
+            [("a%20b", Some("a b")), ("a+b", Some("a b")), ("%e4%b8%ad", Some("中")), ("%4", None), ("%+F", None), ("%ff", None), ("plain", Some("plain"))];
         for (text, want) in cases {
             assert_eq!(percent_decode(text).as_deref(), want, "{text:?}");
         }

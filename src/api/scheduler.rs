@@ -80,6 +80,7 @@ pub(super) fn queue_config(_: &HttpRequest, services: &Services, mut query: Quer
     query.finish()?;
     let lookup = registry::lookup(services.redis, &queue)?;
     let raw = lookup.raw.filter(|_| lookup.params.is_some()).ok_or_else(|| queue_not_found(&queue))?;
-    let config: Value = serde_json::from_str(&raw).map_err(|e| ApiError::invalid("queue_name", format!("the registration of queue {queue} is not JSON: {e}")))?;
+    let config: Value =
+        serde_json::from_str(&raw).map_err(|e| ApiError::invalid("queue_name", format!("the registration of queue {queue} is not JSON: {e}")))?;
     Ok(("ok".to_string(), config))
 }

@@ -37,10 +37,9 @@ impl<'a> KvStore<'a> {
     fn read(&self, key: &str) -> Result<Option<Stored>, ApiError> {
         match self.kv.get(key).map_err(failed)? {
             None => Ok(None),
-            Some(bytes) => String::from_utf8(bytes)
-                .map_err(|_| ApiError::new(500, code::INTERNAL, "CorruptJob", "a stored job is not UTF-8"))
-                .and_then(decode)
-                .map(Some),
+            Some(bytes) => {
+                String::from_utf8(bytes).map_err(|_| ApiError::new(500, code::INTERNAL, "CorruptJob", "a stored job is not UTF-8")).and_then(decode).map(Some)
+            }
         }
     }
 }
@@ -58,7 +57,12 @@ impl JobStore for KvStore<'_> {
             ));
         }
         if !exists && self.keys(Some(&job.queue_name))?.len() >= max_jobs {
-            return Err(ApiError::new(409, code::TOO_MANY_JOBS, "TooManyJobs", format!("queue {} already holds the maximum of {max_jobs} jobs", job.queue_name)));
+            return Err(ApiError::new(
+                409,
+                code::TOO_MANY_JOBS,
+                "TooManyJobs",
+                format!("queue {} already holds the maximum of {max_jobs} jobs", job.queue_name),
+            ));
         }
         self.kv.set(&key, encode(job)?.as_bytes()).map_err(failed)?;
         Ok(if exists { AddOutcome::Replaced } else { AddOutcome::Added })

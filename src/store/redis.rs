@@ -180,10 +180,7 @@ pub fn int(value: &RedisValue) -> Option<i64> {
 
 /// Runs a command; any failure means the store is unavailable (503).
 pub fn run(redis: &dyn Redis, command: &str, args: &[RedisArg]) -> Result<Vec<RedisValue>, ApiError> {
-    redis
-        .execute(command, args)
-        .with_context(|| format!("Redis {command}"))
-        .map_err(|e| ApiError::store_unavailable(format!("{e:#}")))
+    redis.execute(command, args).with_context(|| format!("Redis {command}")).map_err(|e| ApiError::store_unavailable(format!("{e:#}")))
 }
 
 /// The Redis server's clock, Unix µs: one clock for every replica.

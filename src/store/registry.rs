@@ -72,10 +72,7 @@ pub fn parse_params(json: &str) -> QueueParams {
         return QueueParams::default();
     };
     let info = params.pointer("/auto_generate_info/final_func_input_params_info");
-    let max_priority = params
-        .pointer("/broker_exclusive_config/x-max-priority")
-        .and_then(Value::as_u64)
-        .map(|p| p.min(255) as u8);
+    let max_priority = params.pointer("/broker_exclusive_config/x-max-priority").and_then(Value::as_u64).map(|p| p.min(255) as u8);
     QueueParams {
         listed: info.is_some_and(|i| i.get("all_arg_name_list").is_some_and(Value::is_array)),
         all: names(info.and_then(|i| i.get("all_arg_name_list"))),
@@ -118,7 +115,12 @@ pub fn message_kwargs(queue: &str, params: &QueueParams, args: &[Value], kwargs:
     let mut mapped: Map<String, Value> = params.all.iter().cloned().zip(args.iter().cloned()).collect();
     for (name, value) in kwargs {
         if !params.all.contains(name) {
-            return Err(params_error(queue, "kwargs", format!("unexpected keyword argument {name:?} (parameters: {})", params.all.join(", ")), serde_json::json!({"unknown": name})));
+            return Err(params_error(
+                queue,
+                "kwargs",
+                format!("unexpected keyword argument {name:?} (parameters: {})", params.all.join(", ")),
+                serde_json::json!({"unknown": name}),
+            ));
         }
         if mapped.contains_key(name) {
             return Err(params_error(queue, "kwargs", format!("got multiple values for argument {name:?}"), serde_json::json!({"duplicate": name})));
@@ -173,7 +175,13 @@ mod tests {
             "must_arg_name_list":["x"],"optional_arg_name_list":["y"]}}}"#;
         assert_eq!(
             parse_params(json),
-            QueueParams { listed: true, all: vec!["x".into(), "y".into()], required: vec!["x".into()], max_priority: Some(3), broker_kind: Some("REDIS_PRIORITY".into()) }
+            QueueParams {
+                listed: true,
+                all: vec!["x".into(), "y".into()],
+                required: vec!["x".into()],
+                max_priority: Some(3),
+                broker_kind: Some("REDIS_PRIORITY".into())
+            }
         );
         // funboost registers REDIS_BRPOP_LPUSH by its enum value; non-Redis kinds are not ours.
         assert_eq!(parse_params(r#"{"broker_kind":"RABBITMQ_AMQPSTORM"}"#).broker_kind.as_deref(), Some("RABBITMQ_AMQPSTORM"));

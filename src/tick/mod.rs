@@ -23,9 +23,9 @@ use serde::Serialize;
 use crate::job::{FireRecord, Job, Outcome, StoreKind, StoredTime};
 use crate::message::{self, Message, Timing};
 use crate::services::Services;
-use crate::store::{encode, Stored};
 use crate::store::kv::KvStore;
 use crate::store::redis::RedisStore;
+use crate::store::{encode, Stored};
 use crate::trigger::misfire::{process_due, Dropped, Due};
 use crate::trigger::Zdt;
 use claim::{claim, Claimed};
@@ -190,7 +190,8 @@ pub fn run_now(services: &Services, stored: &Stored) -> Result<Option<ManualFire
     let mut job = stored.job.clone();
     let zone = job.schedule().map_err(|e| anyhow::anyhow!(e.message))?.zone();
     let message = message::build(&job, &Zdt::from_utc(now_us, zone), now_us, services.config.timezone, Timing::Manual);
-    let fired = ManualFire { task_id: message.task_id.clone(), fire_id: message::fire_id(&job, &Zdt::from_utc(now_us, zone), Timing::Manual), published_us: now_us };
+    let fired =
+        ManualFire { task_id: message.task_id.clone(), fire_id: message::fire_id(&job, &Zdt::from_utc(now_us, zone), Timing::Manual), published_us: now_us };
     job.record([FireRecord(now_us, Some(now_us), Some(message.task_id.clone()), Outcome::Manual)]);
     if job.store == StoreKind::Memory {
         if let Some(error) = memory::publish_once(services, std::slice::from_ref(&message))? {
@@ -222,15 +223,25 @@ pub fn run_now(services: &Services, stored: &Stored) -> Result<Option<ManualFire
 /// it from the due index). A job that cannot be read or scheduled is kept but taken out of the
 /// due index, so it cannot block ticks; the error goes into the report.
 fn advance(services: &Services, member: &str, text: Option<&str>, at: TickTime, options: TickOptions, report: &mut TickReport) -> Entry {
-    let entry = |expected: &str, new_text: String, due_us, messages, counts| Entry { member: member.to_string(), expected: expected.to_string(), new_text, due_us, messages, manual: false, counts };
+    let entry = |expected: &str, new_text: String, due_us, messages, counts| Entry {
+        member: member.to_string(),
+        expected: expected.to_string(),
+        new_text,
+        due_us,
+        messages,
+        manual: false,
+        counts,
+    };
     let Some(text) = text else {
         return entry("", String::new(), None, Vec::new(), Counts::default());
     };
-    let updated = serde_json::from_str::<Job>(text).context("decoding the stored job").and_then(|job| fire(services, job, at, options)).and_then(|(job, messages, counts)| {
-        let new_text = job.as_ref().map(encode).transpose().map_err(|e| anyhow::anyhow!(e.message))?.unwrap_or_default();
-        let due_us = job.as_ref().and_then(Job::due_us);
-        Ok((new_text, due_us, messages, counts))
-    });
+    let updated = serde_json::from_str::<Job>(text).context("decoding the stored job").and_then(|job| fire(services, job, at, options)).and_then(
+        |(job, messages, counts)| {
+            let new_text = job.as_ref().map(encode).transpose().map_err(|e| anyhow::anyhow!(e.message))?.unwrap_or_default();
+            let due_us = job.as_ref().and_then(Job::due_us);
+            Ok((new_text, due_us, messages, counts))
+        },
+    );
     match updated {
         Ok((new_text, due_us, messages, counts)) => entry(text, new_text, due_us, messages, counts),
         Err(e) => {
@@ -286,4 +297,3 @@ fn fire(services: &Services, mut job: Job, at: TickTime, options: TickOptions) -
 /// Ticks at most this far apart count as running without a gap (Spin's cron trigger ticks
 /// every second): a fire that came due since the previous tick is then never missed.
 const GAPLESS_US: i64 = 2_000_000;
-

@@ -74,21 +74,12 @@ impl Civil {
         let rem = us.rem_euclid(US_PER_DAY);
         let (year, month, day) = civil_from_days(days);
         let secs = rem / US_PER_SEC;
-        Civil {
-            year,
-            month,
-            day,
-            hour: (secs / 3600) as u32,
-            minute: (secs / 60 % 60) as u32,
-            second: (secs % 60) as u32,
-            micro: (rem % US_PER_SEC) as u32,
-        }
+        Civil { year, month, day, hour: (secs / 3600) as u32, minute: (secs / 60 % 60) as u32, second: (secs % 60) as u32, micro: (rem % US_PER_SEC) as u32 }
     }
 
     pub fn to_us(self) -> i64 {
         days_from_civil(self.year, self.month, self.day) * US_PER_DAY
-            + (i64::from(self.hour) * 3600 + i64::from(self.minute) * 60 + i64::from(self.second))
-                * US_PER_SEC
+            + (i64::from(self.hour) * 3600 + i64::from(self.minute) * 60 + i64::from(self.second)) * US_PER_SEC
             + i64::from(self.micro)
     }
 
@@ -166,14 +157,7 @@ mod tests {
 
     #[test]
     fn iso_weeks_match_known_dates() {
-        let cases = [
-            ((2020, 12, 31), 53),
-            ((2021, 1, 3), 53),
-            ((2021, 1, 4), 1),
-            ((2024, 12, 30), 1),
-            ((2026, 11, 28), 48),
-            ((1970, 1, 1), 1),
-        ];
+        let cases = [((2020, 12, 31), 53), ((2021, 1, 3), 53), ((2021, 1, 4), 1), ((2024, 12, 30), 1), ((2026, 11, 28), 48), ((1970, 1, 1), 1)];
         for ((y, m, d), week) in cases {
             assert_eq!(iso_week(y, m, d), week, "{y}-{m}-{d}");
         }

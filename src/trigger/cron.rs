@@ -26,16 +26,8 @@ pub enum FieldKind {
 }
 
 impl FieldKind {
-    pub const ALL: [FieldKind; 8] = [
-        FieldKind::Year,
-        FieldKind::Month,
-        FieldKind::Day,
-        FieldKind::Week,
-        FieldKind::DayOfWeek,
-        FieldKind::Hour,
-        FieldKind::Minute,
-        FieldKind::Second,
-    ];
+    pub const ALL: [FieldKind; 8] =
+        [FieldKind::Year, FieldKind::Month, FieldKind::Day, FieldKind::Week, FieldKind::DayOfWeek, FieldKind::Hour, FieldKind::Minute, FieldKind::Second];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -162,11 +154,7 @@ impl Expr {
                 if first_hit <= 0 {
                     first_hit += 7;
                 }
-                let day = if position < 5 {
-                    first_hit + i32::from(position) * 7
-                } else {
-                    first_hit + (view.month_len - first_hit) / 7 * 7
-                };
+                let day = if position < 5 { first_hit + i32::from(position) * 7 } else { first_hit + (view.month_len - first_hit) / 7 * 7 };
                 return (day <= view.month_len && day >= current).then_some(day);
             }
         };
@@ -222,9 +210,7 @@ impl Field {
     pub fn parse(kind: FieldKind, text: &str, is_default: bool) -> Result<Field, TriggerError> {
         // Python's str.strip() strips Unicode white space too.
         let items = text.trim().split(',').map(|item| item.trim_matches(' '));
-        let exprs = items
-            .map(|item| parse_expr(kind, item))
-            .collect::<Result<Vec<_>, _>>()?;
+        let exprs = items.map(|item| parse_expr(kind, item)).collect::<Result<Vec<_>, _>>()?;
         let wildcard = exprs == [Expr::All { step: None }];
         let mask = (kind != FieldKind::Year).then(|| value_mask(kind, &exprs)).flatten();
         Ok(Field { kind, exprs, is_default, wildcard, mask })
@@ -285,8 +271,7 @@ fn parse_number(kind: FieldKind, expr: &str, text: &str) -> Result<i32, TriggerE
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
         return Err(field_error(kind, format!("Unrecognized expression \"{expr}\" for field \"{}\"", kind.name())));
     }
-    text.parse::<i32>()
-        .map_err(|_| field_error(kind, format!("Error validating expression '{expr}': the value {text} is out of range")))
+    text.parse::<i32>().map_err(|_| field_error(kind, format!("Error validating expression '{expr}': the value {text} is out of range")))
 }
 
 fn parse_expr(kind: FieldKind, expr: &str) -> Result<Expr, TriggerError> {
@@ -305,9 +290,7 @@ fn parse_expr(kind: FieldKind, expr: &str) -> Result<Expr, TriggerError> {
         }
         let range = kind.max() - kind.min();
         if let Some(step) = step.filter(|&s| s > range) {
-            return Err(invalid(format!(
-                "the step value ({step}) is higher than the total range of the expression ({range})"
-            )));
+            return Err(invalid(format!("the step value ({step}) is higher than the total range of the expression ({range})")));
         }
         return Ok(Expr::All { step });
     }
@@ -337,9 +320,7 @@ fn parse_expr(kind: FieldKind, expr: &str) -> Result<Expr, TriggerError> {
         // APScheduler measures the range with `last or max`, so a last value of 0 counts as max.
         let range = last.filter(|&l| l != 0).unwrap_or(kind.max()) - first;
         if let Some(step) = step.filter(|&s| s > range) {
-            return Err(invalid(format!(
-                "the step value ({step}) is higher than the total range of the expression ({range})"
-            )));
+            return Err(invalid(format!("the step value ({step}) is higher than the total range of the expression ({range})")));
         }
         return Ok(Expr::Range { first, last, step, named: false });
     }
@@ -383,10 +364,7 @@ fn parse_expr(kind: FieldKind, expr: &str) -> Result<Expr, TriggerError> {
             let Some(position) = POSITIONS.iter().position(|p| *p == position) else {
                 return Err(unrecognized());
             };
-            let weekday = WEEKDAYS
-                .iter()
-                .position(|w| *w == day_name)
-                .ok_or_else(|| field_error(kind, format!("Invalid weekday name \"{day_name}\"")))?;
+            let weekday = WEEKDAYS.iter().position(|w| *w == day_name).ok_or_else(|| field_error(kind, format!("Invalid weekday name \"{day_name}\"")))?;
             Ok(Expr::WeekdayPosition { position: position as u8, weekday: weekday as u8 })
         }
         _ => Err(unrecognized()),
@@ -428,15 +406,8 @@ impl Clone for CronTrigger {
 
 impl CronTrigger {
     /// `given` holds the fields the user set, as text, in any order.
-    pub fn new(
-        given: &[(FieldKind, String)],
-        start_date: Option<Zdt>,
-        end_date: Option<Zdt>,
-        zone: Zone,
-    ) -> Result<CronTrigger, TriggerError> {
-        let least_significant_given = FieldKind::ALL
-            .iter()
-            .rposition(|k| given.iter().any(|(g, _)| g == k));
+    pub fn new(given: &[(FieldKind, String)], start_date: Option<Zdt>, end_date: Option<Zdt>, zone: Zone) -> Result<CronTrigger, TriggerError> {
+        let least_significant_given = FieldKind::ALL.iter().rposition(|k| given.iter().any(|(g, _)| g == k));
         let mut fields = Vec::with_capacity(8);
         for (index, kind) in FieldKind::ALL.into_iter().enumerate() {
             let field = match given.iter().find(|(g, _)| *g == kind) {
@@ -757,15 +728,7 @@ fn next_bit(mask: u64, from: u32) -> Option<u32> {
 }
 
 fn civil_of(values: &[i32; 8], micro: u32) -> Civil {
-    Civil {
-        year: values[0],
-        month: values[1] as u32,
-        day: values[2] as u32,
-        hour: values[5] as u32,
-        minute: values[6] as u32,
-        second: values[7] as u32,
-        micro,
-    }
+    Civil { year: values[0], month: values[1] as u32, day: values[2] as u32, hour: values[5] as u32, minute: values[6] as u32, second: values[7] as u32, micro }
 }
 
 impl fmt::Display for CronTrigger {

@@ -8,12 +8,7 @@ use super::TriggerError;
 /// `.digits` (1-6 digits, read as an integer count of microseconds, as APScheduler does) and an
 /// optional `Z` or `±HH:MM`. Naive values are localized in `zone` (gap times move forward).
 pub fn parse_datetime(field: &str, text: &str, zone: Zone) -> Result<Zdt, TriggerError> {
-    let invalid = || {
-        TriggerError::new(
-            field,
-            format!("Invalid date string {text:?} (expected \"YYYY-MM-DD\" or \"YYYY-MM-DD HH:MM:SS[.ffffff][Z|±HH:MM]\")"),
-        )
-    };
+    let invalid = || TriggerError::new(field, format!("Invalid date string {text:?} (expected \"YYYY-MM-DD\" or \"YYYY-MM-DD HH:MM:SS[.ffffff][Z|±HH:MM]\")"));
     let bytes = text.as_bytes();
     let mut pos = 0;
     let digits = |min: usize, max: usize, pos: &mut usize| -> Option<u32> {
@@ -26,9 +21,7 @@ pub fn parse_datetime(field: &str, text: &str, zone: Zone) -> Result<Zdt, Trigge
         }
         text[start..*pos].parse().ok()
     };
-    let expect = |c: u8, pos: &mut usize| -> Option<()> {
-        (bytes.get(*pos) == Some(&c)).then(|| *pos += 1)
-    };
+    let expect = |c: u8, pos: &mut usize| -> Option<()> { (bytes.get(*pos) == Some(&c)).then(|| *pos += 1) };
 
     let year = digits(4, 4, &mut pos).ok_or_else(invalid)?;
     expect(b'-', &mut pos).ok_or_else(invalid)?;

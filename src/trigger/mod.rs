@@ -238,10 +238,7 @@ impl Schedule {
     pub fn build(spec: &TriggerSpec, default_zone: Zone, now_utc_us: i64) -> Result<Schedule, TriggerError> {
         let kind = spec.trigger.as_str();
         if !matches!(kind, "date" | "interval" | "cron") {
-            return Err(TriggerError::new(
-                "trigger",
-                format!("No trigger by the name {kind:?} was found (expected \"date\", \"interval\" or \"cron\")"),
-            ));
+            return Err(TriggerError::new("trigger", format!("No trigger by the name {kind:?} was found (expected \"date\", \"interval\" or \"cron\")")));
         }
         let foreign = spec.foreign_fields(kind);
         if let Some(first) = foreign.first() {
@@ -265,16 +262,16 @@ impl Schedule {
                     let Some(value) = value else { continue };
                     let n = match value {
                         IntervalValue::Number(n) => *n,
-                        IntervalValue::Text(t) => t.trim().parse::<i64>().map_err(|_| {
-                            TriggerError::new(name, format!("must be a whole number, got {t:?}"))
-                        })?,
+                        IntervalValue::Text(t) => t.trim().parse::<i64>().map_err(|_| TriggerError::new(name, format!("must be a whole number, got {t:?}")))?,
                     };
                     if n < 0 {
                         return Err(TriggerError::new(name, format!("must not be negative, got {n}")));
                     }
-                    total = n.checked_mul(unit).and_then(|s| total.checked_add(s)).filter(|&t| t <= MAX_INTERVAL_SECS).ok_or_else(|| {
-                        TriggerError::new(name, "the interval must not exceed 100 years".to_string())
-                    })?;
+                    total = n
+                        .checked_mul(unit)
+                        .and_then(|s| total.checked_add(s))
+                        .filter(|&t| t <= MAX_INTERVAL_SECS)
+                        .ok_or_else(|| TriggerError::new(name, "the interval must not exceed 100 years".to_string()))?;
                 }
                 let interval_secs = total.max(1);
                 let start_date = match date("start_date", &spec.start_date)? {
@@ -285,11 +282,7 @@ impl Schedule {
                 Trigger::Interval(IntervalTrigger { interval_secs, start_date, end_date: date("end_date", &spec.end_date)?, zone })
             }
             _ => {
-                let given: Vec<(FieldKind, String)> = spec
-                    .cron_fields()
-                    .iter()
-                    .filter_map(|(kind, value)| value.as_ref().map(|v| (*kind, v.text())))
-                    .collect();
+                let given: Vec<(FieldKind, String)> = spec.cron_fields().iter().filter_map(|(kind, value)| value.as_ref().map(|v| (*kind, v.text()))).collect();
                 let start_date = date("start_date", &spec.start_date)?;
                 let end_date = date("end_date", &spec.end_date)?;
                 Trigger::Cron(CronTrigger::new(&given, start_date, end_date, zone)?)

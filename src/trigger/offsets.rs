@@ -156,8 +156,7 @@ pub fn with_year_table<R>(tz: Tz, secs: i64, f: impl FnOnce(&YearTable) -> R) ->
         if tables.len() <= zone_index {
             tables.resize_with(zone_index + 1, || None);
         }
-        let years = tables[zone_index]
-            .get_or_insert_with(|| (FIRST_YEAR..=LAST_YEAR).map(|_| None).collect());
+        let years = tables[zone_index].get_or_insert_with(|| (FIRST_YEAR..=LAST_YEAR).map(|_| None).collect());
         let table = years[(year - FIRST_YEAR) as usize].get_or_insert_with(|| Box::new(YearTable::build(tz, year)));
         Some(f(table))
     })
@@ -194,10 +193,9 @@ mod tests {
     #[test]
     fn new_york_2024_has_two_transitions() {
         let tz: Tz = "America/New_York".parse().unwrap();
-        let at = with_year_table(tz, days_from_civil(2024, 6, 1) * 86_400, |table| {
-            table.transitions.iter().map(|t| (t.at, t.before, t.after)).collect::<Vec<_>>()
-        })
-        .unwrap();
+        let at =
+            with_year_table(tz, days_from_civil(2024, 6, 1) * 86_400, |table| table.transitions.iter().map(|t| (t.at, t.before, t.after)).collect::<Vec<_>>())
+                .unwrap();
         assert_eq!(at, vec![(1_710_054_000, -18_000, -14_400), (1_730_613_600, -14_400, -18_000)]);
     }
 }

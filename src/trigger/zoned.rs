@@ -34,9 +34,7 @@ impl Zone {
         if name == "UTC" {
             return Ok(Zone::Utc);
         }
-        name.parse::<Tz>()
-            .map(Zone::Iana)
-            .map_err(|_| format!("unknown time zone {name:?} (expected an IANA name such as \"Asia/Shanghai\" or \"UTC\")"))
+        name.parse::<Tz>().map(Zone::Iana).map_err(|_| format!("unknown time zone {name:?} (expected an IANA name such as \"Asia/Shanghai\" or \"UTC\")"))
     }
 
     /// A fixed offset in seconds (`UTC` for zero), if less than a day, as Python's `timezone`.
@@ -127,10 +125,7 @@ impl Zone {
             }
             chrono::LocalResult::None => {
                 // In a gap: the offsets in force a day either side of it.
-                LocalOffsets {
-                    before: self.offset_at(wall_secs - 86_400),
-                    after: self.offset_at(wall_secs + 86_400),
-                }
+                LocalOffsets { before: self.offset_at(wall_secs - 86_400), after: self.offset_at(wall_secs + 86_400) }
             }
         }
     }

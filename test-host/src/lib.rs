@@ -185,10 +185,7 @@ impl Host {
         let linker = linker(&engine)?;
 
         let api = shared_component(&engine, &config.api_wasm)?;
-        let api_pre = linker
-            .instantiate_pre(&api)
-            .map_err(wasmtime_error)
-            .with_context(|| format!("cannot link {}", config.api_wasm.display()))?;
+        let api_pre = linker.instantiate_pre(&api).map_err(wasmtime_error).with_context(|| format!("cannot link {}", config.api_wasm.display()))?;
         let api = ProxyPre::new(api_pre)
             .map_err(wasmtime_error)
             .with_context(|| format!("{} does not export wasi:http/incoming-handler", config.api_wasm.display()))?;
@@ -197,19 +194,14 @@ impl Host {
             None => None,
             Some(path) => {
                 let component = shared_component(&engine, path)?;
-                let pre = linker
-                    .instantiate_pre(&component)
-                    .map_err(wasmtime_error)
-                    .with_context(|| format!("cannot link {}", path.display()))?;
+                let pre = linker.instantiate_pre(&component).map_err(wasmtime_error).with_context(|| format!("cannot link {}", path.display()))?;
                 // The two worlds export the same name with the same parameter and result
                 // types; wasmtime's type check accepts either binding for either component, so
                 // look at whether the export is an `async func` (3.0.0) or not (2.0.0).
                 let export = component.component_type().get_export(&engine, "handle-cron-event").map(|e| e.ty);
                 let ticker = match export {
                     Some(ComponentItem::ComponentFunc(f)) if f.async_() => Ticker::V3(
-                        cron_v3::SpinCronPre::new(pre)
-                            .map_err(wasmtime_error)
-                            .with_context(|| format!("{} does not match spin:cron@3.0.0", path.display()))?,
+                        cron_v3::SpinCronPre::new(pre).map_err(wasmtime_error).with_context(|| format!("{} does not match spin:cron@3.0.0", path.display()))?,
                     ),
                     Some(ComponentItem::ComponentFunc(_)) => Ticker::V2(
                         cron_v2::SpinCronPre::new(pre)
@@ -290,13 +282,7 @@ impl Host {
     /// outside `/funboost/...` gets Spin's 404 without reaching the component. The `spin-*`
     /// headers are added as Spin adds them; a `spin-client-addr` (and `host`) passed in
     /// `headers` is kept, otherwise [`DEFAULT_CLIENT_ADDR`] (and [`DEFAULT_HOST_HEADER`]).
-    pub async fn request(
-        &self,
-        method: &str,
-        path_and_query: &str,
-        headers: &[(&str, &str)],
-        body: Vec<u8>,
-    ) -> Result<HostResponse> {
+    pub async fn request(&self, method: &str, path_and_query: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Result<HostResponse> {
         let mut builder = hyper::Request::builder().method(method).uri(path_and_query);
         for (name, value) in headers {
             builder = builder.header(*name, *value);
@@ -315,18 +301,8 @@ impl Host {
         let response = self.dispatch(request, &client_addr).await?;
 
         let status = response.status().as_u16();
-        let headers = response
-            .headers()
-            .iter()
-            .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-            .collect();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| anyhow!("reading the component's response body: {e:?}"))?
-            .to_bytes()
-            .to_vec();
+        let headers = response.headers().iter().map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect();
+        let body = response.into_body().collect().await.map_err(|e| anyhow!("reading the component's response body: {e:?}"))?.to_bytes().to_vec();
         Ok(HostResponse { status, headers, body })
     }
 
@@ -463,12 +439,7 @@ impl Host {
                 return Ok(response);
             }
         };
-        let host_header = request
-            .headers()
-            .get("host")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("localhost")
-            .to_string();
+        let host_header = request.headers().get("host").and_then(|v| v.to_str().ok()).unwrap_or("localhost").to_string();
         let path_and_query = request.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| path.clone());
         let full_url = format!("http://{host_header}{path_and_query}");
         let spin_headers = [
@@ -494,11 +465,7 @@ impl Host {
         let pre = self.inner.api.clone();
         let task = tokio::spawn(async move {
             let proxy = pre.instantiate_async(&mut store).await.map_err(wasmtime_error)?;
-            proxy
-                .wasi_http_incoming_handler()
-                .call_handle(&mut store, incoming, outparam)
-                .await
-                .map_err(wasmtime_error)
+            proxy.wasi_http_incoming_handler().call_handle(&mut store, incoming, outparam).await.map_err(wasmtime_error)
         });
         match receiver.await {
             Ok(Ok(response)) => Ok(response),
@@ -621,11 +588,7 @@ fn content_key(engine: &Engine, bytes: &[u8]) -> u64 {
 /// `FUNBOOST_EDGE_NO_COMPILE_CACHE=1` to always compile.
 pub fn load_component(engine: &Engine, wasm: &Path) -> Result<Component> {
     let bytes = std::fs::read(wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
-    let compile = || {
-        Component::new(engine, &bytes)
-            .map_err(wasmtime_error)
-            .with_context(|| format!("cannot compile {}", wasm.display()))
-    };
+    let compile = || Component::new(engine, &bytes).map_err(wasmtime_error).with_context(|| format!("cannot compile {}", wasm.display()));
     if std::env::var_os("FUNBOOST_EDGE_NO_COMPILE_CACHE").is_some_and(|v| !v.is_empty() && v != "0") {
         return compile();
     }
@@ -722,11 +685,7 @@ impl variables::Host for State {
         if !valid_variable_name(&name) {
             return Err(variables::Error::InvalidName(format!("invalid variable name {name:?}")));
         }
-        self.shared
-            .variables
-            .get(&name)
-            .cloned()
-            .ok_or_else(|| variables::Error::Undefined(format!("no variable for {name:?}")))
+        self.shared.variables.get(&name).cloned().ok_or_else(|| variables::Error::Undefined(format!("no variable for {name:?}")))
     }
 }
 

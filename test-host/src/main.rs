@@ -89,7 +89,9 @@ async fn run() -> Result<()> {
         bail!("--tick-every-ms needs --ticker");
     }
 
-    let mut host = Host::new(HostConfig { api_wasm: api, ticker_wasm: ticker, variables })?.with_clock_skew(clock_skew_ms).with_crash_chance(crash_chance, crash_only_on.as_deref());
+    let mut host = Host::new(HostConfig { api_wasm: api, ticker_wasm: ticker, variables })?
+        .with_clock_skew(clock_skew_ms)
+        .with_crash_chance(crash_chance, crash_only_on.as_deref());
     if let Some(path) = redis_ca {
         let pem = std::fs::read(&path).with_context(|| format!("cannot read --redis-ca {}", path.display()))?;
         host = host.with_redis_ca(&pem).with_context(|| format!("--redis-ca {}", path.display()))?;

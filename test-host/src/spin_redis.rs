@@ -80,11 +80,7 @@ pub fn ca_certificates(pem: &[u8]) -> anyhow::Result<redis::TlsCertificates> {
 }
 
 /// Spin's `connection.execute`: run `command` with `arguments` and flatten the reply.
-pub async fn execute(
-    connection: &mut MultiplexedConnection,
-    command: &str,
-    arguments: Vec<RedisParameter>,
-) -> Result<Vec<RedisResult>, Error> {
+pub async fn execute(connection: &mut MultiplexedConnection, command: &str, arguments: Vec<RedisParameter>) -> Result<Vec<RedisResult>, Error> {
     let mut cmd = redis::cmd(command);
     for argument in arguments {
         match argument {
@@ -106,13 +102,7 @@ pub fn flatten(value: &Value) -> redis::RedisResult<Vec<RedisResult>> {
 }
 
 fn append(values: &mut Vec<RedisResult>, value: &Value) -> redis::RedisResult<()> {
-    let unsupported = |what: &str| {
-        Err(redis::RedisError::from((
-            redis::ErrorKind::TypeError,
-            "Could not convert Redis response",
-            what.to_string(),
-        )))
-    };
+    let unsupported = |what: &str| Err(redis::RedisError::from((redis::ErrorKind::TypeError, "Could not convert Redis response", what.to_string())));
     match value {
         Value::Nil => values.push(RedisResult::Nil),
         Value::Int(v) => values.push(RedisResult::Int64(*v)),
@@ -131,13 +121,7 @@ fn append(values: &mut Vec<RedisResult>, value: &Value) -> redis::RedisResult<()
         Value::Boolean(v) => values.push(RedisResult::Int64(i64::from(*v))),
         Value::BigNumber(v) => values.push(RedisResult::Binary(v.to_string().into_bytes())),
         Value::Push { .. } => return unsupported("Redis Pub/Sub types are not supported"),
-        Value::ServerError(err) => {
-            return Err(redis::RedisError::from((
-                redis::ErrorKind::ResponseError,
-                "Server error",
-                format!("{err:?}"),
-            )))
-        }
+        Value::ServerError(err) => return Err(redis::RedisError::from((redis::ErrorKind::ResponseError, "Server error", format!("{err:?}")))),
     }
     Ok(())
 }
@@ -150,10 +134,7 @@ impl State {
     /// The connection behind `connection`; every command goes through here, which counts it.
     fn redis(&self, connection: &Resource<RedisConnection>) -> Result<MultiplexedConnection, Error> {
         self.shared.redis_counts.commands.fetch_add(1, Ordering::Relaxed);
-        self.table
-            .get(connection)
-            .map(|c| c.connection.clone())
-            .map_err(|_| Error::Other("could not find connection for resource".to_string()))
+        self.table.get(connection).map(|c| c.connection.clone()).map_err(|_| Error::Other("could not find connection for resource".to_string()))
     }
 }
 
@@ -172,8 +153,7 @@ fn maybe_crash(crash: &CrashInjection, when: &str, what: &str) {
 /// Whether the injection applies to this command (see `only_on`).
 fn targeted(crash: &CrashInjection, command: &str, arguments: &[RedisParameter]) -> bool {
     let Some(text) = crash.only_on.as_deref() else { return true };
-    command.contains(text)
-        || matches!(arguments.first(), Some(RedisParameter::Binary(first)) if String::from_utf8_lossy(first).contains(text))
+    command.contains(text) || matches!(arguments.first(), Some(RedisParameter::Binary(first)) if String::from_utf8_lossy(first).contains(text))
 }
 
 /// The command name, and for EVAL the script's first line (to tell the scripts apart).
@@ -226,13 +206,7 @@ impl wit::HostConnection for State {
 
     async fn sadd(&mut self, connection: Resource<RedisConnection>, key: String, values: Vec<String>) -> Result<u32, Error> {
         let mut c = self.redis(&connection)?;
-        c.sadd(&key, &values).await.map_err(|e| {
-            if e.kind() == redis::ErrorKind::TypeError {
-                Error::TypeError
-            } else {
-                Error::Other(e.to_string())
-            }
-        })
+        c.sadd(&key, &values).await.map_err(|e| if e.kind() == redis::ErrorKind::TypeError { Error::TypeError } else { Error::Other(e.to_string()) })
     }
 
     async fn smembers(&mut self, connection: Resource<RedisConnection>, key: String) -> Result<Vec<String>, Error> {
@@ -245,12 +219,7 @@ impl wit::HostConnection for State {
         c.srem(&key, &values).await.map_err(other)
     }
 
-    async fn execute(
-        &mut self,
-        connection: Resource<RedisConnection>,
-        command: String,
-        arguments: Vec<RedisParameter>,
-    ) -> Result<Vec<RedisResult>, Error> {
+    async fn execute(&mut self, connection: Resource<RedisConnection>, command: String, arguments: Vec<RedisParameter>) -> Result<Vec<RedisResult>, Error> {
         let mut c = self.redis(&connection)?;
         let Some(crash) = self.crash.clone().filter(|crash| targeted(crash, &command, &arguments)) else {
             return execute(&mut c, &command, arguments).await;

@@ -186,12 +186,8 @@ impl Drop for RedisServer {
 /// `IP:127.0.0.1` and `DNS:localhost`) and `server.key` into `dir` with the `openssl` CLI.
 fn make_tls_files(dir: &Path) -> Result<()> {
     let openssl = |args: &[&str]| -> Result<()> {
-        let output = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .output()
-            .context("cannot run openssl (install the openssl package)")?;
+        let output =
+            Command::new("openssl").args(args).current_dir(dir).stdin(Stdio::null()).output().context("cannot run openssl (install the openssl package)")?;
         anyhow::ensure!(output.status.success(), "openssl {} failed: {}", args.join(" "), String::from_utf8_lossy(&output.stderr));
         Ok(())
     };
@@ -202,7 +198,23 @@ fn make_tls_files(dir: &Path) -> Result<()> {
         dir.join("server.ext"),
         "subjectAltName = IP:127.0.0.1, DNS:localhost\nbasicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature\nextendedKeyUsage = serverAuth\n",
     )?;
-    openssl(&["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "server.ext"])?;
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+    ])?;
     Ok(())
 }
 

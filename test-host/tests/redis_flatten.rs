@@ -35,18 +35,13 @@ async fn execute_flattens_like_spin() {
     );
 
     // WITHSCORES alternates member and score; under RESP2 the score is a bulk string.
-    assert_eq!(
-        execute(&mut c, "ZADD", vec![arg("z"), P::Int64(10), arg("a"), P::Int64(20), arg("b")]).await.unwrap(),
-        vec![R::Int64(2)]
-    );
+    assert_eq!(execute(&mut c, "ZADD", vec![arg("z"), P::Int64(10), arg("a"), P::Int64(20), arg("b")]).await.unwrap(), vec![R::Int64(2)]);
     assert_eq!(
         execute(&mut c, "ZRANGE", vec![arg("z"), P::Int64(0), P::Int64(-1), arg("WITHSCORES")]).await.unwrap(),
         vec![bin("a"), bin("10"), bin("b"), bin("20")]
     );
     assert_eq!(
-        execute(&mut c, "ZRANGEBYSCORE", vec![arg("z"), arg("-inf"), arg("15"), arg("LIMIT"), P::Int64(0), P::Int64(100)])
-            .await
-            .unwrap(),
+        execute(&mut c, "ZRANGEBYSCORE", vec![arg("z"), arg("-inf"), arg("15"), arg("LIMIT"), P::Int64(0), P::Int64(100)]).await.unwrap(),
         vec![bin("a")]
     );
 

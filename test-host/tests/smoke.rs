@@ -14,8 +14,7 @@ fn variables(redis: &RedisServer) -> HashMap<String, String> {
 
 fn host(redis: &RedisServer, ticker: Option<std::path::PathBuf>) -> Host {
     let started = Instant::now();
-    let host = Host::new(HostConfig { api_wasm: wasm_path("funboost_api"), ticker_wasm: ticker, variables: variables(redis) })
-        .expect("Host::new");
+    let host = Host::new(HostConfig { api_wasm: wasm_path("funboost_api"), ticker_wasm: ticker, variables: variables(redis) }).expect("Host::new");
     eprintln!("Host::new took {:?}", started.elapsed());
     host
 }
@@ -71,12 +70,7 @@ async fn cron_tick_runs() {
     // A configuration error becomes the WIT error's other(message).
     let mut variables = variables(&redis);
     variables.insert("max_body_bytes".to_string(), "lots".to_string());
-    let bad = Host::new(HostConfig {
-        api_wasm: wasm_path("funboost_api"),
-        ticker_wasm: Some(wasm_path("funboost_ticker")),
-        variables,
-    })
-    .expect("Host::new");
+    let bad = Host::new(HostConfig { api_wasm: wasm_path("funboost_api"), ticker_wasm: Some(wasm_path("funboost_ticker")), variables }).expect("Host::new");
     let message = bad.cron(1_764_300_000).await.expect("cron").expect_err("bad config must fail the tick");
     assert!(message.starts_with("configuration error: variable max_body_bytes"), "{message}");
 }
@@ -85,9 +79,8 @@ async fn cron_tick_runs() {
 /// `$FUNBOOST_EDGE_TICKER_V2_WASM` or `<wasm dir>/funboost_ticker_cron_v2.wasm`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cron_tick_runs_with_the_v2_export_too() {
-    let path = std::env::var_os("FUNBOOST_EDGE_TICKER_V2_WASM")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| wasm_dir().join("funboost_ticker_cron_v2.wasm"));
+    let path =
+        std::env::var_os("FUNBOOST_EDGE_TICKER_V2_WASM").map(std::path::PathBuf::from).unwrap_or_else(|| wasm_dir().join("funboost_ticker_cron_v2.wasm"));
     assert!(path.is_file(), "no {}: build it as scripts/test does (see test-host/README.md)", path.display());
     let redis = RedisServer::start().expect("redis-server");
     let host = host(&redis, Some(path));
@@ -101,10 +94,7 @@ async fn serves_over_tcp() {
     let host = host(&redis, None);
     let (addr, server) = host.serve("127.0.0.1:0".parse().unwrap()).await.expect("serve");
     let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    stream
-        .write_all(b"GET /funboost/health HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n")
-        .await
-        .expect("write");
+    stream.write_all(b"GET /funboost/health HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n").await.expect("write");
     let mut reply = Vec::new();
     stream.read_to_end(&mut reply).await.expect("read");
     let reply = String::from_utf8_lossy(&reply);

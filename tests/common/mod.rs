@@ -201,7 +201,8 @@ pub fn parse_py_time(text: &str) -> Option<(String, u32, String)> {
         (0, &text[19..])
     };
     let r = rest.as_bytes();
-    let offset_ok = r.len() == 6 && matches!(r[0], b'+' | b'-') && r[1..3].iter().all(u8::is_ascii_digit) && r[3] == b':' && r[4..6].iter().all(u8::is_ascii_digit);
+    let offset_ok =
+        r.len() == 6 && matches!(r[0], b'+' | b'-') && r[1..3].iter().all(u8::is_ascii_digit) && r[3] == b':' && r[4..6].iter().all(u8::is_ascii_digit);
     offset_ok.then(|| (text[..19].to_string(), micros, rest.to_string()))
 }
 

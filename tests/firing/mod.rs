@@ -87,8 +87,8 @@ impl Env {
             all.push(("content-type", "application/json"));
         }
         let response = self.host.request(method, &format!("/funboost/{path}"), &all, bytes).await.expect("request");
-        let envelope: Value = serde_json::from_slice(&response.body)
-            .unwrap_or_else(|e| panic!("{method} {path}: response is not JSON ({e}): {}", response.text()));
+        let envelope: Value =
+            serde_json::from_slice(&response.body).unwrap_or_else(|e| panic!("{method} {path}: response is not JSON ({e}): {}", response.text()));
         (response.status, envelope)
     }
 

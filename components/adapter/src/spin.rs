@@ -4,9 +4,9 @@ use std::cell::{OnceCell, RefCell};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, bail, Context, Result};
-use funboost_edge::services::Services;
 use funboost_edge::config::Config;
 use funboost_edge::host::{KeyValue, Redis, RedisArg, RedisValue};
+use funboost_edge::services::Services;
 use spin_sdk::{key_value, redis, variables};
 
 use crate::redact_url;
@@ -45,10 +45,7 @@ pub fn config() -> Result<Config> {
 
 /// The host's wall clock in Unix microseconds (0 if the clock is before 1970).
 pub fn wall_clock_us() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX)).unwrap_or(0)
 }
 
 /// Spin outbound Redis, connected on the first `execute` (one connection per request/tick,
@@ -84,10 +81,7 @@ impl Redis for SpinRedis {
                 RedisArg::Bytes(b) => redis::RedisParameter::Binary(b.clone()),
             })
             .collect();
-        let results = connection
-            .execute(command, &params)
-            .map_err(|e| anyhow!(redis_error(e)))
-            .with_context(|| format!("Redis command {command} failed"))?;
+        let results = connection.execute(command, &params).map_err(|e| anyhow!(redis_error(e))).with_context(|| format!("Redis command {command} failed"))?;
         Ok(results
             .into_iter()
             .map(|r| match r {

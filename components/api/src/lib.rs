@@ -30,18 +30,8 @@ fn to_core(request: Request) -> HttpRequest {
         full.strip_prefix(PREFIX).unwrap_or(full).to_string()
     });
     let client_addr = header("spin-client-addr");
-    let headers = request
-        .headers()
-        .map(|(name, value)| (name.to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
-        .collect();
-    HttpRequest {
-        method: request.method().to_string(),
-        path,
-        query: request.query().to_string(),
-        headers,
-        client_addr,
-        body: request.into_body(),
-    }
+    let headers = request.headers().map(|(name, value)| (name.to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned())).collect();
+    HttpRequest { method: request.method().to_string(), path, query: request.query().to_string(), headers, client_addr, body: request.into_body() }
 }
 
 fn from_core(response: HttpResponse) -> Response {

@@ -90,7 +90,7 @@ impl Bench {
 fn service_host(redis: &RedisServer, queues: &[String]) -> Result<Host> {
     let mut variables = common::variables(redis);
     variables.insert("max_jobs_per_queue".into(), "10000000".into());
-    let host = Host::new(HostConfig { api_wasm: wasm_path("funboost_api"), ticker_wasm: Some(wasm_path("funboost_ticker")), variables })?;
+    let host = Host::new(HostConfig { api_wasm: wasm_path("funboost_api"), ticker_wasm: Some(wasm_path("funboost_ticker")), web_wasm: None, variables })?;
     let mut conn = connect(redis);
     for queue in queues {
         register_queue(&mut conn, queue, &["x", "y"], &["x"]);

@@ -1,6 +1,6 @@
 //! Runs the real funboost-edge .wasm components the way `spin up` does, without the spin CLI:
-//! the HTTP component (`wasi:http/incoming-handler@0.2.0`, spin-sdk 5.2) in-process or over
-//! TCP, and the cron component (either `spin:cron@3.0.0` async or `fermyon:spin-cron@2.0.0`
+//! the HTTP components (`wasi:http/incoming-handler@0.2.0`, spin-sdk 5.2: the API and, when given,
+//! the management page, each on its spin.toml routes) in-process or over TCP, and the cron component (either `spin:cron@3.0.0` async or `fermyon:spin-cron@2.0.0`
 //! sync). The guests get WASI p2, `wasi:http` (outbound HTTP denied), and Spin's 2.0.0
 //! interfaces: Redis against a real redis-server (see [`spin_redis`]), variables from
 //! [`HostConfig::variables`], and one in-process key-value store (`default`) shared by every
@@ -13,6 +13,7 @@
 //! let host = Host::new(HostConfig {
 //!     api_wasm: test_support::wasm_path("funboost_api"),
 //!     ticker_wasm: Some(test_support::wasm_path("funboost_ticker")),
+//!     web_wasm: Some(test_support::wasm_path("funboost_web")),
 //!     variables: [("redis_url".to_string(), redis.url(7))].into(),
 //! })?;
 //! let response = host.request("GET", "/funboost/health", &[], vec![]).await?;
@@ -81,6 +82,8 @@ use bindings::fermyon::spin::{key_value, variables};
 
 /// The route prefix of the HTTP component in spin.toml (`/funboost/...`).
 pub const ROUTE_PREFIX: &str = "/funboost";
+/// spin.toml's routes of the management page component (`web`): exact, and everything below.
+pub const WEB_ROUTES: [&str; 2] = ["/funboost/ui", "/funboost/ui/..."];
 /// `spin-client-addr` of [`Host::request`] calls that do not pass their own.
 pub const DEFAULT_CLIENT_ADDR: &str = "127.0.0.1:50123";
 /// `Host` header (and authority of `spin-full-url`) of [`Host::request`] calls without one.
@@ -93,6 +96,9 @@ pub struct HostConfig {
     pub api_wasm: PathBuf,
     /// The cron component (`funboost_ticker.wasm`), either cron export.
     pub ticker_wasm: Option<PathBuf>,
+    /// The management page component (`funboost_web.wasm`), served on [`WEB_ROUTES`]; without
+    /// it those paths go to the API component like the rest of `/funboost/...`.
+    pub web_wasm: Option<PathBuf>,
     /// Spin variables (lower_snake_case names) seen by both components; a name not in the map
     /// is `Undefined`, as for a variable the component's manifest section does not map.
     pub variables: HashMap<String, String>,
@@ -138,6 +144,7 @@ pub(crate) struct CrashInjection {
 
 struct Inner {
     api: ProxyPre<State>,
+    web: Option<ProxyPre<State>>,
     ticker: Option<Ticker>,
     shared: Arc<Shared>,
 }
@@ -184,11 +191,8 @@ impl Host {
         let engine = shared_engine()?;
         let linker = linker(&engine)?;
 
-        let api = shared_component(&engine, &config.api_wasm)?;
-        let api_pre = linker.instantiate_pre(&api).map_err(wasmtime_error).with_context(|| format!("cannot link {}", config.api_wasm.display()))?;
-        let api = ProxyPre::new(api_pre)
-            .map_err(wasmtime_error)
-            .with_context(|| format!("{} does not export wasi:http/incoming-handler", config.api_wasm.display()))?;
+        let api = http_component(&engine, &linker, &config.api_wasm)?;
+        let web = config.web_wasm.as_deref().map(|path| http_component(&engine, &linker, path)).transpose()?;
 
         let ticker = match &config.ticker_wasm {
             None => None,
@@ -215,7 +219,7 @@ impl Host {
         };
 
         let shared = Arc::new(Shared { variables: config.variables, kv: Mutex::new(BTreeMap::new()), redis_counts: SharedRedisCounts::default() });
-        Ok(Host { inner: Arc::new(Inner { api, ticker, shared }), clock_skew_ms: 0, crash: None, redis_ca: None })
+        Ok(Host { inner: Arc::new(Inner { api, web, ticker, shared }), clock_skew_ms: 0, crash: None, redis_ca: None })
     }
 
     /// This host with the guests' wall clock (`wasi:clocks/wall-clock`) moved by `skew_ms`
@@ -278,8 +282,9 @@ impl Host {
     }
 
     /// One in-process HTTP request (fresh instance, as Spin does per request).
-    /// `path_and_query` is the full path, e.g. `/funboost/get_timing_jobs?queue_name=q`; a path
-    /// outside `/funboost/...` gets Spin's 404 without reaching the component. The `spin-*`
+    /// `path_and_query` is the full path, e.g. `/funboost/get_timing_jobs?queue_name=q`; it goes
+    /// to the component whose route matches (see [`Host::route`]); a path no route matches gets
+    /// Spin's 404 without reaching a component. The `spin-*`
     /// headers are added as Spin adds them; a `spin-client-addr` (and `host`) passed in
     /// `headers` is kept, otherwise [`DEFAULT_CLIENT_ADDR`] (and [`DEFAULT_HOST_HEADER`]).
     pub async fn request(&self, method: &str, path_and_query: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Result<HostResponse> {
@@ -373,9 +378,9 @@ impl Host {
         }
     }
 
-    /// Serves the HTTP component over HTTP/1.1 on `addr` (use port 0 for a free port) until the
-    /// returned task is aborted. Requests under `/funboost/` go to the component with
-    /// `spin-client-addr` = the real peer address; anything else gets 404.
+    /// Serves the HTTP components over HTTP/1.1 on `addr` (use port 0 for a free port) until the
+    /// returned task is aborted. Requests go to the component whose route matches (see
+    /// [`Host::route`]) with `spin-client-addr` = the real peer address; anything else gets 404.
     pub async fn serve(&self, addr: SocketAddr) -> Result<(SocketAddr, JoinHandle<()>)> {
         let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
         let local = listener.local_addr()?;
@@ -430,25 +435,22 @@ impl Host {
         B::Error: Into<wasmtime_wasi_http::Error>,
     {
         let path = request.uri().path().to_string();
-        let path_info = match path.strip_prefix(ROUTE_PREFIX) {
-            Some(rest) if rest.is_empty() || rest.starts_with('/') => rest.to_string(),
-            _ => {
-                let body = Full::new(Bytes::new()).map_err(|never: Infallible| -> wasmtime_wasi_http::Error { match never {} });
-                let mut response = hyper::Response::new(body.boxed_unsync());
-                *response.status_mut() = hyper::StatusCode::NOT_FOUND;
-                return Ok(response);
-            }
+        let Some(matched) = self.route(&path) else {
+            let body = Full::new(Bytes::new()).map_err(|never: Infallible| -> wasmtime_wasi_http::Error { match never {} });
+            let mut response = hyper::Response::new(body.boxed_unsync());
+            *response.status_mut() = hyper::StatusCode::NOT_FOUND;
+            return Ok(response);
         };
         let host_header = request.headers().get("host").and_then(|v| v.to_str().ok()).unwrap_or("localhost").to_string();
         let path_and_query = request.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| path.clone());
         let full_url = format!("http://{host_header}{path_and_query}");
         let spin_headers = [
-            ("spin-path-info", path_info),
+            ("spin-path-info", matched.path_info),
             ("spin-full-url", full_url.clone()),
-            ("spin-matched-route", format!("{ROUTE_PREFIX}/...")),
+            ("spin-matched-route", matched.route.to_string()),
             ("spin-base-path", "/".to_string()),
-            ("spin-raw-component-route", format!("{ROUTE_PREFIX}/...")),
-            ("spin-component-route", ROUTE_PREFIX.to_string()),
+            ("spin-raw-component-route", matched.route.to_string()),
+            ("spin-component-route", matched.route.trim_end_matches("/...").to_string()),
             ("spin-client-addr", client_addr.to_string()),
         ];
         for (name, value) in spin_headers {
@@ -462,7 +464,7 @@ impl Host {
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let incoming = store.data_mut().http().new_incoming_request(Scheme::Http, request).map_err(wasmtime_error)?;
         let outparam = store.data_mut().http().new_response_outparam(sender).map_err(wasmtime_error)?;
-        let pre = self.inner.api.clone();
+        let pre = matched.component.clone();
         let task = tokio::spawn(async move {
             let proxy = pre.instantiate_async(&mut store).await.map_err(wasmtime_error)?;
             proxy.wasi_http_incoming_handler().call_handle(&mut store, incoming, outparam).await.map_err(wasmtime_error)
@@ -479,6 +481,28 @@ impl Host {
                 Err(e.context("the HTTP component failed"))
             }
         }
+    }
+
+    /// The route of spin.toml that serves `path`, as Spin's HTTP trigger picks it: an exact
+    /// route (`/funboost/ui`) matches only its own path; a wildcard (`/funboost/...`) matches its
+    /// prefix and everything below it; an exact match wins, then the longest wildcard. The
+    /// routes are the API's `/funboost/...` and, with a web component, [`WEB_ROUTES`].
+    pub fn route(&self, path: &str) -> Option<MatchedRoute<'_>> {
+        let api_route: (&'static str, &ProxyPre<State>) = ("/funboost/...", &self.inner.api);
+        let web_routes = self.inner.web.iter().flat_map(|web| WEB_ROUTES.map(|route| (route, web)));
+        let routes: Vec<(&'static str, &ProxyPre<State>)> = std::iter::once(api_route).chain(web_routes).collect();
+        if let Some(&(route, component)) = routes.iter().find(|(route, _)| !route.ends_with("/...") && *route == path) {
+            return Some(MatchedRoute { route, path_info: String::new(), component });
+        }
+        routes
+            .iter()
+            .filter_map(|&(route, component)| {
+                let prefix = route.strip_suffix("/...")?;
+                let rest = path.strip_prefix(prefix)?;
+                (rest.is_empty() || rest.starts_with('/')).then(|| (prefix.len(), MatchedRoute { route, path_info: rest.to_string(), component }))
+            })
+            .max_by_key(|(length, _)| *length)
+            .map(|(_, matched)| matched)
     }
 
     fn store(&self) -> Store<State> {
@@ -502,6 +526,30 @@ impl Host {
             },
         )
     }
+}
+
+/// What [`Host::route`] picked for a path.
+pub struct MatchedRoute<'a> {
+    /// The route as spin.toml writes it (`/funboost/...`, `/funboost/ui`).
+    pub route: &'static str,
+    /// `spin-path-info`: the path below a wildcard route's prefix (`/app.js`), empty for an
+    /// exact match.
+    pub path_info: String,
+    component: &'a ProxyPre<State>,
+}
+
+impl MatchedRoute<'_> {
+    /// Whether the API component serves the route (otherwise the management page does).
+    pub fn is_api(&self) -> bool {
+        self.route == "/funboost/..."
+    }
+}
+
+/// Compiles (or loads) an HTTP component and checks that it exports `wasi:http/incoming-handler`.
+fn http_component(engine: &Engine, linker: &Linker<State>, wasm: &Path) -> Result<ProxyPre<State>> {
+    let component = shared_component(engine, wasm)?;
+    let pre = linker.instantiate_pre(&component).map_err(wasmtime_error).with_context(|| format!("cannot link {}", wasm.display()))?;
+    ProxyPre::new(pre).map_err(wasmtime_error).with_context(|| format!("{} does not export wasi:http/incoming-handler", wasm.display()))
 }
 
 /// The host's wall clock moved by a number of milliseconds.

@@ -2,14 +2,16 @@
 //!
 //! ```text
 //! funboost-test-host serve --api <funboost_api.wasm> [--ticker <funboost_ticker.wasm>]
-//!     [--listen 127.0.0.1:3000] [--var name=value ...] [--tick-every-ms N] [--clock-skew-ms N]
+//!     [--web <funboost_web.wasm>] [--listen 127.0.0.1:3000] [--var name=value ...]
+//!     [--tick-every-ms N] [--clock-skew-ms N]
 //!     [--crash-chance P [--crash-only-on TEXT]] [--redis-ca <ca.pem>]
 //! ```
 //!
-//! Serves the HTTP component under `/funboost/...` and, with `--ticker` and `--tick-every-ms`,
-//! calls the cron export every N ms as the trigger-cron plugin does with `* * * * * *` and N =
-//! 1000: on the wall clock's multiples of N, each call in a fresh instance, started whether or
-//! not the previous one has returned (see `Host::tick_every`). `--clock-skew-ms` (may be negative) moves the guests' wall clock and the cron
+//! Serves the HTTP component under `/funboost/...` (and, with `--web`, the management page
+//! component on `/funboost/ui` and `/funboost/ui/...`, the routes spin.toml gives it) and,
+//! with `--ticker` and `--tick-every-ms`, calls the cron export every N ms as the trigger-cron
+//! plugin does with `* * * * * *` and N = 1000: on the wall clock's multiples of N, each call
+//! in a fresh instance, started whether or not the previous one has returned (see `Host::tick_every`). `--clock-skew-ms` (may be negative) moves the guests' wall clock and the cron
 //! event's timestamp, like a replica whose clock is off. `--crash-chance P` aborts the process
 //! with probability P before and after each Redis command of a guest, or only those whose name
 //! or first argument (an EVAL's script) contains `--crash-only-on` TEXT (crash tests; see
@@ -25,7 +27,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use funboost_test_host::{Host, HostConfig};
 
-const USAGE: &str = "usage: funboost-test-host serve --api <wasm> [--ticker <wasm>] [--listen 127.0.0.1:3000] [--var name=value ...] [--tick-every-ms N] [--clock-skew-ms N] [--crash-chance P [--crash-only-on TEXT]] [--redis-ca <ca.pem>]";
+const USAGE: &str = "usage: funboost-test-host serve --api <wasm> [--ticker <wasm>] [--web <wasm>] [--listen 127.0.0.1:3000] [--var name=value ...] [--tick-every-ms N] [--clock-skew-ms N] [--crash-chance P [--crash-only-on TEXT]] [--redis-ca <ca.pem>]";
 
 #[tokio::main]
 async fn main() {
@@ -47,6 +49,7 @@ async fn run() -> Result<()> {
     }
     let mut api = None;
     let mut ticker = None;
+    let mut web = None;
     let mut listen: SocketAddr = "127.0.0.1:3000".parse()?;
     let mut variables = HashMap::new();
     let mut tick_every_ms = None;
@@ -59,6 +62,7 @@ async fn run() -> Result<()> {
         match flag.as_str() {
             "--api" => api = Some(PathBuf::from(value()?)),
             "--ticker" => ticker = Some(PathBuf::from(value()?)),
+            "--web" => web = Some(PathBuf::from(value()?)),
             "--listen" => listen = value()?.parse().context("--listen needs host:port")?,
             "--var" => {
                 let pair = value()?;
@@ -89,7 +93,7 @@ async fn run() -> Result<()> {
         bail!("--tick-every-ms needs --ticker");
     }
 
-    let mut host = Host::new(HostConfig { api_wasm: api, ticker_wasm: ticker, variables })?
+    let mut host = Host::new(HostConfig { api_wasm: api, ticker_wasm: ticker, web_wasm: web, variables })?
         .with_clock_skew(clock_skew_ms)
         .with_crash_chance(crash_chance, crash_only_on.as_deref());
     if let Some(path) = redis_ca {

@@ -66,6 +66,7 @@ impl Env {
         let mut host = Host::new(HostConfig {
             api_wasm: wasm_path("funboost_api"),
             ticker_wasm: Some(wasm_path("funboost_ticker")),
+            web_wasm: None,
             variables: variables(&redis, overrides),
         })
         .expect("Host::new");

@@ -1,0 +1,68 @@
+//! The test host routes like Spin's HTTP trigger with spin.toml's routes: the management page
+//! component (`web`) gets `/funboost/ui` (exact) and `/funboost/ui/...`, the API everything else
+//! under `/funboost/...`, with `spin-path-info` relative to the matched route. Needs the built
+//! components: cargo build --target wasm32-wasip2 --profile wasm -p funboost-api -p funboost-web
+
+use funboost_test_host::test_support::{spin_variables, wasm_path, RedisServer};
+use funboost_test_host::{Host, HostConfig};
+
+fn host(redis: &RedisServer, web: bool) -> Host {
+    Host::new(HostConfig {
+        api_wasm: wasm_path("funboost_api"),
+        ticker_wasm: None,
+        web_wasm: web.then(|| wasm_path("funboost_web")),
+        variables: spin_variables(&redis.url(7), &[("redis_host", &redis.host())]),
+    })
+    .expect("Host::new")
+}
+
+#[tokio::test]
+async fn the_longest_matching_route_wins_and_path_info_is_relative_to_it() {
+    let redis = RedisServer::start().expect("redis-server");
+    let with_web = host(&redis, true);
+    let cases = [
+        ("/funboost/ui", "/funboost/ui", ""),
+        ("/funboost/ui/", "/funboost/ui/...", "/"),
+        ("/funboost/ui/app.js", "/funboost/ui/...", "/app.js"),
+        ("/funboost/ui/a/b", "/funboost/ui/...", "/a/b"),
+        ("/funboost/uix", "/funboost/...", "/uix"),
+        ("/funboost/health", "/funboost/...", "/health"),
+        ("/funboost", "/funboost/...", ""),
+    ];
+    for (path, route, path_info) in cases {
+        let matched = with_web.route(path).unwrap_or_else(|| panic!("{path} matched no route"));
+        assert_eq!((matched.route, matched.path_info.as_str()), (route, path_info), "{path}");
+        assert_eq!(matched.is_api(), route == "/funboost/...", "{path}");
+    }
+    for path in ["/", "/funboostx", "/ui"] {
+        assert!(with_web.route(path).is_none(), "{path}");
+    }
+    // Without a web component the API keeps all of /funboost/..., as before.
+    let api_only = host(&redis, false);
+    let matched = api_only.route("/funboost/ui/app.js").expect("api route");
+    assert_eq!((matched.route, matched.path_info.as_str()), ("/funboost/...", "/ui/app.js"));
+}
+
+#[tokio::test]
+async fn the_page_and_the_api_answer_side_by_side() {
+    let redis = RedisServer::start().expect("redis-server");
+    let host = host(&redis, true);
+    for path in ["/funboost/ui", "/funboost/ui/"] {
+        let page = host.request("GET", path, &[], Vec::new()).await.expect("page");
+        assert_eq!(page.status, 200, "{path}");
+        assert_eq!(page.header("content-type"), Some("text/html; charset=utf-8"), "{path}");
+        let csp = page.header("content-security-policy").unwrap_or_default();
+        assert!(csp.contains("default-src 'none'") && csp.contains("script-src 'self'"), "{path}: {csp}");
+        assert!(page.text().contains("/funboost/ui/app.js"), "{path}");
+    }
+    let script = host.request("GET", "/funboost/ui/app.js", &[], Vec::new()).await.expect("app.js");
+    assert_eq!((script.status, script.header("content-type")), (200, Some("text/javascript; charset=utf-8")));
+    assert_eq!(script.header("x-content-type-options"), Some("nosniff"));
+    let missing = host.request("GET", "/funboost/ui/nope", &[], Vec::new()).await.expect("404");
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.header("content-type"), Some("text/plain; charset=utf-8"), "the page's 404, not the API's envelope");
+    let health = host.request("GET", "/funboost/health", &[], Vec::new()).await.expect("health");
+    assert_eq!((health.status, health.header("content-type")), (200, Some("application/json")), "{}", health.text());
+    let outside = host.request("GET", "/other", &[], Vec::new()).await.expect("outside");
+    assert_eq!(outside.status, 404);
+}

@@ -16,6 +16,9 @@ pub struct Config {
     pub api_token: Option<String>,
     /// Token of the HTTP tick route (bearer header or `token` query parameter).
     pub tick_token: Option<String>,
+    /// Token of the metrics route, so a Prometheus scraper need not hold the API token (which
+    /// the route accepts too).
+    pub metrics_token: Option<String>,
     pub max_body_bytes: usize,
     pub max_jobs_per_queue: usize,
     /// Accept queues no funboost consumer has registered (then positional args are refused).
@@ -45,6 +48,7 @@ impl Config {
             key_prefix: var("key_prefix").unwrap_or_else(|| "funboost_edge".to_string()),
             api_token: var("api_token"),
             tick_token: var("tick_token"),
+            metrics_token: var("metrics_token"),
             max_body_bytes: number("max_body_bytes", 64 * 1024)?,
             max_jobs_per_queue: number("max_jobs_per_queue", 100_000)?,
             allow_unregistered_queues: allow,

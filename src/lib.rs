@@ -10,6 +10,7 @@ pub mod error;
 pub mod host;
 pub mod job;
 pub mod message;
+pub mod metrics;
 pub mod random;
 pub mod services;
 pub mod store;

@@ -50,6 +50,24 @@ pub(super) fn authorize_tick(request: &HttpRequest, config: &Config) -> Result<(
     }
 }
 
+/// The metrics route takes its own token or the API token, as a bearer header; with neither
+/// configured, loopback only.
+pub(super) fn authorize_metrics(request: &HttpRequest, config: &Config) -> Result<(), ApiError> {
+    let Some(token) = &config.metrics_token else {
+        return authorize(request, config);
+    };
+    let accepted = |given: &str| [Some(token), config.api_token.as_ref()].into_iter().flatten().any(|t| constant_time_eq(given.as_bytes(), t.as_bytes()));
+    match bearer_token(request) {
+        Some(given) if accepted(given) => Ok(()),
+        _ => Err(ApiError::new(
+            401,
+            code::UNAUTHORIZED,
+            "Unauthorized",
+            "the metrics route needs the metrics token (variable metrics_token) or the API token as `Authorization: Bearer <token>`",
+        )),
+    }
+}
+
 /// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive).
 fn bearer_token(request: &HttpRequest) -> Option<&str> {
     let (_, value) = request.headers.iter().find(|(name, _)| name.eq_ignore_ascii_case("authorization"))?;
@@ -84,7 +102,11 @@ mod tests {
     }
 
     fn config(api_token: Option<&str>, tick_token: Option<&str>) -> Config {
-        let vars = [("api_token", api_token.unwrap_or("")), ("tick_token", tick_token.unwrap_or(""))];
+        config_with(api_token, tick_token, None)
+    }
+
+    fn config_with(api_token: Option<&str>, tick_token: Option<&str>, metrics_token: Option<&str>) -> Config {
+        let vars = [("api_token", api_token.unwrap_or("")), ("tick_token", tick_token.unwrap_or("")), ("metrics_token", metrics_token.unwrap_or(""))];
         Config::from_vars(&|name: &str| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string())).expect("config")
     }
 
@@ -118,5 +140,29 @@ mod tests {
         assert!(authorize_tick(&request(&[], "token=t%25k", "10.0.0.2:1"), &config).is_ok());
         assert!(authorize_tick(&request(&[("authorization", "Bearer t%k")], "", "10.0.0.2:1"), &config).is_ok());
         assert_eq!(authorize_tick(&request(&[("authorization", "Bearer api")], "", "10.0.0.2:1"), &config).map_err(|e| e.status), Err(401));
+    }
+
+    #[test]
+    fn the_metrics_route_takes_its_token_or_the_api_token() {
+        let bearer = |t: &str| format!("Bearer {t}");
+        let remote = |token: Option<&str>, config: &Config| {
+            let header = token.map(bearer);
+            let headers: Vec<(&str, &str)> = header.iter().map(|h| ("authorization", h.as_str())).collect();
+            authorize_metrics(&request(&headers, "", "10.0.0.2:1"), config).map_err(|e| e.status)
+        };
+        let both = config_with(Some("api"), None, Some("m"));
+        assert_eq!(remote(Some("m"), &both), Ok(()));
+        assert_eq!(remote(Some("api"), &both), Ok(()));
+        assert_eq!(remote(Some("x"), &both), Err(401));
+        assert_eq!(remote(None, &both), Err(401));
+        let metrics_only = config_with(None, None, Some("m"));
+        assert_eq!(remote(Some("m"), &metrics_only), Ok(()));
+        assert_eq!(authorize_metrics(&request(&[], "", "127.0.0.1:1"), &metrics_only).map_err(|e| e.status), Err(401), "a token set: loopback is not enough");
+        let api_only = config_with(Some("api"), None, None);
+        assert_eq!(remote(Some("api"), &api_only), Ok(()));
+        assert_eq!(remote(Some("m"), &api_only), Err(401));
+        let neither = config_with(None, None, None);
+        assert_eq!(authorize_metrics(&request(&[], "", "127.0.0.1:1"), &neither), Ok(()));
+        assert_eq!(remote(None, &neither), Err(401));
     }
 }

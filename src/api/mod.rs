@@ -2,10 +2,11 @@
 //! arguments for pause/resume/delete/get, the same response envelope) plus preview, tick and
 //! health. One route table ([`ROUTES`]) gives each route its methods, who may call it and its
 //! handler; 404, 405 and authorization are decided from it. Handlers live by route group:
-//! `jobs`, `scheduler`, `ops`.
+//! `jobs`, `scheduler`, `ops`, `metrics`.
 
 mod auth;
 mod jobs;
+mod metrics;
 mod ops;
 mod query;
 mod scheduler;
@@ -21,10 +22,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Serves one request. Never panics; every failure is an envelope with a 4xx/5xx status.
 pub fn handle(request: &HttpRequest, services: &Services) -> HttpResponse {
-    match route(request, services) {
-        Ok((msg, data)) => json_response(200, envelope(true, &msg, data, code::OK, None)),
-        Err(e) => error_response(&e),
-    }
+    route(request, services).unwrap_or_else(|e| error_response(&e))
 }
 
 /// The envelope of a failure, for the adapters too (a configuration error never reaches
@@ -59,7 +57,13 @@ fn envelope(succ: bool, msg: &str, data: Value, code: i32, error: Option<&ApiErr
 
 type Outcome = Result<(String, Value), ApiError>;
 
-type Handler = fn(&HttpRequest, &Services, Query) -> Outcome;
+/// A route's handler: most answer in funboost's envelope; metrics answers in its own format.
+#[derive(Clone, Copy)]
+enum Handler {
+    Envelope(fn(&HttpRequest, &Services, Query) -> Outcome),
+    Raw(fn(&HttpRequest, &Services, Query) -> Result<HttpResponse, ApiError>),
+}
+use Handler::{Envelope, Raw};
 
 /// Who may call a route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,6 +74,8 @@ pub enum Access {
     Api,
     /// The tick token (header or `token` query parameter), or loopback clients when none is set.
     Tick,
+    /// The metrics token or the API token, or loopback clients when neither is set.
+    Metrics,
 }
 
 /// One route: its path under `/funboost`, methods, access, a one-line summary and handler.
@@ -83,68 +89,99 @@ pub struct Route {
 
 /// Every route, in the README's order.
 pub const ROUTES: &[Route] = &[
-    Route { path: "/add_timing_job", methods: &["POST"], access: Access::Api, summary: "add a job (or replace one with replace_existing)", handler: jobs::add },
-    Route { path: "/get_timing_jobs", methods: &["GET"], access: Access::Api, summary: "list jobs by queue", handler: jobs::list },
-    Route { path: "/get_timing_job", methods: &["GET"], access: Access::Api, summary: "one job and its next fire times", handler: jobs::get },
-    Route { path: "/delete_timing_job", methods: &["DELETE"], access: Access::Api, summary: "delete one job", handler: jobs::delete },
+    Route {
+        path: "/add_timing_job",
+        methods: &["POST"],
+        access: Access::Api,
+        summary: "add a job (or replace one with replace_existing)",
+        handler: Envelope(jobs::add),
+    },
+    Route { path: "/get_timing_jobs", methods: &["GET"], access: Access::Api, summary: "list jobs by queue", handler: Envelope(jobs::list) },
+    Route { path: "/get_timing_job", methods: &["GET"], access: Access::Api, summary: "one job and its next fire times", handler: Envelope(jobs::get) },
+    Route { path: "/delete_timing_job", methods: &["DELETE"], access: Access::Api, summary: "delete one job", handler: Envelope(jobs::delete) },
     Route {
         path: "/delete_all_timing_jobs",
         methods: &["DELETE"],
         access: Access::Api,
         summary: "delete the jobs of one queue, or all",
-        handler: jobs::delete_all,
+        handler: Envelope(jobs::delete_all),
     },
-    Route { path: "/pause_timing_job", methods: &["POST"], access: Access::Api, summary: "pause a job", handler: jobs::pause },
+    Route { path: "/pause_timing_job", methods: &["POST"], access: Access::Api, summary: "pause a job", handler: Envelope(jobs::pause) },
     Route {
         path: "/resume_timing_job",
         methods: &["POST"],
         access: Access::Api,
         summary: "resume a job (next run recomputed from now)",
-        handler: jobs::resume,
+        handler: Envelope(jobs::resume),
     },
     Route {
         path: "/modify_timing_job",
         methods: &["POST"],
         access: Access::Api,
         summary: "change a job's arguments and options; the schedule stays",
-        handler: jobs::modify,
+        handler: Envelope(jobs::modify),
     },
     Route {
         path: "/reschedule_timing_job",
         methods: &["POST"],
         access: Access::Api,
         summary: "give a job a new trigger; next run from now",
-        handler: jobs::reschedule,
+        handler: Envelope(jobs::reschedule),
     },
     Route {
         path: "/run_timing_job_now",
         methods: &["POST"],
         access: Access::Api,
         summary: "publish one message of a job now; the schedule stays",
-        handler: jobs::run_now,
+        handler: Envelope(jobs::run_now),
     },
     Route {
         path: "/get_scheduler_status",
         methods: &["GET"],
         access: Access::Api,
         summary: "a queue's scheduler: running, paused or stopped",
-        handler: scheduler::status,
+        handler: Envelope(scheduler::status),
     },
-    Route { path: "/pause_scheduler", methods: &["POST"], access: Access::Api, summary: "pause firing for a whole queue", handler: scheduler::pause },
-    Route { path: "/resume_scheduler", methods: &["POST"], access: Access::Api, summary: "resume firing for a whole queue", handler: scheduler::resume },
+    Route { path: "/pause_scheduler", methods: &["POST"], access: Access::Api, summary: "pause firing for a whole queue", handler: Envelope(scheduler::pause) },
+    Route {
+        path: "/resume_scheduler",
+        methods: &["POST"],
+        access: Access::Api,
+        summary: "resume firing for a whole queue",
+        handler: Envelope(scheduler::resume),
+    },
     Route {
         path: "/get_one_queue_config",
         methods: &["GET"],
         access: Access::Api,
         summary: "the queue's consumer registration (parameters, broker kind)",
-        handler: scheduler::queue_config,
+        handler: Envelope(scheduler::queue_config),
     },
-    Route { path: "/preview_timing_job", methods: &["POST"], access: Access::Api, summary: "dry run: a trigger's next fire times", handler: ops::preview },
-    Route { path: "/health", methods: &["GET"], access: Access::Open, summary: "the store is reachable; version and clocks", handler: ops::health },
-    Route { path: "/tick", methods: &["GET", "POST"], access: Access::Tick, summary: "run one tick now (hosts without the cron trigger)", handler: ops::tick },
+    Route {
+        path: "/preview_timing_job",
+        methods: &["POST"],
+        access: Access::Api,
+        summary: "dry run: a trigger's next fire times",
+        handler: Envelope(ops::preview),
+    },
+    Route { path: "/health", methods: &["GET"], access: Access::Open, summary: "the store is reachable; version and clocks", handler: Envelope(ops::health) },
+    Route {
+        path: "/tick",
+        methods: &["GET", "POST"],
+        access: Access::Tick,
+        summary: "run one tick now (hosts without the cron trigger)",
+        handler: Envelope(ops::tick),
+    },
+    Route {
+        path: "/metrics",
+        methods: &["GET"],
+        access: Access::Metrics,
+        summary: "Prometheus metrics: jobs, fires, misses, lateness, ticks",
+        handler: Raw(metrics::serve),
+    },
 ];
 
-fn route(request: &HttpRequest, services: &Services) -> Outcome {
+fn route(request: &HttpRequest, services: &Services) -> Result<HttpResponse, ApiError> {
     let path = request.path.trim_end_matches('/');
     let method = request.method.to_ascii_uppercase();
     let route = ROUTES
@@ -163,6 +200,7 @@ fn route(request: &HttpRequest, services: &Services) -> Outcome {
         Access::Open => {}
         Access::Api => auth::authorize(request, services.config)?,
         Access::Tick => auth::authorize_tick(request, services.config)?,
+        Access::Metrics => auth::authorize_metrics(request, services.config)?,
     }
     if request.body.len() > services.config.max_body_bytes {
         return Err(ApiError::new(
@@ -172,7 +210,11 @@ fn route(request: &HttpRequest, services: &Services) -> Outcome {
             format!("the body has {} bytes; the limit is {} (variable max_body_bytes)", request.body.len(), services.config.max_body_bytes),
         ));
     }
-    (route.handler)(request, services, Query::parse(&request.query)?)
+    let query = Query::parse(&request.query)?;
+    match route.handler {
+        Envelope(handler) => handler(request, services, query).map(|(msg, data)| json_response(200, envelope(true, &msg, data, code::OK, None))),
+        Raw(handler) => handler(request, services, query),
+    }
 }
 
 #[cfg(test)]
@@ -194,6 +236,7 @@ mod tests {
             let want = match route.path {
                 "/health" => Access::Open,
                 "/tick" => Access::Tick,
+                "/metrics" => Access::Metrics,
                 _ => Access::Api,
             };
             assert_eq!(route.access, want, "{}", route.path);

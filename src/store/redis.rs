@@ -11,6 +11,7 @@
 //! | `{prefix}:paused_queues` | set | queues whose scheduler is paused |
 //! | `{prefix}:held:<queue>` | sorted set | a paused queue's would-be-due jobs, score = next run |
 //! | `{prefix}:waiting_ticks` | sorted set | ticks waiting to publish fires on their instant, score = when they stop (µs) |
+//! | `{prefix}:metrics` | hash | Prometheus counters and histograms, written by the tick's scripts (fields: `crate::metrics`) |
 //!
 //! Paused and finished jobs, and the jobs of a paused queue, are absent from `due`, so a tick
 //! reads only due jobs.
@@ -232,6 +233,11 @@ impl<'a> RedisStore<'a> {
     /// random tick id, score: when it stops waiting, Unix µs).
     pub fn waiting_ticks_key(&self) -> String {
         format!("{{{}}}:waiting_ticks", self.prefix)
+    }
+
+    /// The metrics the tick's scripts count (see `crate::metrics`).
+    pub fn metrics_key(&self) -> String {
+        format!("{{{}}}:metrics", self.prefix)
     }
 
     /// Queues whose scheduler is paused (`pause_scheduler`).

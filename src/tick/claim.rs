@@ -9,11 +9,16 @@ use super::TickOptions;
 use crate::host::{Redis, RedisArg, RedisValue};
 use crate::store::redis::{bytes, eval, int, text, time_us, RedisStore};
 
-/// KEYS: due, last tick, waiting ticks. ARGV: look-ahead seconds, batch size, a random
-/// number, the on-time window (µs, 0 = none), this tick's id, how many ticks may wait at once,
-/// the most upcoming fires to return. Returns the server clock, the previous tick's time (µs,
-/// '' if none), how many jobs are due, the batch size n, n due members, whether this tick
-/// waits (1 or 0), then upcoming `member, score` pairs; records this tick's time.
+/// KEYS: due, last tick, waiting ticks, metrics. ARGV: look-ahead seconds, batch size, a
+/// random number, the on-time window (µs, 0 = none), this tick's id, how many ticks may wait at
+/// once, the most upcoming fires to return, when the tick's first claim ran ('' = this is it),
+/// the host's clock (µs). Returns the server clock, the previous tick's time (µs, '' if none),
+/// how many jobs are due, the batch size n, n due members, whether this tick waits (1 or 0),
+/// then upcoming `member, score` pairs; records this tick's time.
+///
+/// Metrics: the tick's first claim counts the tick and records the clock skew; a claim that
+/// finds nothing due ends the tick's due batches, so it observes the tick's duration (an idle
+/// tick's is about 0: it is measured on the Redis clock, from the first claim).
 ///
 /// With more due than a batch, the batch is a random window of them, so that tickers running
 /// at once (replicas) mostly take different jobs instead of racing for the same ones. On the
@@ -21,7 +26,9 @@ use crate::store::redis::{bytes, eval, int, text, time_us, RedisStore};
 /// Redis cannot pile waiting ticks up) registers until its window ends and also gets the
 /// fires due within it, oldest first. The texts are read with a plain HMGET after it: passed
 /// through Lua, a batch of long strings costs about a millisecond more.
-const CLAIM: &str = r#"
+const CLAIM: &str = concat!(
+    crate::metrics_lua!(),
+    r#"
 local t = redis.call('TIME')
 local now = string.format('%d%06d', tonumber(t[1]), tonumber(t[2]))
 local previous = redis.call('GET', KEYS[2]) or ''
@@ -52,8 +59,17 @@ if window > 0 and total <= batch then
 end
 reply[#reply + 1] = waits
 for _, v in ipairs(upcoming) do reply[#reply + 1] = v end
+local add, set, started = {}, {}, tonumber(ARGV[8])
+if not started then
+  started = tonumber(now)
+  add.ticks = 1
+  set.clock_skew_us = string.format('%d', started - tonumber(ARGV[9]))
+end
+if total == 0 then observe(add, 'tick', tonumber(now) - started) end
+bump(KEYS[4], add, set)
 return reply
-"#;
+"#
+);
 
 /// The most fires one tick waits for (a window of 1.5 s holds this many at 3,300 fires/s);
 /// beyond it, fires go out with the next tick's due batches.
@@ -96,11 +112,14 @@ pub(super) struct Claimed {
 /// The server clock, the previous tick and up to a batch of due jobs (plus, on the last batch
 /// of a tick that publishes on the instant, the coming window's fires). Two round trips when
 /// anything is due, one otherwise.
-pub(super) fn claim(redis: &dyn Redis, store: &RedisStore, options: TickOptions, tick_id: u64) -> Result<Claimed> {
+///
+/// `started_us`: the server clock at the tick's first claim (`None`: this is it); `host_us`:
+/// the host's clock now, for the skew.
+pub(super) fn claim(redis: &dyn Redis, store: &RedisStore, options: TickOptions, tick_id: u64, started_us: Option<i64>, host_us: i64) -> Result<Claimed> {
     let reply = eval(
         redis,
         CLAIM,
-        &[store.due_key(), store.last_tick_key(), store.waiting_ticks_key()],
+        &[store.due_key(), store.last_tick_key(), store.waiting_ticks_key(), store.metrics_key()],
         vec![
             RedisArg::Int(i64::from(options.lookahead_secs)),
             RedisArg::Int(super::BATCH as i64),
@@ -109,6 +128,8 @@ pub(super) fn claim(redis: &dyn Redis, store: &RedisStore, options: TickOptions,
             bytes(tick_id.to_string()),
             RedisArg::Int(MAX_WAITING_TICKS),
             RedisArg::Int(MAX_UPCOMING),
+            bytes(started_us.map(|us| us.to_string()).unwrap_or_default()),
+            RedisArg::Int(host_us),
         ],
     )
     .context("reading due jobs")?;

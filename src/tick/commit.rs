@@ -23,6 +23,9 @@ pub(super) struct Entry {
     pub manual: bool,
     /// What the update does, counted into the report once it is applied.
     pub counts: Counts,
+    /// The scheduled instants (UTC µs) of the messages published when due (not ahead), whose
+    /// lateness the commit observes.
+    pub due_fires_us: Vec<i64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,12 +43,14 @@ pub(super) enum Status {
 /// retried a minute later, so it cannot block the jobs due after it.
 const PUBLISH_RETRY_US: i64 = 60_000_000;
 
-/// KEYS: jobs, due, paused queues. ARGV: entry count, the retry score for jobs whose push
-/// fails, the prefix of the per-queue sets, the queues set, the prefix of the held sets, then
+/// KEYS: jobs, due, paused queues, metrics. ARGV: entry count, the retry score for jobs whose
+/// push fails, the prefix of the per-queue sets, the queues set, the prefix of the held sets,
+/// when the tick's first claim ran (µs; '' unless this commits the tick's last due batch), then
 /// per entry: member (`queue\x1fjob_id`), expected text ('' = the job is gone), new text ('' =
 /// delete), score ('' = not due), push code, key, '1' for a run-now, message count, the
-/// payloads. Returns one status per entry (1 applied, 0 changed by someone else, 2 push
-/// failed, 3 held), then `member: error` per failed push.
+/// payloads, then for the metrics: missed and coalesced counts, the number of fires published
+/// when due and their scheduled instants (µs). Returns one status per entry (1 applied, 0
+/// changed by someone else, 2 push failed, 3 held), then `member: error` per failed push.
 ///
 /// A call from Lua costs several times what a message does, so the batch is read with one
 /// HMGET, each queue gets one push (its jobs' messages in job order), and the new texts and
@@ -53,9 +58,13 @@ const PUBLISH_RETRY_US: i64 = 60_000_000;
 /// queue in the batch, as a push per job would have. While any queue's scheduler is paused,
 /// its jobs are held instead (nothing published, the job unchanged, moved to the queue's held
 /// set), except a run-now, and scores are written job by job.
+///
+/// The metrics (a tick's fires, not a run-now's) are counted by the same script, so a count
+/// changes exactly when what it counts does, for two more calls per batch (`bump`).
 const COMMIT: &str = concat!(
     "-- funboost-edge tick commit: each job is applied only if its stored text is unchanged\n",
     crate::schedule_lua!(),
+    crate::metrics_lua!(),
     r#"
 -- Lua's unpack fails beyond about 8,000 values, so lists go in chunks.
 local function chunked(command, key, list)
@@ -73,11 +82,13 @@ local function is_paused(q)
   if paused_queue[q] == nil then paused_queue[q] = redis.call('SISMEMBER', KEYS[3], q) == 1 end
   return paused_queue[q]
 end
-local members, at = {}, {}
-local i = 6
+local members, at, metrics_at = {}, {}, {}
+local i = 7
 for e = 1, n do
   members[e], at[e] = ARGV[i], i
-  i = i + 8 + tonumber(ARGV[i + 7])
+  local m = i + 8 + tonumber(ARGV[i + 7])
+  metrics_at[e] = m
+  i = m + 3 + tonumber(ARGV[m + 2])
 end
 local stored = n > 0 and redis.call('HMGET', KEYS[1], unpack(members)) or {}
 local groups, order, group_of, held = {}, {}, {}, {}
@@ -151,20 +162,52 @@ end
 chunked('HSET', KEYS[1], texts)
 chunked('ZADD', KEYS[2], scores)
 chunked('ZREM', KEYS[2], unscheduled)
+-- Metrics, by queue: what each entry of a tick (not a run-now) came to.
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local add = {}
+for e = 1, n do
+  local i, m = at[e], metrics_at[e]
+  local q = queue_of(ARGV[i])
+  if q and ARGV[i + 6] ~= '1' then
+    if statuses[e] == 0 then
+      count(add, 'conflicts\31' .. q, 1)
+    elseif statuses[e] == 2 then
+      count(add, 'push_failures\31' .. q, 1)
+    elseif statuses[e] == 1 then
+      count(add, 'fires\31' .. q, tonumber(ARGV[i + 7]))
+      count(add, 'missed\31' .. q, tonumber(ARGV[m]))
+      count(add, 'coalesced\31' .. q, tonumber(ARGV[m + 1]))
+      for k = 1, tonumber(ARGV[m + 2]) do observe(add, 'lateness', now - tonumber(ARGV[m + 2 + k])) end
+    end
+  end
+end
+if ARGV[6] ~= '' then observe(add, 'tick', now - tonumber(ARGV[6])) end
+bump(KEYS[4], add, {})
 for _, f in ipairs(failures) do statuses[#statuses + 1] = f end
 return statuses
 "#
 );
 
 /// Commits `entries` (at most one [`super::BATCH`]) at server time `now_us` and counts what
-/// was applied into `report`; returns each entry's status. One round trip.
-pub(super) fn commit(redis: &dyn Redis, store: &RedisStore, entries: &[Entry], now_us: i64, report: &mut TickReport) -> Result<Vec<Status>> {
+/// was applied into `report`; returns each entry's status. One round trip. `tick_started_us`
+/// (the server clock at the tick's first claim) when this commits the tick's last due batch:
+/// the script observes the tick's duration.
+pub(super) fn commit(
+    redis: &dyn Redis,
+    store: &RedisStore,
+    entries: &[Entry],
+    now_us: i64,
+    tick_started_us: Option<i64>,
+    report: &mut TickReport,
+) -> Result<Vec<Status>> {
     let mut args = vec![
         RedisArg::Int(entries.len() as i64),
         bytes((now_us + PUBLISH_RETRY_US).to_string()),
         bytes(store.queue_key("")), // the per-queue sets' prefix
         bytes(store.queues_key()),
         bytes(store.held_key("")),
+        bytes(tick_started_us.map(|us| us.to_string()).unwrap_or_default()),
     ];
     for entry in entries {
         // A job's messages all go to one key with one command: message::build derives both
@@ -181,8 +224,11 @@ pub(super) fn commit(redis: &dyn Redis, store: &RedisStore, entries: &[Entry], n
             RedisArg::Int(entry.messages.len() as i64),
         ]);
         args.extend(entry.messages.iter().map(|m| bytes(m.payload.as_str())));
+        args.extend([entry.counts.missed, entry.counts.coalesced, entry.due_fires_us.len() as u64].map(|n| RedisArg::Int(n as i64)));
+        args.extend(entry.due_fires_us.iter().map(|&us| RedisArg::Int(us)));
     }
-    let reply = eval(redis, COMMIT, &[store.jobs_key(), store.due_key(), store.paused_queues_key()], args).context("committing fires")?;
+    let keys = [store.jobs_key(), store.due_key(), store.paused_queues_key(), store.metrics_key()];
+    let reply = eval(redis, COMMIT, &keys, args).context("committing fires")?;
     report.round_trips += 1;
     report.batches += 1;
     let statuses: Vec<Status> = reply

@@ -55,7 +55,7 @@ pub(super) fn tick(services: &Services, store: &KvStore, at: TickTime, options: 
         if job.paused || job.next_run.is_none_or(|t| t.utc_us > until_us) {
             continue;
         }
-        let (after, messages, counts) = match fire(services, job.clone(), at, options) {
+        let (after, (messages, counts, _)) = match fire(services, job.clone(), at, options) {
             Ok(result) => result,
             Err(e) => {
                 report.errors.push(format!("{}/{}: {e:#}", job.queue_name, job.job_id));

@@ -103,7 +103,10 @@ pub fn run_with(services: &Services, options: TickOptions) -> Result<TickReport>
     // Jobs fired from the due batches that are due again soon, for a tick that waits.
     let mut fired_due_again = Vec::new();
     for batch in 0..options.max_batches {
-        let Claimed { clock, previous_tick_us, total_due, due, waits, upcoming } = claim(services.redis, &store, options, tick_id)?;
+        let started_us = (batch > 0).then_some(report.now_us);
+        // The skew is measured against the host's clock as the tick started (before connecting).
+        let Claimed { clock, previous_tick_us, total_due, due, waits, upcoming } =
+            claim(services.redis, &store, options, tick_id, started_us, services.wall_clock_us)?;
         let now_us = clock.now_us();
         report.round_trips += if due.is_empty() && upcoming.is_empty() { 1 } else { 2 };
         if batch == 0 {
@@ -121,7 +124,9 @@ pub fn run_with(services: &Services, options: TickOptions) -> Result<TickReport>
         let more = total_due > due.len();
         let at = TickTime { now_us, gapless_since };
         let entries: Vec<Entry> = due.iter().map(|(member, text)| advance(services, member, text.as_deref(), at, options, &mut report)).collect();
-        let statuses = commit(services.redis, &store, &entries, now_us, &mut report)?;
+        // The tick's last due batch observes its duration (on-time waiting is not counted).
+        let last = !more || batch + 1 == options.max_batches;
+        let statuses = commit(services.redis, &store, &entries, now_us, last.then_some(report.now_us), &mut report)?;
         if options.on_time_window_ms > 0 {
             fired_due_again.extend(on_time::due_again(entries, &statuses, i64::MAX));
         }
@@ -210,9 +215,10 @@ pub fn run_now(services: &Services, stored: &Stored) -> Result<Option<ManualFire
         messages: vec![message],
         manual: true,
         counts: Counts::default(),
+        due_fires_us: Vec::new(),
     };
     let mut report = TickReport::default();
-    match commit(services.redis, &store, &[entry], now_us, &mut report)?.first() {
+    match commit(services.redis, &store, &[entry], now_us, None, &mut report)?.first() {
         Some(commit::Status::Applied) => Ok(Some(fired)),
         Some(commit::Status::Failed) => anyhow::bail!("{}", report.errors.join("; ")),
         _ => Ok(None),
@@ -223,7 +229,7 @@ pub fn run_now(services: &Services, stored: &Stored) -> Result<Option<ManualFire
 /// it from the due index). A job that cannot be read or scheduled is kept but taken out of the
 /// due index, so it cannot block ticks; the error goes into the report.
 fn advance(services: &Services, member: &str, text: Option<&str>, at: TickTime, options: TickOptions, report: &mut TickReport) -> Entry {
-    let entry = |expected: &str, new_text: String, due_us, messages, counts| Entry {
+    let entry = |expected: &str, new_text: String, due_us, (messages, counts, due_fires_us)| Entry {
         member: member.to_string(),
         expected: expected.to_string(),
         new_text,
@@ -231,41 +237,45 @@ fn advance(services: &Services, member: &str, text: Option<&str>, at: TickTime, 
         messages,
         manual: false,
         counts,
+        due_fires_us,
     };
     let Some(text) = text else {
-        return entry("", String::new(), None, Vec::new(), Counts::default());
+        return entry("", String::new(), None, Fired::default());
     };
-    let updated = serde_json::from_str::<Job>(text).context("decoding the stored job").and_then(|job| fire(services, job, at, options)).and_then(
-        |(job, messages, counts)| {
+    let updated =
+        serde_json::from_str::<Job>(text).context("decoding the stored job").and_then(|job| fire(services, job, at, options)).and_then(|(job, fired)| {
             let new_text = job.as_ref().map(encode).transpose().map_err(|e| anyhow::anyhow!(e.message))?.unwrap_or_default();
             let due_us = job.as_ref().and_then(Job::due_us);
-            Ok((new_text, due_us, messages, counts))
-        },
-    );
+            Ok((new_text, due_us, fired))
+        });
     match updated {
-        Ok((new_text, due_us, messages, counts)) => entry(text, new_text, due_us, messages, counts),
+        Ok((new_text, due_us, fired)) => entry(text, new_text, due_us, fired),
         Err(e) => {
             report.errors.push(format!("{member}: {e:#}"));
-            entry(text, text.to_string(), None, Vec::new(), Counts::default())
+            entry(text, text.to_string(), None, Fired::default())
         }
     }
 }
 
+/// What [`fire`] publishes: the messages, what they amount to, and the scheduled instants
+/// (UTC µs) of those published when due (not ahead), for the lateness metric.
+type Fired = (Vec<Message>, Counts, Vec<i64>);
+
 /// Applies APScheduler's rules to one job at `at`: the job's new state (`None` when its
 /// trigger is finished), the messages to publish and what that amounts to.
-fn fire(services: &Services, mut job: Job, at: TickTime, options: TickOptions) -> Result<(Option<Job>, Vec<Message>, Counts)> {
+fn fire(services: &Services, mut job: Job, at: TickTime, options: TickOptions) -> Result<(Option<Job>, Fired)> {
     let now_us = at.now_us;
     let schedule = job.schedule().map_err(|e| anyhow::anyhow!(e.message))?;
     let zone = schedule.zone();
     let Some(next_run) = job.next_run_time(&schedule).filter(|_| !job.paused) else {
-        return Ok((Some(job), Vec::new(), Counts::default()));
+        return Ok((Some(job), Fired::default()));
     };
     let now = Zdt::from_utc(now_us, zone);
     let until = Zdt::from_utc(now_us + i64::from(options.lookahead_secs) * 1_000_000, zone);
     let Some(Due { fire, coalesced, missed, dropped, next_run_time }) =
         process_due(&schedule.trigger, &next_run, &now, &until, job.misfire_grace_time, job.coalesce, at.gapless_since)
     else {
-        return Ok((Some(job), Vec::new(), Counts::default()));
+        return Ok((Some(job), Fired::default()));
     };
     let timing = |ahead| if ahead { Timing::Ahead } else { Timing::Due };
     let messages: Vec<Message> = fire.iter().map(|f| message::build(&job, &f.at, now_us, services.config.timezone, timing(f.ahead))).collect();
@@ -279,6 +289,7 @@ fn fire(services: &Services, mut job: Job, at: TickTime, options: TickOptions) -
     });
     job.record(fired.chain(not_fired));
     let ahead = fire.iter().filter(|f| f.ahead).count() as u64;
+    let due_fires_us = fire.iter().filter(|f| !f.ahead).map(|f| f.at.utc_us()).collect();
     let mut counts = Counts { jobs: 1, fired: fire.len() as u64 - ahead, fired_ahead: ahead, missed, coalesced, finished: 0 };
     job.fires += fire.len() as u64;
     job.missed += missed;
@@ -289,9 +300,9 @@ fn fire(services: &Services, mut job: Job, at: TickTime, options: TickOptions) -
     job.next_run = schedule.jitter(next_run_time, crate::random::unit).as_ref().map(StoredTime::of);
     if job.next_run.is_none() {
         counts.finished = 1;
-        return Ok((None, messages, counts));
+        return Ok((None, (messages, counts, due_fires_us)));
     }
-    Ok((Some(job), messages, counts))
+    Ok((Some(job), (messages, counts, due_fires_us)))
 }
 
 /// Ticks at most this far apart count as running without a gap (Spin's cron trigger ticks

@@ -55,7 +55,7 @@ pub(super) fn publish(
         let at = TickTime { now_us, gapless_since };
         for group in due.chunks(BATCH) {
             let entries: Vec<_> = group.iter().map(|u| advance(services, &u.member, u.text.as_deref(), at, options, report)).collect();
-            let statuses = commit(services.redis, store, &entries, now_us, report)?;
+            let statuses = commit(services.redis, store, &entries, now_us, None, report)?;
             for again in due_again(entries, &statuses, window_end_us) {
                 let position = upcoming.partition_point(|u| u.due_us > again.due_us);
                 upcoming.insert(position, again);

@@ -7,6 +7,7 @@
 mod auth;
 mod jobs;
 mod metrics;
+pub mod openapi;
 mod ops;
 mod query;
 mod scheduler;

@@ -17,7 +17,9 @@
 //!   found somewhere in the answer with that value: a string ending in `...` is a prefix, an
 //!   object may leave keys out, an array lists every element. Incomplete JSON (`{...`) is not
 //!   compared itself, but the complete `"key": value` pairs inside it are. So only write values
-//!   there that do not depend on the day the test runs.
+//!   there that do not depend on the day the test runs. A command whose answer is not JSON (the
+//!   metrics route's text) must have a `# ->` line: each of its lines must be a line of the
+//!   answer, or its prefix when it ends in `...`.
 //! * `<!-- readme-test: worker-prints -->`: every line of the block must appear as a line of the
 //!   consumer's output within 30 s (the quick start's interval job first fires 10 s after its
 //!   add; the rest is room for a slow machine, not an assumption about tick timing).
@@ -63,8 +65,8 @@ const CONSUMER: &str = "examples/quickstart/consumer.py";
 /// quick start's job first fires 10 s after its add).
 const WORKER_PRINT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Every route a newcomer meets in the quick start and examples.
-const ROUTES: [&str; 7] =
-    ["add_timing_job", "get_timing_jobs", "get_timing_job", "preview_timing_job", "pause_timing_job", "resume_timing_job", "delete_timing_job"];
+const ROUTES: [&str; 8] =
+    ["add_timing_job", "get_timing_jobs", "get_timing_job", "preview_timing_job", "pause_timing_job", "resume_timing_job", "delete_timing_job", "metrics"];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
@@ -125,6 +127,8 @@ struct Step {
     line: usize,
     command: String,
     expect: Option<String>,
+    /// The `# ->` text line by line, for answers that are not JSON.
+    expect_lines: Vec<String>,
 }
 
 fn steps(block: &Block) -> Vec<Step> {
@@ -140,6 +144,7 @@ fn steps(block: &Block) -> Vec<Step> {
             let step = steps.last_mut().unwrap_or_else(|| panic!("README line {readme_line}: `# ->` before any command"));
             assert!(step.expect.is_none() && !in_expectation, "README line {readme_line}: a second `# ->` for one command");
             step.expect = Some(expect.trim().to_string());
+            step.expect_lines.push(expect.trim().to_string());
             in_expectation = true;
         } else if let Some(comment) = trimmed.strip_prefix('#') {
             if in_expectation && comment.starts_with("  ") {
@@ -147,6 +152,7 @@ fn steps(block: &Block) -> Vec<Step> {
                 let expect = step.expect.as_mut().unwrap();
                 expect.push(' ');
                 expect.push_str(comment.trim());
+                step.expect_lines.push(comment.trim().to_string());
             } else {
                 in_expectation = false;
             }
@@ -158,7 +164,7 @@ fn steps(block: &Block) -> Vec<Step> {
                 command.push('\n');
                 command.push_str(next);
             }
-            steps.push(Step { line: readme_line, command, expect: None });
+            steps.push(Step { line: readme_line, command, expect: None, expect_lines: Vec::new() });
         }
     }
     steps
@@ -362,6 +368,22 @@ fn run_shell(prelude: &str, command: &str, line: usize, dir: &Path) -> String {
 
 /// Checks one command's output against its expectation; returns what it answered, for the log.
 fn check_answer(step: &Step, output: &str) -> String {
+    if !output.trim_start().starts_with('{') {
+        assert!(
+            !step.expect_lines.is_empty(),
+            "README line {}: the answer is not JSON and no `# ->` says what it is:\n{}\n-> {output}",
+            step.line,
+            step.command
+        );
+        for want in &step.expect_lines {
+            let found = match want.strip_suffix("...") {
+                Some(prefix) => output.lines().any(|l| l.starts_with(prefix)),
+                None => output.lines().any(|l| l == want),
+            };
+            assert!(found, "README line {}: the README says the answer has the line {want:?}, it has not:\n{}\n-> {output}", step.line, step.command);
+        }
+        return format!("text, {} checked line(s)", step.expect_lines.len());
+    }
     let envelope: Value = serde_json::from_str(output.trim())
         .unwrap_or_else(|e| panic!("README line {}: the answer is not JSON ({e}):\n{}\n-> {output}", step.line, step.command));
     assert_envelope(&envelope);

@@ -74,7 +74,7 @@ impl BrokerKind {
 }
 
 /// funboost task options copied into each message's `extra`, with the JSON type each takes.
-const TASK_OPTIONS: [(&str, JsonKind); 9] = [
+pub(crate) const TASK_OPTIONS: [(&str, JsonKind); 9] = [
     ("function_timeout", JsonKind::Number),
     ("max_retry_times", JsonKind::Integer),
     ("is_print_detail_exception", JsonKind::Bool),
@@ -87,7 +87,7 @@ const TASK_OPTIONS: [(&str, JsonKind); 9] = [
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum JsonKind {
+pub(crate) enum JsonKind {
     Number,
     Integer,
     Bool,
@@ -137,6 +137,9 @@ fn check_depth(field: &str, depth: usize) -> Result<(), ApiError> {
         _ => Ok(()),
     }
 }
+
+/// Largest `jitter`, in seconds (a day).
+pub const MAX_JITTER_SECS: u64 = 86_400;
 
 /// Longest accepted queue name or job id.
 pub const MAX_NAME_LEN: usize = 256;
@@ -246,7 +249,7 @@ impl Body {
             start_date: self.string("start_date")?,
             end_date: self.string("end_date")?,
             timezone: self.string("timezone")?,
-            jitter: self.unsigned("jitter", 86_400)?.map(|j| j as u32),
+            jitter: self.unsigned("jitter", MAX_JITTER_SECS)?.map(|j| j as u32),
         })
     }
 

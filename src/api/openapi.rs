@@ -8,18 +8,23 @@
 
 use serde_json::{json, Map, Value};
 
+use super::ops::MAX_LOOKAHEAD_SECS;
+use super::query::MAX_COUNT;
 use super::Access;
 use crate::error::code;
-use crate::job::MAX_NAME_LEN;
+use crate::job::{BrokerKind, JsonKind, HISTORY_LEN, MAX_JITTER_SECS, MAX_NAME_LEN, TASK_OPTIONS};
+use crate::trigger::FieldKind;
 
 /// A query parameter.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq)]
 enum Param {
     JobId,
     Queue,
     /// `queue_name` where absent means every queue.
     QueueOptional,
     Store,
+    /// `job_store_kind` where only `redis` has the feature (the per-queue scheduler switch).
+    RedisStore,
     Count,
     Lookahead,
 }
@@ -67,6 +72,10 @@ struct Doc {
 }
 
 const JOB_KEY: &[Param] = &[Param::JobId, Param::Queue, Param::Store];
+
+/// The README quick start's queue (a consumer of `add(x, y)`) and job, used in examples.
+const EXAMPLE_QUEUE: &str = "test_queue";
+const EXAMPLE_JOB: &str = "hello";
 
 /// Every route of [`super::ROUTES`], in its order.
 const DOCS: &[Doc] = &[
@@ -175,7 +184,7 @@ const DOCS: &[Doc] = &[
         methods: &["GET"],
         access: Access::Api,
         summary: "a queue's scheduler: 1 running, 2 paused, 0 stopped (no tick for 90 s)",
-        params: &[Param::Queue, Param::Store],
+        params: &[Param::Queue, Param::RedisStore],
         body: Body::None,
         data: Data::SchedulerStatus,
         extra_statuses: &[404],
@@ -185,7 +194,7 @@ const DOCS: &[Doc] = &[
         methods: &["POST"],
         access: Access::Api,
         summary: "pause firing for a whole queue",
-        params: &[Param::Queue, Param::Store],
+        params: &[Param::Queue, Param::RedisStore],
         body: Body::None,
         data: Data::SchedulerSwitch,
         extra_statuses: &[404],
@@ -195,7 +204,7 @@ const DOCS: &[Doc] = &[
         methods: &["POST"],
         access: Access::Api,
         summary: "resume firing for a whole queue",
-        params: &[Param::Queue, Param::Store],
+        params: &[Param::Queue, Param::RedisStore],
         body: Body::None,
         data: Data::SchedulerSwitch,
         extra_statuses: &[404],
@@ -306,15 +315,14 @@ pub fn document() -> Value {
                 "tickTokenQuery": {"type": "apiKey", "in": "query", "name": "token", "description": "the tick token as a query parameter, for hosted cron services"},
             },
             "responses": responses,
+            "schemas": schemas(),
         },
     })
 }
 
 fn operation(doc: &Doc, method: &str) -> Value {
     let mut op = Map::new();
-    let id = doc.path.trim_start_matches('/');
-    let id = if doc.methods.len() > 1 { format!("{id}_{}", method.to_ascii_lowercase()) } else { id.to_string() };
-    op.insert("operationId".into(), id.into());
+    op.insert("operationId".into(), operation_id(doc, method).into());
     op.insert("summary".into(), doc.summary.into());
     op.insert("parameters".into(), Value::Array(doc.params.iter().map(|p| parameter(*p)).collect()));
     if let Some(body) = request_body(doc.body) {
@@ -332,7 +340,11 @@ fn operation(doc: &Doc, method: &str) -> Value {
         Data::Metrics => json!({crate::metrics::CONTENT_TYPE: {"schema": {"type": "string"}}}),
         data => json_content(envelope_ok(data_schema(data))),
     };
-    responses.insert("200".into(), json!({"description": "success", "content": content}));
+    let mut success = json!({"description": "success", "content": content});
+    if doc.body == Body::Add {
+        success["links"] = job_links();
+    }
+    responses.insert("200".into(), success);
     let mut statuses = vec![400, 413, 500, 503];
     if doc.access != Access::Open {
         statuses.push(401);
@@ -344,6 +356,29 @@ fn operation(doc: &Doc, method: &str) -> Value {
     }
     op.insert("responses".into(), Value::Object(responses));
     Value::Object(op)
+}
+
+/// From an added job to every route on one job (`job_id`, `queue_name` from the answer).
+fn job_links() -> Value {
+    let links: Map<String, Value> = DOCS
+        .iter()
+        .filter(|d| d.params.starts_with(&[Param::JobId, Param::Queue]))
+        .flat_map(|d| d.methods.iter().map(move |m| (d, m)))
+        .map(|(d, m)| {
+            let parameters = json!({"job_id": "$response.body#/data/job_id", "queue_name": "$response.body#/data/queue_name"});
+            (operation_id(d, m), json!({"operationId": operation_id(d, m), "parameters": parameters}))
+        })
+        .collect();
+    Value::Object(links)
+}
+
+fn operation_id(doc: &Doc, method: &str) -> String {
+    let id = doc.path.trim_start_matches('/');
+    if doc.methods.len() > 1 {
+        format!("{id}_{}", method.to_ascii_lowercase())
+    } else {
+        id.to_string()
+    }
 }
 
 fn json_content(schema: Value) -> Value {
@@ -414,35 +449,337 @@ fn parameter(param: Param) -> Value {
         Param::Queue => ("queue_name", true, name_schema(), "the funboost queue"),
         Param::QueueOptional => ("queue_name", false, name_schema(), "the funboost queue; every queue when absent"),
         Param::Store => ("job_store_kind", false, store_schema(), "where the job is kept"),
-        Param::Count => ("count", false, json!({"type": "integer", "minimum": 1, "maximum": 1000, "default": 5}), "how many next fire times to list"),
+        Param::RedisStore => {
+            ("job_store_kind", false, json!({"type": "string", "enum": ["redis"], "default": "redis"}), "only the redis store has a per-queue scheduler")
+        }
+        Param::Count => ("count", false, json!({"type": "integer", "minimum": 1, "maximum": MAX_COUNT, "default": 5}), "how many next fire times to list"),
         Param::Lookahead => (
             "lookahead",
             false,
-            json!({"type": "integer", "minimum": 0, "maximum": 300, "default": 0}),
+            json!({"type": "integer", "minimum": 0, "maximum": MAX_LOOKAHEAD_SECS, "default": 0}),
             "also publish fires due within this many seconds, each on its instant",
         ),
     };
-    json!({"name": name, "in": "query", "required": required, "schema": schema, "description": description})
+    let mut parameter = json!({"name": name, "in": "query", "required": required, "schema": schema, "description": description});
+    // The quick start's job, so that a client (or a fuzzer) reaches a stored job.
+    match name {
+        "job_id" => parameter["example"] = EXAMPLE_JOB.into(),
+        "queue_name" => parameter["example"] = EXAMPLE_QUEUE.into(),
+        _ => {}
+    }
+    parameter
+}
+
+/// A schema in `components/schemas`.
+fn schema_ref(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+fn object(properties: Map<String, Value>, required: &[&str]) -> Value {
+    json!({"type": "object", "properties": properties, "required": required, "additionalProperties": false})
+}
+
+/// `(name, schema)` pairs into a property map.
+fn props<const N: usize>(pairs: [(&str, Value); N]) -> Map<String, Value> {
+    pairs.into_iter().map(|(n, v)| (n.to_string(), v)).collect()
+}
+
+fn string(description: &str) -> Value {
+    json!({"type": "string", "description": description})
+}
+
+fn count(description: &str) -> Value {
+    json!({"type": "integer", "minimum": 0, "description": description})
+}
+
+/// Python's `str(datetime)` of an aware time: `YYYY-MM-DD HH:MM:SS[.ffffff]+HH:MM`.
+fn py_time(nullable: bool) -> Value {
+    let kind = if nullable { json!(["string", "null"]) } else { json!("string") };
+    json!({"type": kind, "description": "YYYY-MM-DD HH:MM:SS[.ffffff]+HH:MM, in the job's zone"})
+}
+
+/// What `run_date`, `start_date`, `end_date` and preview's `after` accept (APScheduler's
+/// `convert_to_datetime`); a naive time is in the trigger's zone.
+fn datetime_input(description: &str) -> Value {
+    json!({
+        "type": "string",
+        "pattern": "^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([ T][0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(\\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})?)?$",
+        "description": description,
+    })
+}
+
+const INTERVAL_FIELDS: [&str; 5] = ["weeks", "days", "hours", "minutes", "seconds"];
+
+/// The fields of one trigger kind, as a request sends them and a job echoes them.
+fn trigger_fields(kind: &str) -> Map<String, Value> {
+    let mut fields = Map::new();
+    match kind {
+        "date" => {
+            fields.insert("run_date".into(), datetime_input("when it fires; default now"));
+        }
+        "interval" => {
+            for name in INTERVAL_FIELDS {
+                let description = "a whole number (or a string of one); no unit at all means 1 second; at most 100 years in total";
+                fields.insert(name.into(), json!({"type": ["integer", "string"], "minimum": 0, "pattern": "^\\s*[+]?[0-9]+\\s*$", "description": description}));
+            }
+        }
+        _ => {
+            for field in FieldKind::ALL {
+                let description = "APScheduler's cron expression (*, */n, a-b, a-b/n, lists, names, last, 1st fri) or a non-negative integer";
+                fields.insert(field.name().into(), json!({"type": ["string", "integer"], "minimum": 0, "description": description}));
+            }
+        }
+    }
+    if kind != "date" {
+        fields.insert("start_date".into(), datetime_input("first possible fire (interval: default now + interval)"));
+        fields.insert("end_date".into(), datetime_input("last possible fire"));
+        fields.insert(
+            "jitter".into(),
+            json!({"type": "integer", "minimum": 0, "maximum": MAX_JITTER_SECS, "description": "up to this many seconds of random delay per fire"}),
+        );
+    }
+    fields.insert("timezone".into(), string("IANA name or UTC; default the variable timezone"));
+    fields
+}
+
+/// The publishing fields of add and modify: args, kwargs, options and funboost task options.
+fn job_options() -> Map<String, Value> {
+    let mut brokers: Vec<&str> = BrokerKind::ALL.iter().map(|k| k.name()).collect();
+    brokers.push("RedisBrpopLpush");
+    let mut fields = props([
+        ("args", json!({"type": "array", "description": "positional arguments, mapped to the consumer's parameter names"})),
+        ("kwargs", json!({"type": "object", "description": "keyword arguments of the consuming function"})),
+        (
+            "misfire_grace_time",
+            json!({"type": ["integer", "null"], "minimum": 1, "maximum": u32::MAX, "default": 1, "description": "seconds a fire may be late and still run; null: no limit"}),
+        ),
+        ("coalesce", json!({"type": "boolean", "default": true, "description": "after downtime, run missed fires once"})),
+        ("broker_kind", json!({"type": "string", "enum": brokers, "description": "default: the consumer's registered kind, else REDIS"})),
+        ("priority", json!({"type": "integer", "minimum": 0, "maximum": u8::MAX, "description": "REDIS_PRIORITY only"})),
+    ]);
+    for (name, kind) in TASK_OPTIONS {
+        let schema = match kind {
+            JsonKind::Number => json!({"type": "number", "minimum": 0}),
+            JsonKind::Integer => json!({"type": "integer", "minimum": 0}),
+            JsonKind::Bool => json!({"type": "boolean"}),
+            JsonKind::Object => json!({"type": "object"}),
+            JsonKind::String => json!({"type": "string"}),
+        };
+        fields.insert(name.into(), schema);
+    }
+    fields
+}
+
+/// One request schema per trigger kind, `trigger` telling them apart; `with` adds the
+/// route's own fields.
+fn per_trigger(with: &Map<String, Value>, required: &[&str]) -> Value {
+    let variants: Vec<Value> = ["date", "interval", "cron"]
+        .into_iter()
+        .map(|kind| {
+            let mut fields = with.clone();
+            fields.insert("trigger".into(), json!({"type": "string", "const": kind}));
+            fields.extend(trigger_fields(kind));
+            let mut schema = object(fields, required);
+            schema["title"] = format!("{kind} trigger").into();
+            schema
+        })
+        .collect();
+    json!({"oneOf": variants})
 }
 
 fn request_body(body: Body) -> Option<Value> {
     let schema = match body {
         Body::None => return None,
-        _ => json!({"type": "object"}),
+        Body::Add | Body::Modify | Body::Reschedule | Body::Preview => schema_ref(body_name(body)),
     };
-    Some(json!({"required": true, "content": json_content(schema)}))
+    let example = match body {
+        Body::Add => json!({"queue_name": EXAMPLE_QUEUE, "trigger": "interval", "seconds": 10, "job_id": EXAMPLE_JOB, "kwargs": {"x": 1, "y": 2}}),
+        Body::Modify => json!({"kwargs": {"x": 5, "y": 6}, "misfire_grace_time": 30}),
+        Body::Reschedule => json!({"trigger": "interval", "seconds": 30}),
+        _ => json!({"trigger": "cron", "day_of_week": "mon-fri", "hour": "9", "after": "2025-12-05 10:00:00", "count": 2}),
+    };
+    Some(json!({"required": true, "content": {"application/json": {"schema": schema, "example": example}}}))
+}
+
+fn body_name(body: Body) -> &'static str {
+    match body {
+        Body::Add => "AddRequest",
+        Body::Modify => "ModifyRequest",
+        Body::Reschedule => "RescheduleRequest",
+        _ => "PreviewRequest",
+    }
+}
+
+/// The shared schemas: the request bodies and the job as returned.
+fn schemas() -> Value {
+    let add = {
+        let mut fields = props([
+            ("queue_name", name_schema()),
+            ("job_id", json!({"allOf": [name_schema()], "description": "default: 32 random hex digits"})),
+            ("job_store_kind", store_schema()),
+            ("replace_existing", json!({"type": "boolean", "default": false, "description": "replace a job with the same id instead of answering 409"})),
+            ("paused", json!({"type": "boolean", "default": false, "description": "store the job paused"})),
+        ]);
+        fields.extend(job_options());
+        per_trigger(&fields, &["queue_name", "trigger"])
+    };
+    let mut modify = object(job_options(), &[]);
+    modify["minProperties"] = 1.into();
+    let preview = props([
+        ("queue_name", name_schema()),
+        ("count", json!({"type": "integer", "minimum": 1, "maximum": MAX_COUNT, "default": 10})),
+        ("after", datetime_input("list fire times after this; default now")),
+    ]);
+    json!({
+        "AddRequest": add,
+        "ModifyRequest": modify,
+        "RescheduleRequest": per_trigger(&Map::new(), &["trigger"]),
+        "PreviewRequest": per_trigger(&preview, &["trigger"]),
+        "Job": job_schema(false),
+        "JobDetail": job_schema(true),
+        "FireRecord": object(
+            props([
+                ("scheduled_time", py_time(false)),
+                ("published_time", py_time(true)),
+                ("lateness_ms", json!({"type": ["number", "null"]})),
+                ("task_id", json!({"type": ["string", "null"]})),
+                ("fire_id", json!({"type": ["string", "null"]})),
+                ("outcome", json!({"type": "string", "enum": ["fired", "missed", "coalesced", "manual"]})),
+            ]),
+            &["scheduled_time", "published_time", "lateness_ms", "task_id", "fire_id", "outcome"],
+        ),
+    })
+}
+
+/// A job as the API returns it; `detail` adds get_timing_job's next fire times and history.
+fn job_schema(detail: bool) -> Value {
+    let mut fields = props([
+        ("job_id", json!({"type": "string"})),
+        ("queue_name", json!({"type": "string"})),
+        ("trigger", json!({"type": "string", "enum": ["date", "interval", "cron"]})),
+        ("trigger_str", string("APScheduler's str(trigger): date[2030-12-03 15:00:00 CST], interval[0:00:10], cron[hour='15']")),
+    ]);
+    for kind in ["date", "interval", "cron"] {
+        fields.extend(trigger_fields(kind));
+    }
+    let brokers: Vec<&str> = BrokerKind::ALL.iter().map(|k| k.name()).collect();
+    fields.extend(props([
+        ("next_run_time", py_time(true)),
+        ("status", json!({"type": "string", "enum": ["running", "paused", "finished"]})),
+        ("args", json!({"type": "array"})),
+        ("kwargs", json!({"type": "object"})),
+        ("job_store_kind", json!({"type": "string", "enum": ["redis", "memory"]})),
+        ("timezone", string("the trigger's zone: an IANA name, UTC or a fixed offset such as +05:30")),
+        ("misfire_grace_time", json!({"type": ["integer", "null"], "minimum": 1})),
+        ("coalesce", json!({"type": "boolean"})),
+        ("broker_kind", json!({"type": "string", "enum": brokers})),
+        ("priority", json!({"type": "integer", "minimum": 0, "maximum": u8::MAX})),
+        ("task_options", json!({"type": "object"})),
+        ("fire_count", count("messages published")),
+        ("missed_count", count("fires skipped past misfire_grace_time")),
+        ("coalesced_count", count("fires merged by coalesce")),
+        ("last_fire_time", py_time(true)),
+    ]));
+    let mut required = vec![
+        "job_id",
+        "queue_name",
+        "trigger",
+        "trigger_str",
+        "next_run_time",
+        "status",
+        "args",
+        "kwargs",
+        "job_store_kind",
+        "timezone",
+        "misfire_grace_time",
+        "coalesce",
+        "broker_kind",
+        "fire_count",
+        "missed_count",
+        "coalesced_count",
+        "last_fire_time",
+    ];
+    if detail {
+        fields.insert("next_run_times".into(), json!({"type": "array", "items": py_time(false), "maxItems": MAX_COUNT}));
+        fields.insert(
+            "history".into(),
+            json!({"type": "array", "items": schema_ref("FireRecord"), "maxItems": HISTORY_LEN, "description": "the last fires, newest first"}),
+        );
+        required.extend(["next_run_times", "history"]);
+    }
+    object(fields, &required)
 }
 
 fn data_schema(data: Data) -> Value {
+    let queue = || json!({"type": "string"});
     match data {
         Data::Null => json!({"type": "null"}),
-        Data::Job | Data::JobDetail => json!({"type": "object", "required": ["job_id", "queue_name"]}),
-        Data::List => json!({"type": "object", "required": ["jobs", "count", "jobs_by_queue", "total_count"]}),
-        Data::DeleteAll => json!({"type": "object", "required": ["deleted_count", "failed_jobs"]}),
-        Data::RunNow => json!({"type": "object"}),
-        Data::SchedulerStatus | Data::SchedulerSwitch => json!({"type": "object", "required": ["queue_name", "status_str"]}),
-        Data::QueueConfig => json!({"type": "object", "description": "funboost's registration of the queue's consumer"}),
-        Data::Preview | Data::Health | Data::Tick => json!({"type": "object"}),
+        Data::Job => schema_ref("Job"),
+        Data::JobDetail => schema_ref("JobDetail"),
+        Data::List => object(
+            props([
+                ("jobs", json!({"type": "array", "items": schema_ref("Job")})),
+                ("count", count("jobs listed")),
+                ("jobs_by_queue", json!({"type": "object", "additionalProperties": {"type": "array", "items": schema_ref("Job")}})),
+                ("total_count", count("jobs listed")),
+            ]),
+            &["jobs", "count", "jobs_by_queue", "total_count"],
+        ),
+        Data::DeleteAll => object(
+            props([("deleted_count", count("jobs deleted")), ("failed_jobs", json!({"type": "array", "items": {"type": "string"}, "maxItems": 0}))]),
+            &["deleted_count", "failed_jobs"],
+        ),
+        Data::RunNow => object(
+            props([
+                ("job_id", json!({"type": "string"})),
+                ("queue_name", queue()),
+                ("task_id", string("the message's extra.task_id (a UUIDv7)")),
+                ("fire_id", string("<queue>:<job_id>:manual:<µs>")),
+                ("published_time", py_time(false)),
+            ]),
+            &["job_id", "queue_name", "task_id", "fire_id", "published_time"],
+        ),
+        Data::SchedulerStatus => object(
+            props([
+                ("queue_name", queue()),
+                ("status_code", json!({"type": "integer", "enum": [0, 1, 2], "description": "1 running, 2 paused, 0 stopped (no tick for 90 s)"})),
+                ("status_str", json!({"type": "string", "enum": ["stopped", "running", "paused"]})),
+            ]),
+            &["queue_name", "status_code", "status_str"],
+        ),
+        Data::SchedulerSwitch => {
+            object(props([("queue_name", queue()), ("status_str", json!({"type": "string", "enum": ["paused", "running"]}))]), &["queue_name", "status_str"])
+        }
+        Data::QueueConfig => json!({"type": "object", "description": "funboost's registration of the queue's consumer (funboost_queue__consumer_parmas)"}),
+        Data::Preview => object(
+            props([
+                ("trigger", json!({"type": "string", "enum": ["date", "interval", "cron"]})),
+                ("trigger_str", json!({"type": "string"})),
+                ("timezone", json!({"type": "string"})),
+                ("after", py_time(false)),
+                ("next_run_times", json!({"type": "array", "items": py_time(false), "maxItems": MAX_COUNT})),
+            ]),
+            &["trigger", "trigger_str", "timezone", "after", "next_run_times"],
+        ),
+        Data::Health => object(
+            props([
+                ("version", json!({"type": "string"})),
+                ("store", json!({"const": "reachable"})),
+                ("redis_time", py_time(false)),
+                ("host_time", py_time(false)),
+                ("clock_skew_ms", json!({"type": "integer", "description": "host clock minus Redis clock"})),
+                ("timezone", json!({"type": "string"})),
+            ]),
+            &["version", "store", "redis_time", "host_time", "clock_skew_ms", "timezone"],
+        ),
+        Data::Tick => {
+            let counters = ["jobs", "fired", "fired_ahead", "missed", "coalesced", "finished", "conflicts", "batches", "round_trips", "held", "waited_for"];
+            let mut fields: Map<String, Value> = counters.iter().map(|c| (c.to_string(), count(""))).collect();
+            fields.insert("now_us".into(), json!({"type": "integer", "description": "the Redis clock, Unix µs"}));
+            fields.insert("errors".into(), json!({"type": "array", "items": {"type": "string"}}));
+            // The tick's report grows with the tick; only what callers rely on is fixed.
+            json!({"type": "object", "properties": fields, "required": ["fired", "missed", "coalesced", "errors"]})
+        }
         Data::Metrics => json!({"type": "string"}),
     }
 }

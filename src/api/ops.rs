@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use super::query::Query;
+use super::query::{Query, MAX_COUNT};
 use super::{Outcome, VERSION};
 use crate::error::ApiError;
 use crate::host::HttpRequest;
@@ -17,9 +17,9 @@ pub(super) fn preview(request: &HttpRequest, services: &Services, query: Query) 
     if let Some(queue) = body.string("queue_name")? {
         validate_name("queue_name", &queue)?;
     }
-    let count = body.unsigned("count", 1000)?.unwrap_or(10) as usize;
+    let count = body.unsigned("count", MAX_COUNT as u64)?.unwrap_or(10) as usize;
     if count == 0 {
-        return Err(ApiError::invalid("count", "must be a whole number from 1 to 1000, got 0"));
+        return Err(ApiError::invalid("count", format!("must be a whole number from 1 to {MAX_COUNT}, got 0")));
     }
     let after = body.string("after")?;
     let kind = body.string("trigger")?.ok_or_else(|| ApiError::invalid("trigger", "is required (\"date\", \"interval\" or \"cron\")"))?;
@@ -41,14 +41,17 @@ pub(super) fn preview(request: &HttpRequest, services: &Services, query: Query) 
     ))
 }
 
+/// Longest `lookahead` of the HTTP tick.
+pub(super) const MAX_LOOKAHEAD_SECS: u32 = 300;
+
 /// GET/POST tick: one tick now, for hosts without the cron trigger.
 pub(super) fn tick(_: &HttpRequest, services: &Services, mut query: Query) -> Outcome {
     query.take("token");
     let lookahead_secs = match query.take("lookahead") {
         None => 0,
         Some(text) => match text.parse::<u32>() {
-            Ok(n) if n <= 300 => n,
-            _ => return Err(ApiError::invalid("lookahead", format!("must be a whole number of seconds from 0 to 300, got {text:?}"))),
+            Ok(n) if n <= MAX_LOOKAHEAD_SECS => n,
+            _ => return Err(ApiError::invalid("lookahead", format!("must be a whole number of seconds from 0 to {MAX_LOOKAHEAD_SECS}, got {text:?}"))),
         },
     };
     query.finish()?;

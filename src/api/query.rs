@@ -4,6 +4,9 @@
 use crate::error::ApiError;
 use crate::job::{validate_name, StoreKind};
 
+/// Most fire times a `count` may ask for.
+pub(super) const MAX_COUNT: usize = 1000;
+
 /// Query-string arguments, percent-decoded; each known name may appear once.
 pub(super) struct Query {
     pairs: Vec<(String, String)>,
@@ -49,8 +52,8 @@ impl Query {
         match self.take("count") {
             None => Ok(default),
             Some(text) => match text.parse::<usize>() {
-                Ok(n) if (1..=1000).contains(&n) => Ok(n),
-                _ => Err(ApiError::invalid("count", format!("must be a whole number from 1 to 1000, got {text:?}"))),
+                Ok(n) if (1..=MAX_COUNT).contains(&n) => Ok(n),
+                _ => Err(ApiError::invalid("count", format!("must be a whole number from 1 to {MAX_COUNT}, got {text:?}"))),
             },
         }
     }

@@ -1,0 +1,88 @@
+//! The OpenAPI document (`funboost_edge::api::openapi::document()`, served as
+//! `GET /funboost/openapi.json`) is valid OpenAPI 3.1 and true to the API:
+//! - `openapi-spec-validator` accepts it;
+//! - schemathesis, driven by the document alone, sends generated requests (examples, boundary
+//!   values, valid and invalid data; fixed seed, bounded) to every route but `/tick` of the real
+//!   API `.wasm`, served over TCP by the test host in front of a throwaway redis-server with one
+//!   registered queue, and finds no 5xx, and every status, content type, header and body as
+//!   documented. `/tick` is left out: a `lookahead` makes a tick wait for fire instants.
+//!
+//! Needs the API `.wasm` built (`cargo build --target wasm32-wasip2 --profile wasm -p
+//! funboost-api`) and `openapi-spec-validator` and `schemathesis` in the test venv
+//! (tests/python/requirements.txt; `scripts/prepare` installs them).
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use common::*;
+use funboost_test_host::test_support::{spin_variables, wasm_path, RedisServer};
+use funboost_test_host::{Host, HostConfig};
+
+const TOKEN: &str = "openapi-test-token-0123456789";
+
+fn python() -> PathBuf {
+    let path = std::env::var_os("FUNBOOST_EDGE_PYTHON")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/funboost-edge/venv/bin/python")))
+        .expect("set FUNBOOST_EDGE_PYTHON (scripts/test does)");
+    assert!(path.is_file(), "no Python at {} (run `source scripts/prepare` once to create the venv, or set FUNBOOST_EDGE_PYTHON)", path.display());
+    path
+}
+
+/// The document in a fresh directory of its own under the temp directory.
+fn document_file(test: &str) -> (PathBuf, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("funboost-edge-openapi-{test}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("openapi.json");
+    let text = serde_json::to_string_pretty(&funboost_edge::api::openapi::document()).expect("serializable");
+    std::fs::write(&path, text).expect("write openapi.json");
+    (dir, path)
+}
+
+fn report(output: &Output) -> String {
+    format!("status {}\nstdout:\n{}\nstderr:\n{}", output.status, String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+#[test]
+fn the_document_is_valid_openapi_3_1() {
+    let (dir, path) = document_file("validator");
+    let output = Command::new(python())
+        .args(["-m", "openapi_spec_validator", "--schema", "3.1", "--validation-errors", "all"])
+        .arg(&path)
+        .output()
+        .expect("run openapi_spec_validator");
+    assert!(output.status.success(), "openapi-spec-validator refused the document:\n{}", report(&output));
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schemathesis_finds_every_answer_as_documented() {
+    let redis = RedisServer::start().expect("redis-server");
+    // The queue of the document's examples, as a funboost consumer of `add(x, y)` registers it.
+    register_queue(&mut connect(&redis), "test_queue", &["x", "y"], &["x"]);
+    let variables = spin_variables(&redis.url(7), &[("redis_host", &redis.host()), ("api_token", TOKEN), ("metrics_token", TOKEN)]);
+    let host = Host::new(HostConfig { api_wasm: wasm_path("funboost_api"), ticker_wasm: None, web_wasm: None, variables }).expect("Host::new");
+    let (addr, server) = host.serve("127.0.0.1:0".parse().expect("address")).await.expect("serve");
+    let (dir, path) = document_file("schemathesis");
+
+    let mut command = Command::new(python());
+    command
+        .args(["-m", "schemathesis.cli", "--no-color", "run"])
+        .arg(&path)
+        .args(["--url", &format!("http://{addr}/funboost")])
+        .args(["--header", &format!("Authorization: Bearer {TOKEN}")])
+        .args(["--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance"])
+        .args(["--exclude-path", "/tick"])
+        .args(["--phases", "examples,coverage,fuzzing,stateful"])
+        .args(["--max-examples", "40", "--seed", "20251203", "--workers", "2", "--request-timeout", "20"])
+        .args(["--suppress-health-check", "all", "--continue-on-failure"])
+        .current_dir(&dir);
+    let output = tokio::task::spawn_blocking(move || command.output()).await.expect("join").expect("run schemathesis");
+    server.abort();
+    std::fs::remove_dir_all(dir).ok();
+    println!("{}", String::from_utf8_lossy(&output.stdout));
+    assert!(output.status.success(), "schemathesis found answers that differ from the document:\n{}", report(&output));
+}

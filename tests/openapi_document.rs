@@ -1,14 +1,15 @@
 //! The OpenAPI document (`funboost_edge::api::openapi::document()`, served as
 //! `GET /funboost/openapi.json`) is valid OpenAPI 3.1 and true to the API:
 //! - `openapi-spec-validator` accepts it;
+//! - the web component serves exactly it on `/funboost/openapi.json`, routed as spin.toml does;
 //! - schemathesis, driven by the document alone, sends generated requests (examples, boundary
 //!   values, valid and invalid data; fixed seed, bounded) to every route but `/tick` of the real
 //!   API `.wasm`, served over TCP by the test host in front of a throwaway redis-server with one
 //!   registered queue, and finds no 5xx, and every status, content type, header and body as
 //!   documented. `/tick` is left out: a `lookahead` makes a tick wait for fire instants.
 //!
-//! Needs the API `.wasm` built (`cargo build --target wasm32-wasip2 --profile wasm -p
-//! funboost-api`) and `openapi-spec-validator` and `schemathesis` in the test venv
+//! Needs the API and web `.wasm` built (`cargo build --target wasm32-wasip2 --profile wasm -p
+//! funboost-api -p funboost-web`) and `openapi-spec-validator` and `schemathesis` in the test venv
 //! (tests/python/requirements.txt; `scripts/prepare` installs them).
 
 mod common;
@@ -56,6 +57,19 @@ fn the_document_is_valid_openapi_3_1() {
         .expect("run openapi_spec_validator");
     assert!(output.status.success(), "openapi-spec-validator refused the document:\n{}", report(&output));
     std::fs::remove_dir_all(dir).ok();
+}
+
+#[tokio::test]
+async fn the_web_component_serves_the_document() {
+    let variables = spin_variables("redis://127.0.0.1:1/7", &[]);
+    let config = HostConfig { api_wasm: wasm_path("funboost_api"), ticker_wasm: None, web_wasm: Some(wasm_path("funboost_web")), variables };
+    let host = Host::new(config).expect("Host::new");
+    let route = host.route("/funboost/openapi.json").expect("routed");
+    assert!(!route.is_api(), "/funboost/openapi.json goes to the web component");
+    let reply = host.request("GET", "/funboost/openapi.json", &[], Vec::new()).await.expect("request");
+    assert_eq!((reply.status, reply.header("content-type")), (200, Some("application/json")), "{}", reply.text());
+    let served: serde_json::Value = serde_json::from_slice(&reply.body).expect("JSON");
+    assert_eq!(served, funboost_edge::api::openapi::document());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

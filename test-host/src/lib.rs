@@ -82,8 +82,9 @@ use bindings::fermyon::spin::{key_value, variables};
 
 /// The route prefix of the HTTP component in spin.toml (`/funboost/...`).
 pub const ROUTE_PREFIX: &str = "/funboost";
-/// spin.toml's routes of the management page component (`web`): exact, and everything below.
-pub const WEB_ROUTES: [&str; 2] = ["/funboost/ui", "/funboost/ui/..."];
+/// spin.toml's routes of the web component (`web`): the management page, exact and everything
+/// below, and the OpenAPI document.
+pub const WEB_ROUTES: [&str; 3] = ["/funboost/ui", "/funboost/ui/...", "/funboost/openapi.json"];
 /// `spin-client-addr` of [`Host::request`] calls that do not pass their own.
 pub const DEFAULT_CLIENT_ADDR: &str = "127.0.0.1:50123";
 /// `Host` header (and authority of `spin-full-url`) of [`Host::request`] calls without one.

@@ -1,13 +1,16 @@
 //! funboost-edge management page: `GET /funboost/ui` serves one HTML page, one script and one
-//! stylesheet, embedded with `include_str!`, and nothing else (README: "Management page"). The
-//! page talks to the JSON API under `/funboost/` from the browser; this component links none
-//! of the core, so it stays small and needs no Redis, variables or key-value store.
+//! stylesheet, embedded with `include_str!` (README: "Management page"), and
+//! `GET /funboost/openapi.json` the API's OpenAPI document. The page talks to the JSON API
+//! under `/funboost/` from the browser; of the core this component links only
+//! `api::openapi::document()` (plain data), so it stays small and needs no Redis, variables or
+//! key-value store.
 //!
 //! [`respond`] is the whole component: a match on the full path (not `spin-path-info`, so one
 //! component can serve routes under several spin.toml routes). Natively only it is compiled,
 //! for its unit tests; the Spin export is the `spin` module, built for wasm32 only.
 
 use std::borrow::Cow;
+use std::sync::OnceLock;
 
 /// The page's Content-Security-Policy: its own script, style and API only; no inline script or
 /// style, no framing, no form posts, no `<base>`. Inline event handlers a value might smuggle
@@ -50,6 +53,12 @@ pub fn respond(method: &str, path: &str) -> Reply {
         }
         "/funboost/ui/app.js" => Reply::asset("text/javascript; charset=utf-8", APP_JS),
         "/funboost/ui/app.css" => Reply::asset("text/css; charset=utf-8", APP_CSS),
+        "/funboost/openapi.json" => {
+            let mut document = Reply::asset("application/json", openapi_json());
+            // Public and read-only: Swagger UI or Redoc served elsewhere may load it.
+            document.headers.push(("access-control-allow-origin", "*"));
+            document
+        }
         _ => return Reply::text(404, "not found\n"),
     };
     match method {
@@ -61,6 +70,12 @@ pub fn respond(method: &str, path: &str) -> Reply {
         }
     }
     reply
+}
+
+/// The API's OpenAPI document, serialized once per instance.
+fn openapi_json() -> &'static str {
+    static JSON: OnceLock<String> = OnceLock::new();
+    JSON.get_or_init(|| serde_json::to_string(&funboost_edge::api::openapi::document()).unwrap_or_default())
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -116,6 +131,15 @@ mod tests {
         assert_eq!((post.status, header(&post, "allow")), (405, Some("GET, HEAD")));
         let head = respond("HEAD", "/funboost/ui/app.css");
         assert_eq!((head.status, head.body.len()), (200, 0));
+    }
+
+    #[test]
+    fn the_openapi_document_is_served_as_json() {
+        let reply = respond("GET", "/funboost/openapi.json");
+        assert_eq!((reply.status, header(&reply, "content-type")), (200, Some("application/json")));
+        let served: serde_json::Value = serde_json::from_slice(&reply.body).expect("JSON");
+        assert_eq!(served, funboost_edge::api::openapi::document());
+        assert_eq!(respond("POST", "/funboost/openapi.json").status, 405);
     }
 
     #[test]

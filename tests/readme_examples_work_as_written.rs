@@ -271,11 +271,13 @@ fn spawn(name: &'static str, mut command: Command, log: PathBuf) -> Process {
     Process { child, log, name }
 }
 
-/// `funboost-test-host serve` with both components and spin.toml's variables pointed at `redis`;
+/// `funboost-test-host serve` with the three components and spin.toml's variables pointed at `redis`;
 /// returns the process and its `host:port` once it listens.
 fn serve(redis: &RedisServer, dir: &Path) -> (Process, String) {
     let mut command = Command::new(test_host_bin());
     command.arg("serve").arg("--api").arg(wasm_path("funboost_api")).arg("--ticker").arg(wasm_path("funboost_ticker"));
+    // The web component serves /funboost/openapi.json (and the management page), as under spin up.
+    command.arg("--web").arg(wasm_path("funboost_web"));
     command.args(["--listen", "127.0.0.1:0", "--tick-every-ms", "1000"]);
     for (name, value) in spin_variables(&redis.url(7), &[]) {
         command.arg("--var").arg(format!("{name}={value}"));

@@ -5,11 +5,16 @@
 //! `./scripts/bench` runs every benchmark (see BENCHMARKS.md). One section, e.g. the tick:
 //! `cargo bench --bench service --profile bench-host -- tick`. Sections: footprint, tick, fires,
 //! http, lateness. `--quick` shortens every run (a smoke test of the harness, not figures);
-//! `--no-peers` runs our side only (for profiling).
+//! `--no-peers` runs our side only (for profiling). The tick, fires, http and lateness sections
+//! also draw their figures, ours beside the peer's, into `benches/plots/<section>.svg`; a
+//! `--quick` or `--no-peers` run draws them into `$FUNBOOST_EDGE_CACHE/plots/` instead, so it
+//! never overwrites the committed plots.
 //! Needs the components built and, for the peers, the venv and wrk (`./scripts/bench` does both).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+// A directory module: cargo would take a benches/plot.rs for a bench target of its own.
+mod plot;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -23,6 +28,7 @@ use funboost_test_host::{Host, HostConfig};
 use serde_json::{json, Value};
 
 use common::{connect, member, register_queue, DUE_KEY, JOBS_KEY};
+use plot::{Axis, Bars, Line, Panel, OURS, PEER};
 
 const SECTIONS: [&str; 5] = ["footprint", "tick", "fires", "http", "lateness"];
 
@@ -82,6 +88,24 @@ impl Bench {
             .with_context(|| format!("cannot run {} {path}", self.python.display()))?;
         ensure!(output.status.success(), "{script} failed: {}", output.status);
         Ok(String::from_utf8_lossy(&output.stdout).lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
+    }
+
+    /// Writes a section's figure as `<name>.svg`: beside BENCHMARKS.md from a full run, into
+    /// the cache dir from a smoke or one-sided run (never over the committed plots).
+    fn plot(&self, name: &str, svg: &str) -> Result<()> {
+        let dir = if self.quick || !self.peers {
+            std::env::var_os("FUNBOOST_EDGE_CACHE")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/funboost-edge"))
+                .join("plots")
+        } else {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/plots")
+        };
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let path = dir.join(format!("{name}.svg"));
+        std::fs::write(&path, svg).with_context(|| format!("cannot write {}", path.display()))?;
+        println!("\nPlot: {}", path.display());
+        Ok(())
     }
 }
 
@@ -289,6 +313,8 @@ fn tick_against_job_count(bench: &Bench) -> Result<()> {
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut first_p50 = None;
     let mut stored = 0;
+    // Per size: (stored jobs, our p50 ms, our round trips, funboost's p50 ms, its round trips).
+    let mut rows = Vec::new();
     for &size in sizes {
         let far_future = unix_us() + 86_400_000_000;
         template.store(&mut conn, stored..size, far_future)?;
@@ -320,9 +346,27 @@ fn tick_against_job_count(bench: &Bench) -> Result<()> {
             median(&trips),
             peer_p50 / p50
         );
+        rows.push((size as f64, p50, median(&trips), peer_p50, peer_trips));
     }
     println!("\nRound trips: Redis commands plus connections the ticker opened (one per tick, as in Spin), counted by the test host; per batch of 500 jobs: the claim script, an HMGET, the commit script.");
-    Ok(())
+
+    let line = |label: &str, color, y: fn(&(f64, f64, f64, f64, f64)) -> f64| Line::new(label, color, rows.iter().map(|r| (r.0, y(r))).collect()).markers();
+    let panels = [
+        Panel::lines(
+            "Tick time, p50",
+            Axis::log("stored jobs"),
+            Axis::log("ms per tick"),
+            vec![line("funboost-edge ticker", OURS, |r| r.1), line("funboost 55 scheduler pass", PEER, |r| r.3)],
+        ),
+        Panel::lines(
+            "Redis round trips per tick",
+            Axis::log("stored jobs"),
+            Axis::log("round trips"),
+            vec![line("funboost-edge ticker", OURS, |r| r.2), line("funboost 55 scheduler pass", PEER, |r| r.4)],
+        ),
+    ];
+    let note = format!("{DUE_PER_TICK} due per tick, {repeats} ticks per size; lower is better");
+    bench.plot("tick", &plot::figure("Tick cost against the number of stored jobs", &note, 2, &panels))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -342,6 +386,7 @@ fn fires_per_second(bench: &Bench) -> Result<()> {
     println!("| due jobs | tickers at once | ticks | seconds | of which in Redis | fires/s | Redis round trips | funboost fires/s ({peer_due} due) | ratio | target |");
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     // One ticker, then two at once (replicas): they take random windows of the due jobs.
+    let mut rates: Vec<(usize, f64)> = Vec::new();
     for tickers in [1, 1, 1, 2, 2, 2] {
         template.store(&mut conn, 0..due, unix_us() - 2_000_000)?;
         let before = host.redis_counts();
@@ -378,8 +423,23 @@ fn fires_per_second(bench: &Bench) -> Result<()> {
             used.connections + used.commands,
             rate / peer_rate
         );
+        rates.push((tickers, rate));
     }
-    Ok(())
+
+    let median_of = |tickers: usize| median(&rates.iter().filter(|r| r.0 == tickers).map(|r| r.1).collect::<Vec<_>>());
+    let runs = rates.iter().filter(|r| r.0 == 1).count();
+    let panel = Panel::bars(
+        "Fires per second (higher is better)",
+        &["one ticker / scheduler", "two tickers at once (replicas)"],
+        Axis::linear("fires/s"),
+        vec![
+            Bars::new(&format!("funboost-edge, {due} due, median of {runs} runs"), OURS, vec![median_of(1), median_of(2)]),
+            Bars::new(&format!("funboost 55 scheduler pass, {peer_due} due"), PEER, vec![peer_rate, f64::NAN]),
+        ],
+    )
+    .reference(50_000.0, "target 50,000/s");
+    let note = "back-to-back ticks until none is due; every message checked (none lost, none twice)";
+    bench.plot("fires", &plot::figure("Fires per second", note, 1, &[panel]))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -489,6 +549,8 @@ fn http_api(bench: &Bench) -> Result<()> {
 
     println!("| route (wrk -t1 -c32, {seconds} s) | funboost-edge req/s | p50 | p99 | Redis round trips | funboost 55 req/s | p50 | p99 | ratio |");
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    // Per route, ours then funboost's, for the plot.
+    let mut runs: Vec<(WrkRun, WrkRun)> = Vec::new();
     for (route, script) in
         [("add_timing_job", "add_timing_job.lua"), ("get_timing_jobs (10 jobs)", "get_timing_jobs.lua"), ("pause/resume_timing_job", "pause_resume.lua")]
     {
@@ -513,6 +575,7 @@ fn http_api(bench: &Bench) -> Result<()> {
             peer.p99_ms,
             edge.rps / peer.rps
         );
+        runs.push((edge, peer));
     }
     // The floor: what the platform costs for the cheapest request that reaches Redis.
     let before = host.redis_counts();
@@ -527,7 +590,39 @@ fn http_api(bench: &Bench) -> Result<()> {
         (used.connections + used.commands) as f64 / floor.requests
     );
     server.abort();
-    Ok(())
+
+    let none = WrkRun { rps: f64::NAN, p50_ms: f64::NAN, p99_ms: f64::NAN, requests: 0.0, failures: 0.0 };
+    runs.push((floor, none));
+    let categories = ["add_timing_job", "get_timing_jobs (10 jobs)", "pause/resume", "health (our floor)"];
+    let side = |label: &str, color, light: bool, value: fn(&WrkRun) -> f64, ours: bool| {
+        let bars = Bars::new(label, color, runs.iter().map(|(edge, peer)| value(if ours { edge } else { peer })).collect());
+        if light {
+            bars.light()
+        } else {
+            bars
+        }
+    };
+    let panels = [
+        Panel::bars(
+            "Throughput (higher is better)",
+            &categories,
+            Axis::linear("requests/s"),
+            vec![side("funboost-edge (test host)", OURS, false, |r| r.rps, true), side("funboost 55 FastAPI router (uvicorn)", PEER, false, |r| r.rps, false)],
+        ),
+        Panel::bars(
+            "Latency (lower is better)",
+            &categories,
+            Axis::linear("ms"),
+            vec![
+                side("funboost-edge p50", OURS, false, |r| r.p50_ms, true),
+                side("funboost-edge p99", OURS, true, |r| r.p99_ms, true),
+                side("funboost 55 p50", PEER, false, |r| r.p50_ms, false),
+                side("funboost 55 p99", PEER, true, |r| r.p99_ms, false),
+            ],
+        ),
+    ];
+    let note = format!("the same wrk scripts on both, wrk -t1 -c32, {seconds} s per route; the same redis-server");
+    bench.plot("http", &plot::figure("HTTP API", &note, 2, &panels))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -569,7 +664,7 @@ fn http_api(bench: &Bench) -> Result<()> {
 // in its delay scheduler and runs it: run start minus the instant from `fire_id`.
 //
 // Plot: the CDFs of both sides' lateness, into the queue and at the consumer, per scenario, on
-// a log-ms axis, in benches/plots/lateness.svg (`--quick`: in the temp dir).
+// a log-ms axis, in benches/plots/lateness.svg (see `Bench::plot`).
 
 const LATE_QUEUE: &str = "lateness_q";
 const LATE_CONSUMER_QUEUE: &str = "lateness_consumer_q";
@@ -991,9 +1086,9 @@ fn lateness(bench: &Bench) -> Result<()> {
                 agreement.1 += a.fire_id_agrees.1;
             }
             p99s.push((percentile(&queue.lateness_ms, 0.99), percentile(&consumer.lateness_ms, 0.99)));
-            let who = if side == Side::Ours { "funboost-edge" } else { "funboost 55" };
-            curves.push((format!("{who}, into the queue"), queue.lateness_ms));
-            curves.push((format!("{who}, at the consumer"), consumer.lateness_ms));
+            let (who, color) = if side == Side::Ours { ("funboost-edge", OURS) } else { ("funboost 55", PEER) };
+            curves.push(Line::new(&format!("{who}, into the queue"), color, cdf(&queue.lateness_ms)));
+            curves.push(Line::new(&format!("{who}, at the consumer"), color, cdf(&consumer.lateness_ms)).dashed());
         }
         if let (Jobs::Interval(offsets), [(queue, consumer), rest @ ..]) = (jobs, p99s.as_slice()) {
             if offsets.len() == many {
@@ -1006,7 +1101,7 @@ fn lateness(bench: &Bench) -> Result<()> {
                 }
             }
         }
-        panels.push((name.clone(), curves));
+        panels.push(lateness_panel(name, curves));
     }
     println!("\nThe instant derived from the grid agreed with our messages' `fire_id` for {} of {} of our fires.", agreement.0, agreement.1);
     for t in &targets {
@@ -1045,17 +1140,12 @@ fn lateness(bench: &Bench) -> Result<()> {
         late.lateness_ms.last().copied().unwrap_or(f64::NAN),
         late.lateness_ms.first().copied().unwrap_or(f64::NAN),
     );
-    panels.push((format!("{few} jobs, HTTP tick once a minute, lookahead=60"), vec![("funboost-edge + eta, at the consumer".to_string(), late.lateness_ms)]));
-
-    let path = if bench.quick {
-        std::env::temp_dir().join("funboost-edge-lateness-quick.svg")
-    } else {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/plots/lateness.svg")
-    };
-    std::fs::create_dir_all(path.parent().context("plot path")?)?;
-    std::fs::write(&path, lateness_svg(&panels))?;
-    println!("\nPlot: {}", path.display());
-    Ok(())
+    panels.push(lateness_panel(
+        &format!("{few} jobs, HTTP tick once a minute, lookahead=60"),
+        vec![Line::new("funboost-edge + eta, at the consumer", OURS, cdf(&late.lateness_ms)).dashed()],
+    ));
+    let note = "CDF: x = ms after the scheduled instant (under 0.1 ms drawn at 0.1), y = fraction of fires; solid: into the queue, dashed: at the consumer";
+    bench.plot("lateness", &plot::figure("Fire lateness", note, 2, &panels))
 }
 
 /// `few` interval jobs every second, all to the consumer's queue, published by a once-a-minute
@@ -1099,69 +1189,24 @@ fn lookahead_at_consumer(bench: &Bench, minutes: u64, window_seconds: u64) -> Re
     Ok(arrivals)
 }
 
-/// A plot panel: its title and one (label, lateness in ms) curve per side.
-type Panel = (String, Vec<(String, Vec<f64>)>);
-
-/// CDFs of lateness (ms), one panel per scenario, on a log axis from 0.1 ms to 3 s; values
-/// below 0.1 ms are drawn at 0.1 ms.
-fn lateness_svg(panels: &[Panel]) -> String {
-    const W: f64 = 460.0;
-    const H: f64 = 300.0;
-    const LEFT: f64 = 50.0;
-    const TOP: f64 = 40.0;
-    const PW: f64 = 380.0;
-    const PH: f64 = 190.0;
-    let (lo, hi) = (0.1f64.log10(), 3000f64.log10());
-    let x_of = |ms: f64| LEFT + (ms.clamp(0.1, 3000.0).log10() - lo) / (hi - lo) * PW;
-    let style = |label: &str| {
-        let color = if label.starts_with("funboost 55") { "#d95f02" } else { "#1b65b0" };
-        let dash = if label.contains("consumer") { " stroke-dasharray=\"6 3\"" } else { "" };
-        format!("stroke=\"{color}\" stroke-width=\"2\" fill=\"none\"{dash}")
-    };
-    let columns = 2;
-    let rows = panels.len().div_ceil(columns);
-    let mut svg = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
-        W * columns as f64,
-        H * rows as f64 + 20.0
-    );
-    svg += "<text x=\"10\" y=\"16\" font-size=\"13\">Fire lateness, CDF (x: ms after the scheduled instant, log scale; y: fraction of fires)</text>\n";
-    for (i, (title, curves)) in panels.iter().enumerate() {
-        let (ox, oy) = ((i % columns) as f64 * W, (i / columns) as f64 * H + 20.0);
-        svg += &format!("<g transform=\"translate({ox},{oy})\">\n<text x=\"{LEFT}\" y=\"{}\" font-weight=\"bold\">{}</text>\n", TOP - 14.0, xml_escape(title));
-        svg += &format!("<rect x=\"{LEFT}\" y=\"{TOP}\" width=\"{PW}\" height=\"{PH}\" fill=\"none\" stroke=\"#888\"/>\n");
-        for ms in [0.1, 1.0, 10.0, 100.0, 1000.0] {
-            let x = x_of(ms);
-            svg += &format!("<line x1=\"{x:.1}\" y1=\"{TOP}\" x2=\"{x:.1}\" y2=\"{}\" stroke=\"#ddd\"/>\n", TOP + PH);
-            svg += &format!("<text x=\"{x:.1}\" y=\"{}\" text-anchor=\"middle\">{ms}</text>\n", TOP + PH + 14.0);
-        }
-        for q in [0.0, 0.5, 0.9, 0.99, 1.0] {
-            let y = TOP + PH * (1.0 - q);
-            svg += &format!("<line x1=\"{LEFT}\" y1=\"{y:.1}\" x2=\"{}\" y2=\"{y:.1}\" stroke=\"#eee\"/>\n", LEFT + PW);
-            svg += &format!("<text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{q}</text>\n", LEFT - 4.0, y + 4.0);
-        }
-        for (k, (label, values)) in curves.iter().enumerate() {
-            if values.is_empty() {
-                continue;
-            }
-            let n = values.len();
-            let step = (n / 600).max(1);
-            let mut points = vec![format!("{:.1},{:.1}", x_of(values[0]), TOP + PH)];
-            for j in (0..n).step_by(step).chain([n - 1]) {
-                let y = TOP + PH * (1.0 - (j + 1) as f64 / n as f64);
-                points.push(format!("{:.1},{:.1}", x_of(values[j]), y));
-            }
-            svg += &format!("<polyline {} points=\"{}\"/>\n", style(label), points.join(" "));
-            let ly = TOP + PH + 30.0 + 13.0 * (k / 2) as f64;
-            let lx = LEFT + (k % 2) as f64 * 195.0;
-            svg += &format!("<line x1=\"{lx}\" y1=\"{:.1}\" x2=\"{}\" y2=\"{:.1}\" {}/>\n", ly - 4.0, lx + 20.0, ly - 4.0, style(label));
-            svg += &format!("<text x=\"{}\" y=\"{ly:.1}\">{}</text>\n", lx + 24.0, xml_escape(label));
-        }
-        svg += "</g>\n";
-    }
-    svg + "</svg>\n"
+/// A lateness CDF panel: log ms from 0.1 ms to 3 s.
+fn lateness_panel(title: &str, curves: Vec<Line>) -> Panel {
+    Panel::lines(
+        title,
+        Axis::log("ms late").range(0.1, 3000.0),
+        Axis::linear("fraction of fires").range(0.0, 1.0).ticks(&[0.0, 0.25, 0.5, 0.75, 0.9, 1.0]),
+        curves,
+    )
 }
 
-fn xml_escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+/// The empirical CDF of sorted `values` as a step line, at most ~600 points.
+fn cdf(values: &[f64]) -> Vec<(f64, f64)> {
+    let Some(&first) = values.first() else {
+        return Vec::new();
+    };
+    let n = values.len();
+    let step = (n / 600).max(1);
+    let mut points = vec![(first, 0.0)];
+    points.extend((0..n).step_by(step).chain([n - 1]).map(|j| (values[j], (j + 1) as f64 / n as f64)));
+    points
 }

@@ -32,16 +32,6 @@ use serde_json::{json, Value};
 
 const TOKEN: &str = "import-test-token-0123456789";
 
-fn python() -> PathBuf {
-    let path = std::env::var_os("FUNBOOST_EDGE_PYTHON")
-        .filter(|p| !p.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/funboost-edge/venv/bin/python")))
-        .expect("set FUNBOOST_EDGE_PYTHON (scripts/test does)");
-    assert!(path.is_file(), "no Python at {} (run ./scripts/test once to create the venv, or set FUNBOOST_EDGE_PYTHON)", path.display());
-    path
-}
-
 fn repo(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
 }

@@ -22,11 +22,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
-use std::sync::{Arc, Mutex};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -42,78 +39,6 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 /// How long one driver step may take (Chromium's start included).
 const STEP_TIMEOUT: Duration = Duration::from_secs(120);
-
-fn python() -> PathBuf {
-    let path = std::env::var_os("FUNBOOST_EDGE_PYTHON")
-        .filter(|p| !p.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/funboost-edge/venv/bin/python")))
-        .expect("set FUNBOOST_EDGE_PYTHON (scripts/test does)");
-    assert!(path.is_file(), "no Python at {} (run `source scripts/prepare` once, or set FUNBOOST_EDGE_PYTHON)", path.display());
-    path
-}
-
-/// A child process killed on drop, its stdout lines on a channel and its stderr kept.
-struct Proc {
-    name: &'static str,
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: Receiver<String>,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Proc {
-    fn spawn(name: &'static str, command: &mut Command) -> Proc {
-        let mut child =
-            command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
-        let stdin = child.stdin.take();
-        let (sender, lines) = mpsc::channel();
-        let stdout = child.stdout.take().expect("stdout");
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if sender.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let (pipe, kept) = (child.stderr.take().expect("stderr"), Arc::clone(&stderr));
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                let mut kept = kept.lock().unwrap_or_else(|p| p.into_inner());
-                kept.push_str(&line);
-                kept.push('\n');
-            }
-        });
-        Proc { name, child, stdin, lines, stderr }
-    }
-
-    fn line(&mut self, timeout: Duration) -> String {
-        let line = tokio::task::block_in_place(|| self.lines.recv_timeout(timeout));
-        line.unwrap_or_else(|e| {
-            let status = self.child.try_wait().ok().flatten();
-            panic!("{}: no output line ({e}); exit status {status:?}; stderr:\n{}", self.name, self.stderr_tail())
-        })
-    }
-
-    fn send(&mut self, line: &str) {
-        let stdin = self.stdin.as_mut().expect("stdin");
-        writeln!(stdin, "{line}").and_then(|()| stdin.flush()).unwrap_or_else(|e| panic!("{}: cannot write to stdin: {e}", self.name));
-    }
-
-    fn stderr_tail(&self) -> String {
-        let text = self.stderr.lock().unwrap_or_else(|p| p.into_inner());
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(40)..].join("\n")
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// The API, in-process against the same Redis, with the token.
 struct Api {

@@ -23,16 +23,6 @@ use funboost_test_host::{Host, HostConfig};
 
 const TOKEN: &str = "openapi-test-token-0123456789";
 
-fn python() -> PathBuf {
-    let path = std::env::var_os("FUNBOOST_EDGE_PYTHON")
-        .filter(|p| !p.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/funboost-edge/venv/bin/python")))
-        .expect("set FUNBOOST_EDGE_PYTHON (scripts/test does)");
-    assert!(path.is_file(), "no Python at {} (run `source scripts/prepare` once to create the venv, or set FUNBOOST_EDGE_PYTHON)", path.display());
-    path
-}
-
 /// The document in a fresh directory of its own under the temp directory.
 fn document_file(test: &str) -> (PathBuf, PathBuf) {
     let dir = std::env::temp_dir().join(format!("funboost-edge-openapi-{test}-{}", std::process::id()));

@@ -114,7 +114,13 @@ impl Bench {
 fn service_host(redis: &RedisServer, queues: &[String]) -> Result<Host> {
     let mut variables = common::variables(redis);
     variables.insert("max_jobs_per_queue".into(), "10000000".into());
-    let host = Host::new(HostConfig { api_wasm: wasm_path("funboost_api"), ticker_wasm: Some(wasm_path("funboost_ticker")), web_wasm: None, variables })?;
+    let host = Host::new(HostConfig {
+        api_wasm: wasm_path("funboost_api"),
+        ticker_wasm: Some(wasm_path("funboost_ticker")),
+        web_wasm: None,
+        http_tick_wasm: Some(wasm_path("funboost_http_tick")),
+        variables,
+    })?;
     let mut conn = connect(redis);
     for queue in queues {
         register_queue(&mut conn, queue, &["x", "y"], &["x"]);

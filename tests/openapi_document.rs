@@ -52,7 +52,13 @@ fn the_document_is_valid_openapi_3_1() {
 #[tokio::test]
 async fn the_web_component_serves_the_document() {
     let variables = spin_variables("redis://127.0.0.1:1/7", &[]);
-    let config = HostConfig { api_wasm: wasm_path("funboost_api"), ticker_wasm: None, web_wasm: Some(wasm_path("funboost_web")), variables };
+    let config = HostConfig {
+        api_wasm: wasm_path("funboost_api"),
+        ticker_wasm: None,
+        web_wasm: Some(wasm_path("funboost_web")),
+        http_tick_wasm: Some(wasm_path("funboost_http_tick")),
+        variables,
+    };
     let host = Host::new(config).expect("Host::new");
     let route = host.route("/funboost/openapi.json").expect("routed");
     assert!(!route.is_api(), "/funboost/openapi.json goes to the web component");
@@ -68,7 +74,14 @@ async fn schemathesis_finds_every_answer_as_documented() {
     // The queue of the document's examples, as a funboost consumer of `add(x, y)` registers it.
     register_queue(&mut connect(&redis), "test_queue", &["x", "y"], &["x"]);
     let variables = spin_variables(&redis.url(7), &[("redis_host", &redis.host()), ("api_token", TOKEN), ("metrics_token", TOKEN)]);
-    let host = Host::new(HostConfig { api_wasm: wasm_path("funboost_api"), ticker_wasm: None, web_wasm: None, variables }).expect("Host::new");
+    let host = Host::new(HostConfig {
+        api_wasm: wasm_path("funboost_api"),
+        ticker_wasm: None,
+        web_wasm: None,
+        http_tick_wasm: Some(wasm_path("funboost_http_tick")),
+        variables,
+    })
+    .expect("Host::new");
     let (addr, server) = host.serve("127.0.0.1:0".parse().expect("address")).await.expect("serve");
     let (dir, path) = document_file("schemathesis");
 

@@ -277,7 +277,7 @@ fn serve(redis: &RedisServer, dir: &Path) -> (Process, String) {
     let mut command = Command::new(test_host_bin());
     command.arg("serve").arg("--api").arg(wasm_path("funboost_api")).arg("--ticker").arg(wasm_path("funboost_ticker"));
     // The web component serves /funboost/openapi.json (and the management page), as under spin up.
-    command.arg("--web").arg(wasm_path("funboost_web"));
+    command.arg("--web").arg(wasm_path("funboost_web")).arg("--http-tick").arg(wasm_path("funboost_http_tick"));
     command.args(["--listen", "127.0.0.1:0", "--tick-every-ms", "1000"]);
     for (name, value) in spin_variables(&redis.url(7), &[]) {
         command.arg("--var").arg(format!("{name}={value}"));

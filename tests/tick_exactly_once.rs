@@ -98,13 +98,24 @@ fn every_scheduled_fire_is_published_exactly_once_under_chaos() {
     // snapshotted with their compiled copies, so a concurrent rebuild of the .wasm cannot give
     // the ticker processes another build halfway through.
     let variables = spin_variables(&redis.url(), &[]);
-    let shared =
-        HostConfig { api_wasm: wasm_path("funboost_api"), ticker_wasm: Some(wasm_path("funboost_ticker")), web_wasm: None, variables: variables.clone() };
+    let shared = HostConfig {
+        api_wasm: wasm_path("funboost_api"),
+        ticker_wasm: Some(wasm_path("funboost_ticker")),
+        web_wasm: None,
+        http_tick_wasm: None,
+        variables: variables.clone(),
+    };
     let compile_started = Instant::now();
     drop(Host::new(shared.clone()).expect("Host::new"));
     let wasm = snapshot_components(&shared, &dir.0.join("wasm"));
-    let host =
-        Host::new(HostConfig { api_wasm: wasm.0.clone(), ticker_wasm: Some(wasm.1.clone()), web_wasm: None, variables: variables.clone() }).expect("Host::new");
+    let host = Host::new(HostConfig {
+        api_wasm: wasm.0.clone(),
+        ticker_wasm: Some(wasm.1.clone()),
+        web_wasm: None,
+        http_tick_wasm: None,
+        variables: variables.clone(),
+    })
+    .expect("Host::new");
     eprintln!("components ready in {:?}", compile_started.elapsed());
 
     // The racing tickers. The first one starts alone: if this host binary's engine cannot use

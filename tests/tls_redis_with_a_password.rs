@@ -225,6 +225,7 @@ async fn a_wrong_password_plain_redis_or_an_untrusted_ca_fail_cleanly() {
             api_wasm: wasm_path("funboost_api"),
             ticker_wasm: Some(wasm_path("funboost_ticker")),
             web_wasm: None,
+            http_tick_wasm: Some(wasm_path("funboost_http_tick")),
             variables: spin_variables(&url, &[]),
         })
         .expect("Host::new");
@@ -252,9 +253,14 @@ async fn a_wrong_password_plain_redis_or_an_untrusted_ca_fail_cleanly() {
     }
 
     // `with_redis_ca` refuses what is not a PEM certificate.
-    let not_pem =
-        Host::new(HostConfig { api_wasm: wasm_path("funboost_api"), ticker_wasm: None, web_wasm: None, variables: spin_variables(&redis.url(DB), &[]) })
-            .expect("Host::new")
-            .with_redis_ca(b"not a certificate");
+    let not_pem = Host::new(HostConfig {
+        api_wasm: wasm_path("funboost_api"),
+        ticker_wasm: None,
+        web_wasm: None,
+        http_tick_wasm: Some(wasm_path("funboost_http_tick")),
+        variables: spin_variables(&redis.url(DB), &[]),
+    })
+    .expect("Host::new")
+    .with_redis_ca(b"not a certificate");
     assert!(not_pem.is_err(), "a CA without a certificate is refused");
 }

@@ -14,6 +14,7 @@
 //!     api_wasm: test_support::wasm_path("funboost_api"),
 //!     ticker_wasm: Some(test_support::wasm_path("funboost_ticker")),
 //!     web_wasm: Some(test_support::wasm_path("funboost_web")),
+//!     http_tick_wasm: Some(test_support::wasm_path("funboost_http_tick")),
 //!     variables: [("redis_url".to_string(), redis.url(7))].into(),
 //! })?;
 //! let response = host.request("GET", "/funboost/health", &[], vec![]).await?;
@@ -85,6 +86,8 @@ pub const ROUTE_PREFIX: &str = "/funboost";
 /// spin.toml's routes of the web component (`web`): the management page, exact and everything
 /// below, and the OpenAPI document.
 pub const WEB_ROUTES: [&str; 3] = ["/funboost/ui", "/funboost/ui/...", "/funboost/openapi.json"];
+/// spin.toml's route of the HTTP tick component (`http-tick`).
+pub const HTTP_TICK_ROUTE: &str = "/funboost/tick";
 /// `spin-client-addr` of [`Host::request`] calls that do not pass their own.
 pub const DEFAULT_CLIENT_ADDR: &str = "127.0.0.1:50123";
 /// `Host` header (and authority of `spin-full-url`) of [`Host::request`] calls without one.
@@ -100,6 +103,9 @@ pub struct HostConfig {
     /// The management page component (`funboost_web.wasm`), served on [`WEB_ROUTES`]; without
     /// it those paths go to the API component like the rest of `/funboost/...`.
     pub web_wasm: Option<PathBuf>,
+    /// The HTTP tick component (`funboost_http_tick.wasm`), served on [`HTTP_TICK_ROUTE`];
+    /// without it the API component answers that path with a 404 naming the component.
+    pub http_tick_wasm: Option<PathBuf>,
     /// Spin variables (lower_snake_case names) seen by both components; a name not in the map
     /// is `Undefined`, as for a variable the component's manifest section does not map.
     pub variables: HashMap<String, String>,
@@ -146,6 +152,7 @@ pub(crate) struct CrashInjection {
 struct Inner {
     api: ProxyPre<State>,
     web: Option<ProxyPre<State>>,
+    http_tick: Option<ProxyPre<State>>,
     ticker: Option<Ticker>,
     shared: Arc<Shared>,
 }
@@ -194,6 +201,7 @@ impl Host {
 
         let api = http_component(&engine, &linker, &config.api_wasm)?;
         let web = config.web_wasm.as_deref().map(|path| http_component(&engine, &linker, path)).transpose()?;
+        let http_tick = config.http_tick_wasm.as_deref().map(|path| http_component(&engine, &linker, path)).transpose()?;
 
         let ticker = match &config.ticker_wasm {
             None => None,
@@ -220,7 +228,7 @@ impl Host {
         };
 
         let shared = Arc::new(Shared { variables: config.variables, kv: Mutex::new(BTreeMap::new()), redis_counts: SharedRedisCounts::default() });
-        Ok(Host { inner: Arc::new(Inner { api, web, ticker, shared }), clock_skew_ms: 0, crash: None, redis_ca: None })
+        Ok(Host { inner: Arc::new(Inner { api, web, http_tick, ticker, shared }), clock_skew_ms: 0, crash: None, redis_ca: None })
     }
 
     /// This host with the guests' wall clock (`wasi:clocks/wall-clock`) moved by `skew_ms`
@@ -487,11 +495,13 @@ impl Host {
     /// The route of spin.toml that serves `path`, as Spin's HTTP trigger picks it: an exact
     /// route (`/funboost/ui`) matches only its own path; a wildcard (`/funboost/...`) matches its
     /// prefix and everything below it; an exact match wins, then the longest wildcard. The
-    /// routes are the API's `/funboost/...` and, with a web component, [`WEB_ROUTES`].
+    /// routes are the API's `/funboost/...` and, with a web component, [`WEB_ROUTES`], with an
+    /// HTTP tick component, [`HTTP_TICK_ROUTE`].
     pub fn route(&self, path: &str) -> Option<MatchedRoute<'_>> {
         let api_route: (&'static str, &ProxyPre<State>) = ("/funboost/...", &self.inner.api);
         let web_routes = self.inner.web.iter().flat_map(|web| WEB_ROUTES.map(|route| (route, web)));
-        let routes: Vec<(&'static str, &ProxyPre<State>)> = std::iter::once(api_route).chain(web_routes).collect();
+        let http_tick_route = self.inner.http_tick.iter().map(|http_tick| (HTTP_TICK_ROUTE, http_tick));
+        let routes: Vec<(&'static str, &ProxyPre<State>)> = std::iter::once(api_route).chain(web_routes).chain(http_tick_route).collect();
         if let Some(&(route, component)) = routes.iter().find(|(route, _)| !route.ends_with("/...") && *route == path) {
             return Some(MatchedRoute { route, path_info: String::new(), component });
         }

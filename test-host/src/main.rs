@@ -2,13 +2,15 @@
 //!
 //! ```text
 //! funboost-test-host serve --api <funboost_api.wasm> [--ticker <funboost_ticker.wasm>]
-//!     [--web <funboost_web.wasm>] [--listen 127.0.0.1:3000] [--var name=value ...]
+//!     [--web <funboost_web.wasm>] [--http-tick <funboost_http_tick.wasm>]
+//!     [--listen 127.0.0.1:3000] [--var name=value ...]
 //!     [--tick-every-ms N] [--clock-skew-ms N]
 //!     [--crash-chance P [--crash-only-on TEXT]] [--redis-ca <ca.pem>]
 //! ```
 //!
 //! Serves the HTTP component under `/funboost/...` (and, with `--web`, the management page
-//! component on `/funboost/ui` and `/funboost/ui/...`, the routes spin.toml gives it) and,
+//! component on `/funboost/ui` and `/funboost/ui/...`, with `--http-tick`, the HTTP tick
+//! component on `/funboost/tick`: the routes spin.toml gives them) and,
 //! with `--ticker` and `--tick-every-ms`, calls the cron export every N ms as the trigger-cron
 //! plugin does with `* * * * * *` and N = 1000: on the wall clock's multiples of N, each call
 //! in a fresh instance, started whether or not the previous one has returned (see `Host::tick_every`). `--clock-skew-ms` (may be negative) moves the guests' wall clock and the cron
@@ -27,7 +29,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use funboost_test_host::{Host, HostConfig};
 
-const USAGE: &str = "usage: funboost-test-host serve --api <wasm> [--ticker <wasm>] [--web <wasm>] [--listen 127.0.0.1:3000] [--var name=value ...] [--tick-every-ms N] [--clock-skew-ms N] [--crash-chance P [--crash-only-on TEXT]] [--redis-ca <ca.pem>]";
+const USAGE: &str = "usage: funboost-test-host serve --api <wasm> [--ticker <wasm>] [--web <wasm>] [--http-tick <wasm>] [--listen 127.0.0.1:3000] [--var name=value ...] [--tick-every-ms N] [--clock-skew-ms N] [--crash-chance P [--crash-only-on TEXT]] [--redis-ca <ca.pem>]";
 
 #[tokio::main]
 async fn main() {
@@ -50,6 +52,7 @@ async fn run() -> Result<()> {
     let mut api = None;
     let mut ticker = None;
     let mut web = None;
+    let mut http_tick = None;
     let mut listen: SocketAddr = "127.0.0.1:3000".parse()?;
     let mut variables = HashMap::new();
     let mut tick_every_ms = None;
@@ -63,6 +66,7 @@ async fn run() -> Result<()> {
             "--api" => api = Some(PathBuf::from(value()?)),
             "--ticker" => ticker = Some(PathBuf::from(value()?)),
             "--web" => web = Some(PathBuf::from(value()?)),
+            "--http-tick" => http_tick = Some(PathBuf::from(value()?)),
             "--listen" => listen = value()?.parse().context("--listen needs host:port")?,
             "--var" => {
                 let pair = value()?;
@@ -93,7 +97,7 @@ async fn run() -> Result<()> {
         bail!("--tick-every-ms needs --ticker");
     }
 
-    let mut host = Host::new(HostConfig { api_wasm: api, ticker_wasm: ticker, web_wasm: web, variables })?
+    let mut host = Host::new(HostConfig { api_wasm: api, ticker_wasm: ticker, web_wasm: web, http_tick_wasm: http_tick, variables })?
         .with_clock_skew(clock_skew_ms)
         .with_crash_chance(crash_chance, crash_only_on.as_deref());
     if let Some(path) = redis_ca {

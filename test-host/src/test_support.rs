@@ -225,7 +225,7 @@ fn free_port() -> Result<u16> {
 
 /// The build command the components need (printed when a .wasm is missing).
 pub const BUILD_COMPONENTS: &str =
-    "cargo build --target wasm32-wasip2 --profile wasm -p funboost-api -p funboost-web && cargo build --target wasm32-wasip2 --profile wasm -p funboost-ticker --config profile.wasm.opt-level=3";
+    "cargo build --target wasm32-wasip2 --profile wasm -p funboost-api -p funboost-http-tick -p funboost-web && cargo build --target wasm32-wasip2 --profile wasm -p funboost-ticker --config profile.wasm.opt-level=3";
 
 /// The directory holding the .wasm files (profile `wasm`): `$FUNBOOST_EDGE_WASM_DIR`, else
 /// `$CARGO_TARGET_DIR/wasm32-wasip2/wasm`, else `<workspace>/target/wasm32-wasip2/wasm`.

@@ -25,7 +25,14 @@ pub fn variables(redis: &RedisServer) -> HashMap<String, String> {
 
 /// A host running the real API component with `variables`.
 pub fn host_with(variables: HashMap<String, String>) -> Host {
-    Host::new(HostConfig { api_wasm: wasm_path("funboost_api"), ticker_wasm: None, web_wasm: None, variables }).expect("Host::new")
+    Host::new(HostConfig {
+        api_wasm: wasm_path("funboost_api"),
+        ticker_wasm: None,
+        web_wasm: None,
+        http_tick_wasm: Some(wasm_path("funboost_http_tick")),
+        variables,
+    })
+    .expect("Host::new")
 }
 
 /// The `funboost-test-host` binary (the stand-in for `spin up`): `$FUNBOOST_EDGE_TEST_HOST_BIN`,

@@ -67,6 +67,7 @@ impl Env {
             api_wasm: wasm_path("funboost_api"),
             ticker_wasm: Some(wasm_path("funboost_ticker")),
             web_wasm: None,
+            http_tick_wasm: Some(wasm_path("funboost_http_tick")),
             variables: variables(&redis, overrides),
         })
         .expect("Host::new");

@@ -1,10 +1,13 @@
 //! Spin glue shared by the funboost-edge components: the core's host traits over Spin's
-//! outbound Redis and key-value store, the configuration from Spin variables, and the clock.
-//! Nothing here knows about routes or ticks; the components stay a few lines each.
+//! outbound Redis and key-value store, the configuration from Spin variables, the clock, and
+//! the HTTP request and response conversions. Nothing here knows about routes or ticks; the
+//! components stay a few lines each.
 //!
 //! The Spin parts exist only on wasm32 (spin-sdk is a wasm32-only dependency), so a native
 //! `cargo build --workspace` never compiles spin-sdk; the pure helpers are tested natively.
 
+#[cfg(target_arch = "wasm32")]
+pub mod http;
 #[cfg(target_arch = "wasm32")]
 mod spin;
 #[cfg(target_arch = "wasm32")]

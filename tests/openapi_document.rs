@@ -94,7 +94,10 @@ async fn schemathesis_finds_every_answer_as_documented() {
         .args(["--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance"])
         .args(["--exclude-path", "/tick"])
         .args(["--phases", "examples,coverage,fuzzing,stateful"])
-        .args(["--max-examples", "40", "--seed", "20251203", "--workers", "2", "--request-timeout", "20"])
+        // One worker: with two, hypothesis describing its filters from two threads at once now and
+        // then trips CPython 3.11's "AST constructor recursion depth mismatch" (a crash in the
+        // tool, not a finding).
+        .args(["--max-examples", "40", "--seed", "20251203", "--workers", "1", "--request-timeout", "20"])
         .args(["--suppress-health-check", "all", "--continue-on-failure"])
         .current_dir(&dir);
     let output = tokio::task::spawn_blocking(move || command.output()).await.expect("join").expect("run schemathesis");

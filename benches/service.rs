@@ -242,7 +242,7 @@ fn f64s(value: &Value) -> Vec<f64> {
 fn footprint(bench: &Bench) -> Result<()> {
     println!("| component | .wasm size | target |");
     println!("|---|---:|---:|");
-    for name in ["funboost_api", "funboost_ticker", "funboost_web"] {
+    for name in ["funboost_api", "funboost_http_tick", "funboost_ticker", "funboost_web"] {
         let size = std::fs::metadata(wasm_path(name))?.len();
         println!("| {name}.wasm | {:.2} MB ({size} bytes) | ≤ 1.5 MB |", size as f64 / 1e6);
     }

@@ -3,13 +3,14 @@
 //! - `openapi-spec-validator` accepts it;
 //! - the web component serves exactly it on `/funboost/openapi.json`, routed as spin.toml does;
 //! - schemathesis, driven by the document alone, sends generated requests (examples, boundary
-//!   values, valid and invalid data; fixed seed, bounded) to every route but `/tick` of the real
-//!   API `.wasm`, served over TCP by the test host in front of a throwaway redis-server with one
-//!   registered queue, and finds no 5xx, and every status, content type, header and body as
-//!   documented. `/tick` is left out: a `lookahead` makes a tick wait for fire instants.
+//!   values, valid and invalid data; fixed seed, bounded) to every route of the real API and
+//!   HTTP tick `.wasm`, served over TCP by the test host (routed as spin.toml does) in front of a
+//!   throwaway redis-server with one registered queue, and finds no 5xx, and every status,
+//!   content type, header and body as documented.
 //!
-//! Needs the API and web `.wasm` built (`cargo build --target wasm32-wasip2 --profile wasm -p
-//! funboost-api -p funboost-web`) and `openapi-spec-validator` and `schemathesis` in the test venv
+//! Needs the API, HTTP tick and web `.wasm` built (`cargo build --target wasm32-wasip2 --profile
+//! wasm -p funboost-api -p funboost-http-tick -p funboost-web`) and `openapi-spec-validator` and
+//! `schemathesis` in the test venv
 //! (tests/python/requirements.txt; `scripts/prepare` installs them).
 
 mod common;
@@ -92,7 +93,6 @@ async fn schemathesis_finds_every_answer_as_documented() {
         .args(["--url", &format!("http://{addr}/funboost")])
         .args(["--header", &format!("Authorization: Bearer {TOKEN}")])
         .args(["--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance"])
-        .args(["--exclude-path", "/tick"])
         .args(["--phases", "examples,coverage,fuzzing,stateful"])
         // One worker: with two, hypothesis describing its filters from two threads at once now and
         // then trips CPython 3.11's "AST constructor recursion depth mismatch" (a crash in the

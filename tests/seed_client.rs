@@ -12,13 +12,9 @@ use common::*;
 use funboost_test_host::test_support::RedisServer;
 use serde_json::json;
 
-fn python() -> PathBuf {
-    let python = std::env::var_os("FUNBOOST_EDGE_PYTHON")
-        .filter(|p| !p.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/funboost-edge/venv/bin/python")))
-        .expect("set FUNBOOST_EDGE_PYTHON (scripts/test does)");
-    assert!(python.is_file(), "no Python at {} (run ./scripts/test once to create the venv, or set FUNBOOST_EDGE_PYTHON)", python.display());
+/// The test venv's Python, which must have `requests` (the seed client's only dependency).
+fn python_with_requests() -> PathBuf {
+    let python = python();
     let check = Command::new(&python).args(["-c", "import requests"]).output().expect("run python");
     assert!(
         check.status.success(),
@@ -31,7 +27,7 @@ fn python() -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_seeds_python_client_example_runs_against_the_component() {
-    let python = python();
+    let python = python_with_requests();
     let redis = RedisServer::start().expect("redis-server");
     let mut conn = connect(&redis);
     // As test_queue's funboost consumer registers it: def consume(x, y).

@@ -117,9 +117,9 @@ fn service_host(redis: &RedisServer, queues: &[String]) -> Result<Host> {
     let host = Host::new(HostConfig {
         api_wasm: wasm_path("funboost_api"),
         ticker_wasm: Some(wasm_path("funboost_ticker")),
-        web_wasm: None,
         http_tick_wasm: Some(wasm_path("funboost_http_tick")),
         variables,
+        ..HostConfig::default()
     })?;
     let mut conn = connect(redis);
     for queue in queues {

@@ -158,14 +158,9 @@ async fn funboosts_timing_job_page_manages_funboost_edge_jobs() {
     register_queue(&mut conn, QUEUE, &["x", "y"], &["x"]);
     register_queue(&mut conn, OTHER, &["x", "y"], &["x"]);
     let variables = spin_variables(&redis.url(7), &[("redis_host", &redis.host()), ("api_token", TOKEN)]);
-    let host = Host::new(HostConfig {
-        api_wasm: wasm_path("funboost_api"),
-        ticker_wasm: Some(wasm_path("funboost_ticker")),
-        web_wasm: None,
-        http_tick_wasm: None,
-        variables,
-    })
-    .expect("Host::new");
+    let host =
+        Host::new(HostConfig { api_wasm: wasm_path("funboost_api"), ticker_wasm: Some(wasm_path("funboost_ticker")), variables, ..HostConfig::default() })
+            .expect("Host::new");
     let (addr, server) = host.serve("127.0.0.1:0".parse().unwrap()).await.expect("serve");
     let ticker = tokio::spawn(host.clone().tick_every(Duration::from_secs(1)));
     let api = Api { host: &host };

@@ -135,10 +135,8 @@ async fn the_management_page_manages_jobs_in_a_browser() {
     let mut app = Proc::spawn("funboost-test-host", &mut command);
     let listening = app.line(Duration::from_secs(60));
     let base = listening.strip_prefix("listening on ").unwrap_or_else(|| panic!("the test host printed {listening:?}")).to_string();
-    let api = Api {
-        host: Host::new(HostConfig { api_wasm: wasm_path("funboost_api"), ticker_wasm: None, web_wasm: None, http_tick_wasm: None, variables })
-            .expect("Host::new"),
-    };
+    let api =
+        Api { host: Host::new(HostConfig { api_wasm: wasm_path("funboost_api"), ticker_wasm: None, variables, ..HostConfig::default() }).expect("Host::new") };
 
     // Jobs before the page opens: one per queue, one paused, one whose id is HTML.
     for body in [

@@ -78,9 +78,9 @@ async fn schemathesis_finds_every_answer_as_documented() {
     let host = Host::new(HostConfig {
         api_wasm: wasm_path("funboost_api"),
         ticker_wasm: None,
-        web_wasm: None,
         http_tick_wasm: Some(wasm_path("funboost_http_tick")),
         variables,
+        ..HostConfig::default()
     })
     .expect("Host::new");
     let (addr, server) = host.serve("127.0.0.1:0".parse().expect("address")).await.expect("serve");

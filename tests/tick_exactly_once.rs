@@ -101,21 +101,14 @@ fn every_scheduled_fire_is_published_exactly_once_under_chaos() {
     let shared = HostConfig {
         api_wasm: wasm_path("funboost_api"),
         ticker_wasm: Some(wasm_path("funboost_ticker")),
-        web_wasm: None,
-        http_tick_wasm: None,
         variables: variables.clone(),
+        ..HostConfig::default()
     };
     let compile_started = Instant::now();
     drop(Host::new(shared.clone()).expect("Host::new"));
     let wasm = snapshot_components(&shared, &dir.0.join("wasm"));
-    let host = Host::new(HostConfig {
-        api_wasm: wasm.0.clone(),
-        ticker_wasm: Some(wasm.1.clone()),
-        web_wasm: None,
-        http_tick_wasm: None,
-        variables: variables.clone(),
-    })
-    .expect("Host::new");
+    let host = Host::new(HostConfig { api_wasm: wasm.0.clone(), ticker_wasm: Some(wasm.1.clone()), variables: variables.clone(), ..HostConfig::default() })
+        .expect("Host::new");
     eprintln!("components ready in {:?}", compile_started.elapsed());
 
     // The racing tickers. The first one starts alone: if this host binary's engine cannot use

@@ -224,9 +224,8 @@ async fn a_wrong_password_plain_redis_or_an_untrusted_ca_fail_cleanly() {
         let host = Host::new(HostConfig {
             api_wasm: wasm_path("funboost_api"),
             ticker_wasm: Some(wasm_path("funboost_ticker")),
-            web_wasm: None,
-            http_tick_wasm: Some(wasm_path("funboost_http_tick")),
             variables: spin_variables(&url, &[]),
+            ..HostConfig::default()
         })
         .expect("Host::new");
         if trust_ca {
@@ -256,9 +255,8 @@ async fn a_wrong_password_plain_redis_or_an_untrusted_ca_fail_cleanly() {
     let not_pem = Host::new(HostConfig {
         api_wasm: wasm_path("funboost_api"),
         ticker_wasm: None,
-        web_wasm: None,
-        http_tick_wasm: Some(wasm_path("funboost_http_tick")),
         variables: spin_variables(&redis.url(DB), &[]),
+        ..HostConfig::default()
     })
     .expect("Host::new")
     .with_redis_ca(b"not a certificate");

@@ -550,7 +550,7 @@ pub struct MatchedRoute<'a> {
 }
 
 impl MatchedRoute<'_> {
-    /// Whether the API component serves the route (otherwise the management page does).
+    /// Whether the API component serves the route (otherwise the web or the HTTP tick component does).
     pub fn is_api(&self) -> bool {
         self.route == "/funboost/..."
     }

@@ -14,9 +14,8 @@ fn variables(redis: &RedisServer) -> HashMap<String, String> {
 
 fn host(redis: &RedisServer, ticker: Option<std::path::PathBuf>) -> Host {
     let started = Instant::now();
-    let host =
-        Host::new(HostConfig { api_wasm: wasm_path("funboost_api"), ticker_wasm: ticker, web_wasm: None, http_tick_wasm: None, variables: variables(redis) })
-            .expect("Host::new");
+    let host = Host::new(HostConfig { api_wasm: wasm_path("funboost_api"), ticker_wasm: ticker, variables: variables(redis), ..HostConfig::default() })
+        .expect("Host::new");
     eprintln!("Host::new took {:?}", started.elapsed());
     host
 }
@@ -50,8 +49,7 @@ async fn configuration_error_is_a_500_envelope() {
     let redis = RedisServer::start().expect("redis-server");
     let mut variables = variables(&redis);
     variables.insert("timezone".to_string(), "Mars/Olympus_Mons".to_string());
-    let host =
-        Host::new(HostConfig { api_wasm: wasm_path("funboost_api"), ticker_wasm: None, web_wasm: None, http_tick_wasm: None, variables }).expect("Host::new");
+    let host = Host::new(HostConfig { api_wasm: wasm_path("funboost_api"), ticker_wasm: None, variables, ..HostConfig::default() }).expect("Host::new");
     let response = host.request("GET", "/funboost/health", &[], vec![]).await.expect("request");
     assert_eq!(response.status, 500);
     assert_eq!(response.header("content-type"), Some("application/json"));
@@ -73,14 +71,9 @@ async fn cron_tick_runs() {
     // A configuration error becomes the WIT error's other(message).
     let mut variables = variables(&redis);
     variables.insert("max_body_bytes".to_string(), "lots".to_string());
-    let bad = Host::new(HostConfig {
-        api_wasm: wasm_path("funboost_api"),
-        ticker_wasm: Some(wasm_path("funboost_ticker")),
-        web_wasm: None,
-        http_tick_wasm: None,
-        variables,
-    })
-    .expect("Host::new");
+    let bad =
+        Host::new(HostConfig { api_wasm: wasm_path("funboost_api"), ticker_wasm: Some(wasm_path("funboost_ticker")), variables, ..HostConfig::default() })
+            .expect("Host::new");
     let message = bad.cron(1_764_300_000).await.expect("cron").expect_err("bad config must fail the tick");
     assert!(message.starts_with("configuration error: variable max_body_bytes"), "{message}");
 }

@@ -28,9 +28,9 @@ pub fn host_with(variables: HashMap<String, String>) -> Host {
     Host::new(HostConfig {
         api_wasm: wasm_path("funboost_api"),
         ticker_wasm: None,
-        web_wasm: None,
         http_tick_wasm: Some(wasm_path("funboost_http_tick")),
         variables,
+        ..HostConfig::default()
     })
     .expect("Host::new")
 }

@@ -66,9 +66,9 @@ impl Env {
         let mut host = Host::new(HostConfig {
             api_wasm: wasm_path("funboost_api"),
             ticker_wasm: Some(wasm_path("funboost_ticker")),
-            web_wasm: None,
             http_tick_wasm: Some(wasm_path("funboost_http_tick")),
             variables: variables(&redis, overrides),
+            ..HostConfig::default()
         })
         .expect("Host::new");
         if let Some(ca) = redis.ca_pem() {

@@ -27,7 +27,8 @@ use funboost_test_host::test_support::{wasm_path, RedisServer};
 use funboost_test_host::{Host, HostConfig};
 use serde_json::{json, Value};
 
-use common::{connect, member, register_queue, DUE_KEY, JOBS_KEY};
+use common::store::{due_until, keys, stored_count};
+use common::{connect, register_queue};
 use plot::{Axis, Bars, Line, Panel, OURS, PEER};
 
 const SECTIONS: [&str; 5] = ["footprint", "tick", "fires", "http", "lateness"];
@@ -140,9 +141,10 @@ fn add_job(bench: &Bench, host: &Host, body: &Value) -> Result<()> {
 // ---------------------------------------------------------------------------------------------
 // Stored jobs, written straight into Redis as copies of one job the API stored.
 
-/// A job the API stored, to copy `n` times under other ids.
+/// A job the API stored (its spec and state texts), to copy `n` times under other ids.
 struct Template {
-    job: Value,
+    spec: String,
+    state: Value,
     /// The zone's UTC offset at the job's next run (wall - UTC), µs; the zone has no DST.
     offset_us: i64,
 }
@@ -159,30 +161,41 @@ impl Template {
     fn new(bench: &Bench, host: &Host, conn: &mut redis::Connection) -> Result<Template> {
         let body = json!({"queue_name": "tick_q0", "trigger": "interval", "seconds": 60, "job_id": "template", "kwargs": {"x": 1}, "misfire_grace_time": 60});
         add_job(bench, host, &body)?;
-        let raw: String = redis::cmd("HGET").arg(JOBS_KEY).arg(member("tick_q0", "template")).query(conn)?;
-        let job: Value = serde_json::from_str(&raw)?;
-        let next = &job["next_run"];
-        let offset_us = next["wall_us"].as_i64().context("next_run.wall_us")? - next["utc_us"].as_i64().context("next_run.utc_us")?;
-        let _: () = redis::pipe().hdel(JOBS_KEY, member("tick_q0", "template")).zrem(DUE_KEY, member("tick_q0", "template")).query(conn)?;
-        Ok(Template { job, offset_us })
+        let keys = keys();
+        let (spec, state): (String, String) = redis::pipe().hget(keys.spec("tick_q0"), "template").hget(keys.state("tick_q0"), "template").query(conn)?;
+        let state: Value = serde_json::from_str(&state)?;
+        let score: f64 = redis::cmd("ZSCORE").arg(keys.next("tick_q0")).arg("template").query(conn)?;
+        let offset_us = state["n"][0].as_i64().context("the state's next run")? - score as i64;
+        let _: () = redis::pipe()
+            .hdel(keys.spec("tick_q0"), "template")
+            .hdel(keys.state("tick_q0"), "template")
+            .zrem(keys.next("tick_q0"), "template")
+            .zrem(keys.ids("tick_q0"), "template")
+            .zrem(keys.heads(), "tick_q0")
+            .query(conn)?;
+        Ok(Template { spec, state, offset_us })
     }
 
     /// Stores jobs `job0000000`.. for `indices` (spread over the tick queues) with their next
-    /// run at `next_run_utc_us`, in pipelines of 10,000.
+    /// run at `next_run_utc_us`, in pipelines of 10,000, as the API stores them (layout 2).
     fn store(&self, conn: &mut redis::Connection, indices: std::ops::Range<usize>, next_run_utc_us: i64) -> Result<()> {
-        let mut job = self.job.clone();
-        job["next_run"] = json!({"wall_us": next_run_utc_us + self.offset_us, "fold": false, "utc_us": next_run_utc_us});
+        let keys = keys();
+        let mut state = self.state.clone();
+        state["n"] = json!([next_run_utc_us + self.offset_us, 0]);
         for chunk_start in indices.clone().step_by(10_000) {
             let mut pipe = redis::pipe();
             for i in chunk_start..(chunk_start + 10_000).min(indices.end) {
                 let queue = format!("tick_q{}", i % TICK_QUEUES);
                 let id = format!("job{i:07}");
-                job["job_id"] = Value::from(id.as_str());
-                job["queue_name"] = Value::from(queue.as_str());
-                let member = member(&queue, &id);
-                pipe.hset(JOBS_KEY, &member, job.to_string()).ignore();
-                pipe.cmd("ZADD").arg(DUE_KEY).arg(next_run_utc_us).arg(&member).ignore();
-                pipe.sadd(format!("{{funboost_edge}}:queue:{queue}"), &id).ignore();
+                state["v"] = Value::from(format!("{i:x}"));
+                pipe.hset(keys.spec(&queue), &id, &self.spec).ignore();
+                pipe.hset(keys.state(&queue), &id, state.to_string()).ignore();
+                pipe.cmd("ZADD").arg(keys.next(&queue)).arg(next_run_utc_us).arg(&id).ignore();
+                pipe.cmd("ZADD").arg(keys.ids(&queue)).arg(0).arg(&id).ignore();
+            }
+            for queue in tick_queues() {
+                pipe.sadd(keys.job_queues(), &queue).ignore();
+                pipe.cmd("ZADD").arg(keys.heads()).arg("LT").arg(next_run_utc_us).arg(&queue).ignore();
             }
             let () = pipe.query(conn).context("storing jobs")?;
         }
@@ -407,8 +420,7 @@ fn fires_per_second(bench: &Bench) -> Result<()> {
                         loop {
                             bench.runtime.block_on(host.cron(unix_secs()))?.map_err(|e| anyhow!("tick failed: {e}"))?;
                             ticks += 1;
-                            let remaining: usize = redis::cmd("ZCOUNT").arg(DUE_KEY).arg("-inf").arg(unix_us()).query(&mut conn)?;
-                            if remaining == 0 {
+                            if due_until(&mut conn, unix_us()) == 0 {
                                 return Ok(ticks);
                             }
                         }
@@ -1021,7 +1033,7 @@ fn lateness_cost_ours(bench: &Bench, jobs: &Jobs, stored: usize, seconds: u64) -
         let template = Template::new(bench, &host, &mut conn)?;
         template.store(&mut conn, 0..stored - jobs.count(), unix_us() + 86_400_000_000)?;
     }
-    let total: usize = redis::cmd("HLEN").arg(JOBS_KEY).query(&mut conn)?;
+    let total = stored_count(&mut conn) as usize;
     ensure!(total == stored, "{total} jobs stored, not {stored}");
     let ticker = bench.runtime.spawn(host.clone().tick_every(Duration::from_secs(1)));
     std::thread::sleep(Duration::from_micros(LATE_WARMUP_US as u64));

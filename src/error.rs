@@ -9,15 +9,23 @@ pub mod code {
     pub const INVALID_INPUT: i32 = 4000;
     pub const QUEUE_NOT_FOUND: i32 = 4001;
     pub const UNAUTHORIZED: i32 = 4010;
+    pub const FORBIDDEN: i32 = 4030;
     pub const JOB_NOT_FOUND: i32 = 4040;
     pub const ROUTE_NOT_FOUND: i32 = 4041;
     pub const METHOD_NOT_ALLOWED: i32 = 4050;
     pub const JOB_EXISTS: i32 = 4090;
     pub const TOO_MANY_JOBS: i32 = 4091;
+    /// The stored job cannot be read (delete it, or add it again with replace_existing).
+    pub const JOB_UNREADABLE: i32 = 4092;
     pub const BODY_TOO_LARGE: i32 = 4130;
+    pub const UNSUPPORTED_MEDIA_TYPE: i32 = 4150;
     pub const INTERNAL: i32 = 5000;
     pub const FUNC_PARAMS: i32 = 5001;
+    /// A key of ours holds another type than it should (someone wrote it by hand).
+    pub const STORE_CORRUPT: i32 = 5002;
     pub const STORE_UNAVAILABLE: i32 = 5030;
+    /// The store was written by a newer layout than this build reads.
+    pub const STORE_FORMAT: i32 = 5031;
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -85,37 +85,94 @@ pub enum Timing {
     Manual,
 }
 
-/// `<queue>:<job_id>:<scheduled instant in UTC µs>`: the same for every attempt to publish
-/// one scheduled fire, so consumers can de-duplicate. A run-now's is
-/// `<queue>:<job_id>:manual:<UTC µs>`, never equal to a scheduled fire's.
-pub fn fire_id(job: &Job, scheduled: &Zdt, timing: Timing) -> String {
-    if timing == Timing::Manual {
-        return format!("{}:{}:manual:{}", job.queue_name, job.job_id, scheduled.utc_us());
-    }
-    joined(job, ':', scheduled)
+/// One scheduled fire of one job (or one run-now), which every attempt to publish it shares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FireId<'a> {
+    queue: &'a str,
+    job_id: &'a str,
+    scheduled_us: i64,
+    manual: bool,
 }
 
-/// `<queue><separator><job_id><separator><UTC µs>`, without `format!` (one or two per fire).
-fn joined(job: &Job, separator: char, scheduled: &Zdt) -> String {
-    let mut s = String::with_capacity(job.queue_name.len() + job.job_id.len() + 20);
-    s.push_str(&job.queue_name);
-    s.push(separator);
-    s.push_str(&job.job_id);
-    s.push(separator);
-    s.push_str(&scheduled.utc_us().to_string());
-    s
+impl<'a> FireId<'a> {
+    pub fn new(queue: &'a str, job_id: &'a str, scheduled_us: i64, timing: Timing) -> FireId<'a> {
+        FireId { queue, job_id, scheduled_us, manual: timing == Timing::Manual }
+    }
+
+    pub fn of(job: &'a Job, scheduled: &Zdt, timing: Timing) -> FireId<'a> {
+        FireId::new(&job.queue_name, &job.job_id, scheduled.utc_us(), timing)
+    }
+
+    /// `<queue>:<job_id>:<scheduled instant in UTC µs>` (a run-now's:
+    /// `<queue>:<job_id>:manual:<UTC µs>`, never equal to a scheduled fire's), the message's
+    /// `extra.fire_id`, so consumers can de-duplicate.
+    pub fn text(&self) -> String {
+        self.joined(':')
+    }
+
+    /// The same, joined with the unit separator, which names cannot contain (the memory
+    /// store's publish-once markers).
+    pub fn dedupe_key(&self) -> String {
+        self.joined('\u{1f}')
+    }
+
+    fn joined(&self, separator: char) -> String {
+        // Without `format!`: one or two per fire.
+        let mut s = String::with_capacity(self.queue.len() + self.job_id.len() + 28);
+        s.push_str(self.queue);
+        s.push(separator);
+        s.push_str(self.job_id);
+        s.push(separator);
+        if self.manual {
+            s.push_str("manual");
+            s.push(separator);
+        }
+        s.push_str(&self.scheduled_us.to_string());
+        s
+    }
+
+    /// The `task_id` of this fire published at `published_us`: a UUIDv7 whose time is the
+    /// publish millisecond and whose 74 other bits are a hash of the fire and the publish
+    /// instant. Unique per message like a random one, and derivable again from a history record,
+    /// which therefore need not store it.
+    pub fn task_id(&self, published_us: i64) -> String {
+        let mut seed = stable_hash(self.queue.as_bytes(), 0x6a09_e667_f3bc_c908);
+        seed = stable_hash(self.job_id.as_bytes(), seed);
+        seed = mix(seed ^ self.scheduled_us as u64 ^ u64::from(self.manual) << 63);
+        seed = mix(seed ^ published_us as u64);
+        uuid_v7((published_us.max(0) / 1000) as u64, mix(seed ^ 0x243f_6a88_85a3_08d3), mix(seed ^ 0x1319_8a2e_0370_7344))
+    }
+}
+
+/// SplitMix64's finalizer: a stable, well-spread 64-bit mix (the same in every build, which
+/// std's hashers do not promise).
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+fn stable_hash(bytes: &[u8], seed: u64) -> u64 {
+    let mut h = seed;
+    for chunk in bytes.chunks(8) {
+        let mut word = [0u8; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        h = mix(h ^ u64::from_le_bytes(word));
+    }
+    mix(h ^ bytes.len() as u64)
 }
 
 /// The message for one fire of `job` scheduled at `scheduled`, published at `now_us`.
 pub fn build(job: &Job, scheduled: &Zdt, now_us: i64, zone: Zone, timing: Timing) -> Message {
     let mut publish_time_format = String::with_capacity(19);
     Zdt::from_utc(now_us, zone).civil().write_seconds(&mut publish_time_format);
+    let fire = FireId::of(job, scheduled, timing);
     let ours = OurExtra {
         eta: (timing == Timing::Ahead).then(|| scheduled.utc_us() as f64 / 1e6),
-        task_id: uuid_v7((now_us / 1000) as u64, crate::random::u64(), crate::random::u64()),
+        task_id: fire.task_id(now_us),
         publish_time: ((now_us as f64) / 100.0).round() / 1e4,
         publish_time_format,
-        fire_id: fire_id(job, scheduled, timing),
+        fire_id: fire.text(),
         scheduled_time: scheduled.py_str(),
     };
     let priority = job.priority.filter(|_| job.broker_kind == BrokerKind::RedisPriority);
@@ -163,28 +220,43 @@ pub fn build(job: &Job, scheduled: &Zdt, now_us: i64, zone: Zone, timing: Timing
             _ => (Push::RightPush, job.queue_name.clone()),
         },
     };
-    let dedupe_key = match timing {
-        Timing::Manual => format!("{}\u{1f}{}\u{1f}manual\u{1f}{}", job.queue_name, job.job_id, scheduled.utc_us()),
-        _ => joined(job, '\u{1f}', scheduled),
-    };
-    Message { push, key, payload, task_id: ours.task_id, dedupe_key }
+    Message { push, key, payload, task_id: ours.task_id, dedupe_key: fire.dedupe_key() }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    use crate::job::StoreKind;
     use crate::trigger::Zone;
     use serde_json::json;
 
     fn job(message_kwargs: Value, extra: Value, broker_kind: &str, priority: Option<u8>) -> Job {
-        serde_json::from_value(json!({
-            "job_id": "j\"1", "queue_name": "q", "store": "redis", "trigger": {"trigger": "interval", "seconds": 60},
-            "timezone": "UTC", "created_us": 0, "args": [], "kwargs": {}, "message_kwargs": message_kwargs,
-            "misfire_grace_time": 1, "coalesce": true, "broker_kind": broker_kind, "priority": priority,
-            "max_priority": 3, "extra": extra, "next_run": null, "paused": false,
-        }))
-        .expect("a valid stored job")
+        let object = |v: Value| v.as_object().cloned().expect("an object");
+        Job {
+            job_id: "j\"1".into(),
+            queue_name: "q".into(),
+            store: StoreKind::Redis,
+            trigger: serde_json::from_value(json!({"trigger": "interval", "seconds": 60})).expect("a trigger"),
+            timezone: "UTC".into(),
+            created_us: 0,
+            args: Vec::new(),
+            kwargs: Map::new(),
+            message_kwargs: object(message_kwargs),
+            misfire_grace_time: Some(1),
+            coalesce: true,
+            broker_kind: BrokerKind::parse(broker_kind).expect("a broker kind"),
+            priority,
+            max_priority: Some(3),
+            extra: object(extra),
+            next_run: None,
+            paused: false,
+            fires: 0,
+            missed: 0,
+            coalesced: 0,
+            last_fire_us: None,
+            error: None,
+        }
     }
 
     /// Key order of a JSON object (serde_json keeps it with `preserve_order`).
@@ -233,6 +305,26 @@ mod tests {
             assert_eq!(extra.get("eta").is_some(), ahead, "{name}");
             assert_eq!(extra["task_id"], message.task_id.as_str(), "{name}");
         }
+    }
+
+    #[test]
+    fn a_task_id_is_a_uuid_v7_of_the_publish_time_and_differs_per_fire_and_attempt() {
+        let fire = FireId::new("q", "j", 1_000_000, Timing::Due);
+        let id = fire.task_id(1_795_841_958_123_456);
+        assert_eq!(fire.task_id(1_795_841_958_123_456), id, "derivable again from the record");
+        assert_eq!(&id[14..15], "7", "version 7: {id}");
+        assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"), "RFC 9562 variant: {id}");
+        assert_eq!(u64::from_str_radix(&id[..8], 16).expect("hex") << 16 | u64::from_str_radix(&id[9..13], 16).expect("hex"), 1_795_841_958_123);
+        let others = [
+            FireId::new("q", "j", 1_000_000, Timing::Due).task_id(1_795_841_958_123_457),
+            FireId::new("q", "j", 2_000_000, Timing::Due).task_id(1_795_841_958_123_456),
+            FireId::new("q", "j", 1_000_000, Timing::Manual).task_id(1_795_841_958_123_456),
+            FireId::new("q", "k", 1_000_000, Timing::Due).task_id(1_795_841_958_123_456),
+            FireId::new("qj", "", 1_000_000, Timing::Due).task_id(1_795_841_958_123_456),
+        ];
+        assert!(others.iter().all(|o| *o != id), "{others:?}");
+        assert_eq!(fire.text(), "q:j:1000000");
+        assert_eq!(FireId::new("q", "j", 5, Timing::Manual).text(), "q:j:manual:5");
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! | `missed\x1f<queue>`, `coalesced\x1f<queue>` | scheduled times dropped by the misfire rules |
 //! | `conflicts\x1f<queue>` | fires not published because the job changed first (compare-and-set lost) |
 //! | `push_failures\x1f<queue>` | jobs whose push failed (retried a minute later) |
+//! | `quarantined\x1f<queue>` | jobs stopped with status `error` (unreadable or unschedulable) |
 //! | `ticks` | ticks that claimed (every tick's first claim) |
 //! | `clock_skew_us` | Redis's clock minus the host's, as the last tick's first claim saw it |
 //! | `tick\x1f<le>`, `tick_sum_us` | tick duration histogram |
@@ -24,7 +25,7 @@ use std::fmt::Write;
 
 use crate::error::ApiError;
 use crate::host::Redis;
-use crate::store::redis::{bytes, eval, int, text, time_us};
+use crate::store::redis::{int, script_error, text, time_us};
 
 /// Upper bounds of the histogram buckets, ms (then +Inf), as the scripts write them.
 #[macro_export]
@@ -89,20 +90,23 @@ pub struct Snapshot {
     pub last_tick_us: Option<i64>,
     pub clock_skew_us: Option<i64>,
     pub ticks: i64,
+    /// Layout-1 jobs an upgrade has yet to move.
+    pub upgrade_pending: i64,
     /// Tick duration and fire lateness: the cumulative counts of the 13 buckets, then the sum (µs).
     pub histograms: [[i64; 14]; 2],
     /// By queue name: jobs by [`STATUSES`], then the [`COUNTERS`].
-    pub queues: Vec<(String, [i64; 9])>,
+    pub queues: Vec<(String, [i64; 11])>,
 }
 
-const STATUSES: [&str; 4] = ["scheduled", "held", "paused", "finished"];
+const STATUSES: [&str; 5] = ["scheduled", "held", "paused", "finished", "error"];
 
-const COUNTERS: [(&str, &str); 5] = [
+const COUNTERS: [(&str, &str); 6] = [
     ("fires_total", "Messages published by ticks (due or ahead; not run-now)."),
     ("missed_total", "Scheduled fires dropped: later than misfire_grace_time."),
     ("coalesced_total", "Scheduled fires merged into one by coalesce."),
     ("conflicts_total", "Fires not published because the job changed first (compare-and-set lost)."),
     ("push_failures_total", "Jobs whose push to the queue failed (retried a minute later)."),
+    ("quarantined_total", "Jobs stopped with status error because they could not be read or scheduled."),
 ];
 
 const HISTOGRAMS: [(&str, &str); 2] = [
@@ -110,81 +114,88 @@ const HISTOGRAMS: [(&str, &str); 2] = [
     ("fire_lateness_seconds", "Scheduled instant to publish (Redis clock in the commit), fires published when due."),
 ];
 
-/// KEYS: metrics, last tick, due, queues, jobs. ARGV: prefix of the queue sets, of the held
-/// sets. Returns TIME, the last tick ('' if none), the clock skew ('' if none), the tick count,
-/// the two histograms (cumulative buckets, then the sum), then per queue (every queue with
-/// jobs or counts, by name): name, jobs scheduled, held, paused, finished, then the counters.
-/// O(jobs): one pass over the due index, and a read of each job that is neither due nor held.
-const SCRAPE: &str = concat!(
-    r#"
+crate::lua_script!(
+    /// Reads TIME, the last tick ('' if none), the clock skew ('' if none), the tick count, the
+    /// layout-1 jobs an upgrade has yet to move, the two histograms (cumulative buckets, then the
+    /// sum), then per queue (every queue with jobs or counts, by name): name, jobs scheduled,
+    /// held, paused, finished and in error, then the counters. O(queues × log jobs): each status
+    /// is a score range of the queue's `next` index.
+    SCRAPE = "scrape", 1,
+    keys [metrics, last_tick, job_queues, paused_queues, v1_jobs],
+    args [next_prefix],
+    entry [],
+    concat!(
+        crate::stopped_lua!(),
+        r#"
 local t = redis.call('TIME')
-local h, raw = {}, redis.call('HGETALL', KEYS[1])
+local h, raw = {}, redis.call('HGETALL', K.metrics)
 for k = 1, #raw, 2 do h[raw[k]] = tonumber(raw[k + 1]) end
 local function n(field) return h[field] or 0 end
-local reply = {t[1], t[2], redis.call('GET', KEYS[2]) or '', h.clock_skew_us or '', n('ticks')}
+local reply = {TAG, t[1], t[2], redis.call('GET', K.last_tick) or '', h.clock_skew_us or '', n('ticks'), redis.call('HLEN', K.v1_jobs)}
 for _, name in ipairs({'tick', 'lateness'}) do
   local c = 0
   for _, ms in ipairs("#,
-    buckets_lua!(),
-    r#") do
+        buckets_lua!(),
+        r#") do
     c = c + n(name .. '\31' .. ms)
     reply[#reply + 1] = c
   end
   reply[#reply + 1] = c + n(name .. '\31inf')
   reply[#reply + 1] = n(name .. '_sum_us')
 end
-local counters = {'fires', 'missed', 'coalesced', 'conflicts', 'push_failures'}
+local counters = {'fires', 'missed', 'coalesced', 'conflicts', 'push_failures', 'quarantined'}
 local seen, queues = {}, {}
 local function add(q)
   if not seen[q] then seen[q] = true queues[#queues + 1] = q end
 end
-for _, q in ipairs(redis.call('SMEMBERS', KEYS[4])) do add(q) end
+for _, q in ipairs(redis.call('SMEMBERS', K.job_queues)) do add(q) end
 for f in pairs(h) do
   local c, q = string.match(f, '^(.-)\31(.*)$')
   if q and c ~= 'tick' and c ~= 'lateness' then add(q) end
 end
 table.sort(queues)
-local scheduled = {}
-for _, m in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
-  local q = string.match(m, '^(.-)\31')
-  if q then scheduled[q] = (scheduled[q] or 0) + 1 end
-end
 for _, q in ipairs(queues) do
-  local set, held_set = ARGV[1] .. q, ARGV[2] .. q
-  local s, held, paused, finished = scheduled[q] or 0, redis.call('ZCARD', held_set), 0, 0
-  if redis.call('SCARD', set) > s + held then
-    for _, id in ipairs(redis.call('SMEMBERS', set)) do
-      local m = q .. '\31' .. id
-      if not redis.call('ZSCORE', KEYS[3], m) and not redis.call('ZSCORE', held_set, m) then
-        local job = redis.call('HGET', KEYS[5], m)
-        if job and cjson.decode(job).paused == true then paused = paused + 1 else finished = finished + 1 end
-      end
-    end
-  end
-  for _, v in ipairs({q, s, held, paused, finished}) do reply[#reply + 1] = v end
+  local next = A.next_prefix .. q
+  local running = redis.call('ZCOUNT', next, '-inf', '(' .. STOPPED)
+  local scheduled, held = running, 0
+  if redis.call('SISMEMBER', K.paused_queues, q) == 1 then scheduled, held = 0, running end
+  local statuses = {scheduled, held, redis.call('ZCOUNT', next, PAUSED, PAUSED), redis.call('ZCOUNT', next, FINISHED, FINISHED), redis.call('ZCOUNT', next, ERROR, ERROR)}
+  reply[#reply + 1] = q
+  for _, v in ipairs(statuses) do reply[#reply + 1] = v end
   for _, c in ipairs(counters) do reply[#reply + 1] = n(c .. '\31' .. q) end
 end
 return reply
 "#
+    )
 );
 
 /// Reads a [`Snapshot`] with one script.
 pub fn read(redis: &dyn Redis, store: &crate::store::redis::RedisStore) -> Result<Snapshot, ApiError> {
-    let keys = [store.metrics_key(), store.last_tick_key(), store.due_key(), store.queues_key(), store.jobs_key()];
-    let reply = eval(redis, SCRAPE, &keys, vec![bytes(store.queue_key("")), bytes(store.held_key(""))])?;
+    let keys = store.keys();
+    let reply = SCRAPE
+        .call()
+        .key("metrics", keys.metrics())
+        .key("last_tick", keys.last_tick())
+        .key("job_queues", keys.job_queues())
+        .key("paused_queues", keys.paused_queues())
+        .key("v1_jobs", keys.v1().jobs)
+        .arg("next_prefix", keys.queue_prefix("next"))
+        .run(redis)
+        .map_err(script_error)?;
     let number = |i: usize| reply.get(i).and_then(int);
     let mut snapshot = Snapshot {
         now_us: time_us(&reply).ok_or_else(|| ApiError::store_unavailable("the metrics script returned no TIME"))?,
         last_tick_us: number(2),
         clock_skew_us: number(3),
         ticks: number(4).unwrap_or(0),
+        upgrade_pending: number(5).unwrap_or(0),
         ..Snapshot::default()
     };
     for (k, value) in snapshot.histograms.iter_mut().flatten().enumerate() {
-        *value = number(5 + k).unwrap_or(0);
+        *value = number(6 + k).unwrap_or(0);
     }
-    for row in reply.get(33..).unwrap_or_default().chunks_exact(10) {
-        let mut values = [0; 9];
+    for row in reply.get(34..).unwrap_or_default().chunks_exact(12) {
+        let mut values = [0; 11];
         for (value, v) in values.iter_mut().zip(&row[1..]) {
             *value = int(v).unwrap_or(0);
         }
@@ -205,11 +216,13 @@ pub fn render(snapshot: &Snapshot) -> String {
     for (k, (name, help)) in COUNTERS.iter().enumerate() {
         header(&mut out, name, "counter", help);
         for (queue, values) in &snapshot.queues {
-            let _ = writeln!(out, "funboost_edge_{name}{{queue=\"{}\"}} {}", Escaped(queue), values[4 + k]);
+            let _ = writeln!(out, "funboost_edge_{name}{{queue=\"{}\"}} {}", Escaped(queue), values[STATUSES.len() + k]);
         }
     }
     header(&mut out, "ticks_total", "counter", "Ticks run (cron or HTTP).");
     let _ = writeln!(out, "funboost_edge_ticks_total {}", snapshot.ticks);
+    header(&mut out, "upgrade_pending_jobs", "gauge", "Jobs still in the store's previous layout, which the ticks are moving.");
+    let _ = writeln!(out, "funboost_edge_upgrade_pending_jobs {}", snapshot.upgrade_pending);
     for ((name, help), values) in HISTOGRAMS.iter().zip(&snapshot.histograms) {
         header(&mut out, name, "histogram", help);
         for (le, n) in LE.iter().zip(values) {
@@ -281,8 +294,9 @@ mod tests {
             last_tick_us: Some(10_000_000),
             clock_skew_us: Some(-1500),
             ticks: 12,
+            upgrade_pending: 0,
             histograms: [tick, [0, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 9000]],
-            queues: vec![("gone".into(), [0, 0, 0, 0, 0, 0, 0, 2, 0]), ("orders".into(), [3, 0, 1, 0, 7, 1, 0, 0, 0])],
+            queues: vec![("gone".into(), [0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0]), ("orders".into(), [3, 0, 1, 0, 1, 7, 1, 0, 0, 0, 1])],
         }
     }
 
@@ -296,6 +310,9 @@ mod tests {
             "funboost_edge_jobs{queue=\"orders\",status=\"held\"} 0",
             "funboost_edge_jobs{queue=\"orders\",status=\"paused\"} 1",
             "funboost_edge_jobs{queue=\"orders\",status=\"finished\"} 0",
+            "funboost_edge_jobs{queue=\"orders\",status=\"error\"} 1",
+            "funboost_edge_quarantined_total{queue=\"orders\"} 1",
+            "funboost_edge_upgrade_pending_jobs 0",
             "# TYPE funboost_edge_fires_total counter",
             "funboost_edge_fires_total{queue=\"orders\"} 7",
             "funboost_edge_fires_total{queue=\"gone\"} 0",
@@ -338,13 +355,13 @@ mod tests {
         let text = render(&Snapshot::default());
         assert!(text.contains("funboost_edge_ticks_total 0\n"));
         assert!(text.contains("funboost_edge_fire_lateness_seconds_count 0\n"));
-        assert_eq!(text.matches("# TYPE ").count(), 11);
+        assert_eq!(text.matches("# TYPE ").count(), 13);
         assert!(!text.lines().any(|l| l.starts_with("funboost_edge_last_tick_age_seconds") || l.starts_with("funboost_edge_clock_skew_seconds")));
     }
 
     #[test]
     fn label_values_are_escaped_and_seconds_exact() {
-        let text = render(&Snapshot { queues: vec![("a\"b\\c\nd".into(), [0; 9])], ..Snapshot::default() });
+        let text = render(&Snapshot { queues: vec![("a\"b\\c\nd".into(), [0; 11])], ..Snapshot::default() });
         assert!(text.contains("funboost_edge_jobs{queue=\"a\\\"b\\\\c\\nd\",status=\"scheduled\"} 0"), "{text}");
         for (us, want) in [(0, "0"), (1, "0.000001"), (1500, "0.0015"), (2_000_000, "2"), (-250_000, "-0.25"), (5_000_000_010, "5000.00001")] {
             assert_eq!(Seconds(us).to_string(), want);
@@ -357,6 +374,6 @@ mod tests {
         let le: Vec<f64> = LE[..12].iter().map(|v| v.parse().expect("a number")).collect();
         assert_eq!(ms.iter().map(|v| v / 1000.0).collect::<Vec<_>>(), le);
         assert_eq!(LE[12], "+Inf");
-        assert!(metrics_lua!().contains(buckets_lua!()) && SCRAPE.contains(buckets_lua!()));
+        assert!(metrics_lua!().contains(buckets_lua!()) && SCRAPE.text.contains(buckets_lua!()));
     }
 }

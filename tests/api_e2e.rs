@@ -153,7 +153,7 @@ async fn adding_each_trigger_kind_returns_the_job_with_its_next_run_time() {
             let due = due_score(&mut env.conn, "q", &job_id);
             match store {
                 "redis" => {
-                    assert!(stored.is_some(), "{name}: a redis job is in {JOBS_KEY}");
+                    assert!(stored.is_some(), "{name}: a redis job is in Redis");
                     assert_eq!(due, Some(py_time_utc_us(next)), "{name}: due index score = next run, UTC µs");
                 }
                 _ => assert_eq!((stored, due), (None, None), "{name}: a memory job is not in Redis"),
@@ -465,7 +465,7 @@ async fn pause_keeps_the_job_but_removes_it_from_the_due_index() {
     assert_eq!((reply.status, reply.msg()), (200, "timing job p in queue q paused"), "{reply}");
     let paused = reply.data();
     assert_eq!((&paused["next_run_time"], &paused["status"]), (&Value::Null, &json!("paused")));
-    assert_eq!(due_score(&mut env.conn, "q", "p"), None, "a paused job is not in {DUE_KEY}");
+    assert_eq!(due_score(&mut env.conn, "q", "p"), None, "a paused job is not due");
     assert_eq!(stored_job(&mut env.conn, "q", "p").unwrap()["paused"], true, "but it stays stored");
     let listed = env.ok("GET", "get_timing_jobs?queue_name=q", None).await;
     assert_eq!((&listed["jobs"][0]["job_id"], &listed["jobs"][0]["status"]), (&json!("p"), &json!("paused")));
@@ -1167,7 +1167,7 @@ async fn every_error_row_answers_with_its_status_code_and_a_message_naming_the_p
     ];
     for row in rows {
         let path = format!("/funboost/{}", row.path);
-        let reply = call_with(&env.host, row.method, &path, &[], row.body.clone().into_bytes()).await;
+        let reply = call_with(&env.host, row.method, &path, &[("content-type", "application/json")], row.body.clone().into_bytes()).await;
         let name = row.name;
         assert_eq!((reply.status, reply.code(), reply.body["error"].as_str()), (row.status, row.code, Some(row.error)), "{name}: {reply}");
         assert_eq!((&reply.body["succ"], &reply.body["data"]), (&json!(false), &Value::Null), "{name}: {reply}");
@@ -1252,7 +1252,7 @@ async fn with_an_api_token_every_route_but_health_needs_the_bearer_token() {
         &env.host,
         "POST",
         "/funboost/add_timing_job",
-        &[("Authorization", "Bearer s3cret-token"), ("spin-client-addr", "10.1.2.3:5555")],
+        &[("Authorization", "Bearer s3cret-token"), ("spin-client-addr", "10.1.2.3:5555"), ("content-type", "application/json")],
         body.into_bytes(),
     )
     .await;
@@ -1296,14 +1296,14 @@ async fn a_body_over_max_body_bytes_is_refused_with_413() {
     let padding = "p".repeat(1024);
     let body = json!({"queue_name": "q", "trigger": "cron", "kwargs": {"x": padding}}).to_string();
     for path in ["add_timing_job", "preview_timing_job"] {
-        let reply = call_with(&env.host, "POST", &format!("/funboost/{path}"), &[], body.clone().into_bytes()).await;
+        let reply = call_with(&env.host, "POST", &format!("/funboost/{path}"), &[("content-type", "application/json")], body.clone().into_bytes()).await;
         assert_eq!((reply.status, reply.code(), reply.body["error"].as_str()), (413, 4130, Some("BodyTooLarge")), "{reply}");
-        assert!(reply.msg().contains("limit is 1024 (variable max_body_bytes)"), "{reply}");
+        assert!(reply.msg().contains("limit of 1024 bytes (variable max_body_bytes)"), "{reply}");
     }
     // At the limit it is read.
     let small = json!({"queue_name": "q", "trigger": "cron", "kwargs": {"x": 1}}).to_string();
     let exact = format!("{small}{}", " ".repeat(1024 - small.len()));
-    let reply = call_with(&env.host, "POST", "/funboost/add_timing_job", &[], exact.into_bytes()).await;
+    let reply = call_with(&env.host, "POST", "/funboost/add_timing_job", &[("content-type", "application/json")], exact.into_bytes()).await;
     assert_eq!(reply.status, 200, "{reply}");
 }
 
@@ -1351,14 +1351,18 @@ async fn an_unreachable_store_answers_503_quickly() {
     ];
     for (method, path, body) in requests {
         let started = Instant::now();
-        let reply = call_with(&host, method, &format!("/funboost/{path}"), &[], body.into_bytes()).await;
+        let reply = call_with(&host, method, &format!("/funboost/{path}"), &[("content-type", "application/json")], body.into_bytes()).await;
         assert_eq!((reply.status, reply.code(), reply.body["error"].as_str()), (503, 5030, Some("StoreUnavailable")), "{method} {path}: {reply}");
         assert!(reply.msg().starts_with("the job store is unreachable: "), "{reply}");
-        assert!(reply.msg().contains(&format!("127.0.0.1:{closed_port}")), "names the address: {reply}");
-        assert!(started.elapsed() < Duration::from_secs(3), "{method} {path} took {:?}", started.elapsed());
+        // The open route tells anyone only that the store is unreachable; the others say where.
+        let names_the_address = reply.msg().contains(&format!("127.0.0.1:{closed_port}"));
+        assert_eq!(names_the_address, path != "health", "{reply}");
+        // A refused connection is answered at once, not after a timeout (a generous bound: the
+        // latency itself is a benchmark's business).
+        assert!(started.elapsed() < Duration::from_secs(20), "{method} {path} hung for {:?}", started.elapsed());
     }
     // Input errors are still 400, and a preview with `after` needs no store at all.
-    let reply = call_with(&host, "POST", "/funboost/add_timing_job", &[], b"{}".to_vec()).await;
+    let reply = call_with(&host, "POST", "/funboost/add_timing_job", &[("content-type", "application/json")], b"{}".to_vec()).await;
     assert_eq!(reply.status, 400, "{reply}");
     let reply =
         call(&host, "POST", "/funboost/preview_timing_job", Some(&json!({"trigger": "cron", "hour": "1", "after": "2025-01-01 00:00:00", "count": 1}))).await;
@@ -1433,6 +1437,5 @@ async fn racing_adds_of_one_job_id_store_exactly_one_job() {
         let listed = call(&hosts[1], "GET", "/funboost/get_timing_jobs?queue_name=q", None).await;
         assert_eq!(listed.data()["count"], round + 1);
     }
-    let members: i64 = redis::cmd("ZCARD").arg(DUE_KEY).query(&mut connect(&env.redis)).unwrap();
-    assert_eq!(members, 3);
+    assert_eq!(due_count(&mut connect(&env.redis)), 3);
 }

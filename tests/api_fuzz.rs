@@ -893,7 +893,11 @@ fn run_shard(first: u64, step: u64, count: u64) -> (Tally, Vec<String>) {
         // Keep the stores small: clear them now and then (the generator reuses a few ids, and
         // max_jobs_per_queue = 10 bounds each queue in between).
         if i % 2_500 == 2_499 {
-            redis::cmd("DEL").arg(JOBS_KEY).arg(DUE_KEY).exec(&mut connect(&redis)).unwrap();
+            let mut conn = connect(&redis);
+            let ours: Vec<String> = redis::cmd("KEYS").arg("{funboost_edge}:*").query(&mut conn).unwrap();
+            if !ours.is_empty() {
+                redis::cmd("DEL").arg(ours).exec(&mut conn).unwrap();
+            }
             for key in funboost_edge::host::KeyValue::get_keys(&kv).unwrap() {
                 funboost_edge::host::KeyValue::delete(&kv, &key).unwrap();
             }

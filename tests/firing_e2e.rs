@@ -272,23 +272,7 @@ async fn misfires_after_an_outage_match_apscheduler() {
         body["kwargs"] = json!({"x": i});
         env.add(body).await;
         if job.backdate_secs > 0 {
-            let mut stored = env.stored_job(queue, job.id).unwrap();
-            let back = job.backdate_secs * S;
-            let next = stored["next_run"].clone();
-            stored["next_run"] = json!({"wall_us": next["wall_us"].as_i64().unwrap() - back, "fold": false, "utc_us": next["utc_us"].as_i64().unwrap() - back});
-            let score = stored["next_run"]["utc_us"].as_i64().unwrap();
-            redis::pipe()
-                .atomic()
-                .cmd("HSET")
-                .arg(JOBS_KEY)
-                .arg(member(queue, job.id))
-                .arg(stored.to_string())
-                .cmd("ZADD")
-                .arg(DUE_KEY)
-                .arg(score)
-                .arg(member(queue, job.id))
-                .exec(&mut env.conn)
-                .expect("backdate");
+            store::backdate(&mut env.conn, queue, job.id, job.backdate_secs);
         }
     }
     let snapshot = |env: &mut Env| -> HashMap<String, Option<Value>> { jobs.iter().map(|j| (j.id.to_string(), env.stored_job(queue, j.id))).collect() };
@@ -443,8 +427,7 @@ async fn pause_stops_fires_and_resume_restarts_from_now_on_the_start_date_grid()
     env.ok("POST", &format!("pause_timing_job?queue_name={queue}&job_id={job}"), None).await;
     let view = env.get_job(queue, job, "redis").await.unwrap();
     assert_eq!((view["status"].as_str(), &view["next_run_time"]), (Some("paused"), &Value::Null), "{view}");
-    let due: Option<String> = redis::cmd("ZSCORE").arg(DUE_KEY).arg(member(queue, job)).query(&mut env.conn).unwrap();
-    assert_eq!(due, None, "a paused job is not in the due index");
+    assert_eq!(store::due_score(&mut env.conn, queue, job), None, "a paused job is not due");
     let fires_at_pause = view["fire_count"].as_u64().unwrap();
 
     tick_for(&env, Duration::from_millis(4600)).await;
@@ -714,12 +697,11 @@ async fn a_fire_that_cannot_be_pushed_is_reported_and_retried_not_lost() {
     // The jobs are retried a minute later, so they cannot block the jobs due after them.
     let now_us = report["now_us"].as_f64().unwrap();
     for id in ["wrong", "wrong2"] {
-        let member = format!("{queue}\u{1f}{id}");
-        let retry_at: f64 = redis::cmd("ZSCORE").arg("{funboost_edge}:due").arg(&member).query(&mut env.conn).unwrap();
+        let retry_at = store::due_score(&mut env.conn, queue, id).expect("still due") as f64;
         assert!((59e6..=61e6).contains(&(retry_at - now_us)), "{id}: retry in a minute: {retry_at} vs now {now_us}");
         // Put it back on its original due time instead of waiting the minute (late fires
         // follow the job's grace time: 1 s).
-        redis::cmd("ZADD").arg("{funboost_edge}:due").arg(now_us as i64).arg(&member).exec(&mut env.conn).unwrap();
+        store::set_next_score(&mut env.conn, queue, id, now_us as i64);
     }
 
     // Once the key is usable the fires go out.

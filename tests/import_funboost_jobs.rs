@@ -143,8 +143,9 @@ fn all_funboost_jobs(conn: &mut redis::Connection) -> BTreeMap<String, (Vec<u8>,
     ["orders", "reports", "ghost_queue"].iter().flat_map(|q| funboost_jobs(conn, q)).collect()
 }
 
-fn edge_jobs(conn: &mut redis::Connection) -> BTreeMap<String, String> {
-    redis::cmd("HGETALL").arg(JOBS_KEY).query(conn).expect("HGETALL")
+/// funboost-edge's stored jobs (each with its version, which every write changes).
+fn edge_jobs(conn: &mut redis::Connection) -> BTreeMap<(String, String), Value> {
+    all_stored_jobs(conn).into_iter().collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

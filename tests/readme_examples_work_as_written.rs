@@ -43,15 +43,13 @@
 //! that a broken example fails).
 
 mod common;
-mod firing;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{assert_envelope, test_host_bin};
-use firing::python;
+use common::{assert_envelope, python, test_host_bin};
 use funboost_test_host::test_support::{spin_variables, wasm_path, RedisServer};
 use serde_json::Value;
 

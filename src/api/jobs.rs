@@ -6,10 +6,10 @@ use super::query::Query;
 use super::Outcome;
 use crate::error::{code, ApiError};
 use crate::host::HttpRequest;
-use crate::job::{resolve_broker_kind, validate_name, AddRequest, Body, Job, StoreKind, StoredTime};
+use crate::job::{history, resolve_broker_kind, unreadable_view, validate_name, AddRequest, Body, Job, Status, StoreKind, StoredTime};
 use crate::services::Services;
 use crate::store::registry::QueueParams;
-use crate::store::{registry, AddOutcome, Stored};
+use crate::store::{registry, AddOutcome, Listed, Stored, Unreadable};
 use crate::trigger::{Schedule, Zdt};
 
 pub(super) fn queue_not_found(queue: &str) -> ApiError {
@@ -90,24 +90,51 @@ pub(super) fn add(request: &HttpRequest, services: &Services, query: Query) -> O
         fires: 0,
         missed: 0,
         coalesced: 0,
-        last_fire: None,
-        history: Vec::new(),
+        last_fire_us: None,
+        error: None,
     };
     let outcome = services.store(job.store)?.add(&job, add.replace_existing, config.max_jobs_per_queue)?;
     let msg = match outcome {
         AddOutcome::Added => format!("timing job {} added to queue {}", job.job_id, job.queue_name),
         AddOutcome::Replaced => format!("timing job {} in queue {} replaced", job.job_id, job.queue_name),
     };
-    Ok((msg, job.view(&schedule)))
+    Ok((msg, job.view(Some(&schedule))))
 }
 
-fn load(services: &Services, store: StoreKind, queue: &str, job_id: &str) -> Result<(Stored, Schedule), ApiError> {
-    let stored = services.store(store)?.get(queue, job_id)?.ok_or_else(|| missing_job(services, queue, job_id))?;
-    let schedule = stored.job.schedule()?;
-    Ok((stored, schedule))
+/// A stored job that cannot be read: only deleting it (or adding it again with
+/// replace_existing) helps.
+fn unreadable(queue: &str, job_id: &str, reason: &str) -> ApiError {
+    ApiError::new(
+        409,
+        code::JOB_UNREADABLE,
+        "JobUnreadable",
+        format!("timing job {job_id} of queue {queue} cannot be read ({reason}); delete it, or add it again with replace_existing=true"),
+    )
 }
 
-/// GET get_timing_jobs: every job of one queue or of all, by next run time (paused last).
+/// The stored job, readable.
+fn load(services: &Services, store: StoreKind, queue: &str, job_id: &str) -> Result<Stored, ApiError> {
+    match services.store(store)?.get(queue, job_id)? {
+        None => Err(missing_job(services, queue, job_id)),
+        Some(Err(Unreadable(reason))) => Err(unreadable(queue, job_id, &reason)),
+        Some(Ok(stored)) => Ok(stored),
+    }
+}
+
+/// The job as the API returns it; one that cannot be scheduled shows status `error` and why.
+fn view(job: &Job) -> (Value, Option<Schedule>) {
+    match job.schedule() {
+        Ok(schedule) => (job.view(Some(&schedule)), Some(schedule)),
+        Err(e) => {
+            let mut stopped = job.clone();
+            stopped.error.get_or_insert(e.message);
+            (stopped.view(None), None)
+        }
+    }
+}
+
+/// GET get_timing_jobs: every job of one queue or of all, by next run time (paused, finished
+/// and stopped jobs last); a job that cannot be read is listed with status `error`.
 pub(super) fn list(_: &HttpRequest, services: &Services, mut query: Query) -> Outcome {
     let queue = query.take("queue_name");
     if let Some(q) = &queue {
@@ -115,17 +142,24 @@ pub(super) fn list(_: &HttpRequest, services: &Services, mut query: Query) -> Ou
     }
     let store = query.store()?;
     query.finish()?;
-    let mut jobs: Vec<(Job, Schedule)> = Vec::new();
-    for stored in services.store(store)?.list(queue.as_deref())? {
-        let schedule = stored.job.schedule()?;
-        jobs.push((stored.job, schedule));
+    // (queue, sort key, view)
+    let mut jobs: Vec<(String, (bool, i64, String), Value)> = Vec::new();
+    for listed in services.store(store)?.list(queue.as_deref())? {
+        match listed {
+            Listed::Job(stored) => {
+                let job = stored.job;
+                let (view, _) = view(&job);
+                let running = view["status"] == Status::Running.name();
+                jobs.push((job.queue_name.clone(), (!running, job.next_run.map_or(i64::MAX, |t| t.utc_us), job.job_id.clone()), view));
+            }
+            Listed::Unreadable { queue, job_id, reason } => {
+                let view = unreadable_view(&queue, &job_id, store, &reason);
+                jobs.push((queue, (true, i64::MAX, job_id), view));
+            }
+        }
     }
     // APScheduler's get_jobs order: by next run time, paused (no next run) last.
-    jobs.sort_by(|(a, _), (b, _)| {
-        let key = |j: &Job| (j.next_run.is_none() || j.paused, j.next_run.map(|t| t.utc_us), j.job_id.clone());
-        key(a).cmp(&key(b))
-    });
-    let views: Vec<Value> = jobs.iter().map(|(job, schedule)| job.view(schedule)).collect();
+    jobs.sort_by(|a, b| a.1.cmp(&b.1));
     // As funboost: one list per queue asked for, or per registered queue (empty ones too).
     let mut by_queue: Map<String, Value> = Map::new();
     let mut listed = match &queue {
@@ -136,30 +170,42 @@ pub(super) fn list(_: &HttpRequest, services: &Services, mut query: Query) -> Ou
     for q in listed {
         by_queue.insert(q, Value::Array(Vec::new()));
     }
-    for (view, (job, _)) in views.iter().zip(&jobs) {
-        if let Value::Array(list) = by_queue.entry(job.queue_name.clone()).or_insert_with(|| Value::Array(Vec::new())) {
+    for (q, _, view) in &jobs {
+        if let Value::Array(list) = by_queue.entry(q.clone()).or_insert_with(|| Value::Array(Vec::new())) {
             list.push(view.clone());
         }
     }
+    let views: Vec<Value> = jobs.into_iter().map(|(_, _, view)| view).collect();
     let count = views.len();
     Ok(("ok".to_string(), json!({"jobs": views, "count": count, "jobs_by_queue": by_queue, "total_count": count})))
 }
 
-/// GET get_timing_job: one job and its next `count` fire times.
+/// GET get_timing_job: one job, its next `count` fire times and its recent fires; a job that
+/// cannot be read is shown with status `error` and why.
 pub(super) fn get(_: &HttpRequest, services: &Services, mut query: Query) -> Outcome {
     let (job_id, queue, store) = job_key(&mut query)?;
     let count = query.count(5)?;
     query.finish()?;
-    let (stored, schedule) = load(services, store, &queue, &job_id)?;
+    let jobs = services.store(store)?;
+    let stored = match jobs.get(&queue, &job_id)? {
+        None => return Err(missing_job(services, &queue, &job_id)),
+        Some(Err(Unreadable(reason))) => return Ok(("ok".to_string(), unreadable_view(&queue, &job_id, store, &reason))),
+        Some(Ok(stored)) => stored,
+    };
     let job = &stored.job;
-    let upcoming: Vec<String> = match (job.paused, job.next_run_time(&schedule)) {
-        (false, Some(next)) => schedule.trigger.following(next, count).iter().map(Zdt::py_str).collect(),
+    let (mut view, schedule) = view(job);
+    let upcoming: Vec<String> = match (&schedule, job.status()) {
+        (Some(schedule), Status::Running) => match job.next_run_time(schedule) {
+            Some(next) => schedule.trigger.following(next, count).iter().map(Zdt::py_str).collect(),
+            None => Vec::new(),
+        },
         _ => Vec::new(),
     };
-    let mut view = job.view(&schedule);
+    let zone = schedule.as_ref().map(Schedule::zone).or_else(|| job.zone().ok()).unwrap_or(crate::trigger::Zone::Utc);
+    let fires = jobs.history(&queue, &job_id)?;
     if let Value::Object(map) = &mut view {
         map.insert("next_run_times".into(), json!(upcoming));
-        map.insert("history".into(), job.history_view(schedule.zone()));
+        map.insert("history".into(), history::view(&fires, &queue, &job_id, zone));
     }
     Ok(("ok".to_string(), view))
 }
@@ -168,24 +214,20 @@ pub(super) fn get(_: &HttpRequest, services: &Services, mut query: Query) -> Out
 pub(super) fn delete(_: &HttpRequest, services: &Services, mut query: Query) -> Outcome {
     let (job_id, queue, store) = job_key(&mut query)?;
     query.finish()?;
-    update_job(services, store, &queue, &job_id, |_| Ok(None))?;
+    if !services.store(store)?.remove(&queue, &job_id)? {
+        return Err(missing_job(services, &queue, &job_id));
+    }
     Ok((format!("timing job {job_id} deleted from queue {queue}"), Value::Null))
 }
 
-/// Replaces a stored job with `change(job)` (`None` deletes it) by compare-and-set, reading it
-/// again when a tick or another call changed it in between. Returns the new job.
-fn update_job(
-    services: &Services,
-    store: StoreKind,
-    queue: &str,
-    job_id: &str,
-    change: impl Fn(&Job) -> Result<Option<Job>, ApiError>,
-) -> Result<Option<Job>, ApiError> {
+/// Replaces a stored job with `change(job)` by compare-and-set, reading it again when a tick or
+/// another call changed it in between. Returns the new job.
+fn update_job(services: &Services, store: StoreKind, queue: &str, job_id: &str, change: impl Fn(&Job) -> Result<Job, ApiError>) -> Result<Job, ApiError> {
     let jobs = services.store(store)?;
     for _ in 0..5 {
-        let stored = jobs.get(queue, job_id)?.ok_or_else(|| missing_job(services, queue, job_id))?;
+        let stored = load(services, store, queue, job_id)?;
         let after = change(&stored.job)?;
-        if jobs.replace(&stored, after.as_ref())? {
+        if jobs.replace(&stored, &after)? {
             return Ok(after);
         }
     }
@@ -221,20 +263,20 @@ fn pause_or_resume(services: &Services, mut query: Query, pause: bool) -> Outcom
     let job = update_job(services, store, &queue, &job_id, |job| {
         let mut job = job.clone();
         job.paused = pause;
-        if !pause {
-            // APScheduler's resume: the next run is recomputed from now.
+        if pause {
+            job.next_run = None;
+        } else {
+            // APScheduler's resume: the next run is recomputed from now (which also clears an
+            // error, if the job can be scheduled again).
             let schedule = job.schedule()?;
             let now = Zdt::from_utc(services.now_us()?, schedule.zone());
             job.next_run = schedule.next_fire_time_jittered(None, &now, crate::random::unit).as_ref().map(StoredTime::of);
+            job.error = None;
         }
-        Ok(Some(job))
+        Ok(job)
     })?;
     let verb = if pause { "paused" } else { "resumed" };
-    let view = match job {
-        Some(job) => job.view(&job.schedule()?),
-        None => Value::Null,
-    };
-    Ok((format!("timing job {job_id} in queue {queue} {verb}"), view))
+    Ok((format!("timing job {job_id} in queue {queue} {verb}"), view(&job).0))
 }
 
 /// The `job_id`, `queue_name` and `job_store_kind` query parameters of the routes on one job.
@@ -273,10 +315,9 @@ pub(super) fn modify(request: &HttpRequest, services: &Services, mut query: Quer
             job.priority = priority;
         }
         job.extra.extend(options.extra.clone());
-        Ok(Some(job))
+        Ok(job)
     })?;
-    let view = job.map(|job| job.schedule().map(|s| job.view(&s))).transpose()?.unwrap_or(Value::Null);
-    Ok((format!("timing job {job_id} in queue {queue} modified"), view))
+    Ok((format!("timing job {job_id} in queue {queue} modified"), view(&job).0))
 }
 
 /// POST reschedule_timing_job (body: `trigger` and its fields, as in add): APScheduler's
@@ -298,10 +339,10 @@ pub(super) fn reschedule(request: &HttpRequest, services: &Services, mut query: 
         job.created_us = now_us;
         let now = Zdt::from_utc(now_us, schedule.zone());
         job.next_run = schedule.next_fire_time_jittered(None, &now, crate::random::unit).as_ref().map(StoredTime::of);
-        Ok(Some(job))
+        job.error = None;
+        Ok(job)
     })?;
-    let view = job.map(|job| job.view(&schedule)).unwrap_or(Value::Null);
-    Ok((format!("timing job {job_id} in queue {queue} rescheduled"), view))
+    Ok((format!("timing job {job_id} in queue {queue} rescheduled"), job.view(Some(&schedule))))
 }
 
 /// POST run_timing_job_now: publishes one message now, with its own `fire_id`
@@ -309,9 +350,8 @@ pub(super) fn reschedule(request: &HttpRequest, services: &Services, mut query: 
 pub(super) fn run_now(_: &HttpRequest, services: &Services, mut query: Query) -> Outcome {
     let (job_id, queue, store) = job_key(&mut query)?;
     query.finish()?;
-    let jobs = services.store(store)?;
     for _ in 0..5 {
-        let stored = jobs.get(&queue, &job_id)?.ok_or_else(|| missing_job(services, &queue, &job_id))?;
+        let stored = load(services, store, &queue, &job_id)?;
         let zone = stored.job.schedule()?.zone();
         if let Some(fired) = crate::tick::run_now(services, &stored).map_err(|e| ApiError::store_unavailable(format!("{e:#}")))? {
             let data = json!({"job_id": job_id, "queue_name": queue, "task_id": fired.task_id, "fire_id": fired.fire_id, "published_time": Zdt::from_utc(fired.published_us, zone).py_str()});

@@ -12,7 +12,8 @@ use super::ops::MAX_LOOKAHEAD_SECS;
 use super::query::MAX_COUNT;
 use super::Access;
 use crate::error::code;
-use crate::job::{BrokerKind, JsonKind, HISTORY_LEN, MAX_JITTER_SECS, MAX_NAME_LEN, TASK_OPTIONS};
+use crate::job::request::{JsonKind, TASK_OPTIONS};
+use crate::job::{BrokerKind, HISTORY_LEN, MAX_JITTER_SECS, MAX_NAME_LEN};
 use crate::trigger::FieldKind;
 
 /// A query parameter.
@@ -266,6 +267,7 @@ const ERRORS: &[(u16, i32, &str)] = &[
     (400, code::INVALID_INPUT, "InvalidField"),
     (400, code::FUNC_PARAMS, "FuncParamsError"),
     (401, code::UNAUTHORIZED, "Unauthorized"),
+    (403, code::FORBIDDEN, "Forbidden"),
     (404, code::QUEUE_NOT_FOUND, "QueueNameNotExists"),
     (404, code::JOB_NOT_FOUND, "JobLookupError"),
     (404, code::ROUTE_NOT_FOUND, "NotFound"),
@@ -273,11 +275,14 @@ const ERRORS: &[(u16, i32, &str)] = &[
     (409, code::JOB_EXISTS, "ConflictingIdError"),
     (409, code::JOB_EXISTS, "Conflict"),
     (409, code::TOO_MANY_JOBS, "TooManyJobs"),
+    (409, code::JOB_UNREADABLE, "JobUnreadable"),
     (413, code::BODY_TOO_LARGE, "BodyTooLarge"),
+    (415, code::UNSUPPORTED_MEDIA_TYPE, "UnsupportedMediaType"),
     (500, code::INTERNAL, "ConfigError"),
-    (500, code::INTERNAL, "CorruptJob"),
-    (500, code::INTERNAL, "Internal"),
+    (500, code::STORE_CORRUPT, "StoreCorrupt"),
     (503, code::STORE_UNAVAILABLE, "StoreUnavailable"),
+    (503, code::STORE_UNAVAILABLE, "StoreUpgrading"),
+    (503, code::STORE_FORMAT, "StoreFormatNewer"),
 ];
 
 /// The OpenAPI 3.1 document of every route.
@@ -347,7 +352,11 @@ fn operation(doc: &Doc, method: &str) -> Value {
     responses.insert("200".into(), success);
     let mut statuses = vec![400, 413, 500, 503];
     if doc.access != Access::Open {
-        statuses.push(401);
+        // 403: without a token, a browser request made by a page of another site.
+        statuses.extend([401, 403]);
+    }
+    if doc.body != Body::None {
+        statuses.push(415);
     }
     statuses.extend(doc.extra_statuses);
     statuses.sort_unstable();
@@ -437,6 +446,15 @@ fn error_response(status: u16) -> Value {
 /// A queue name or job id: 1 to [`MAX_NAME_LEN`] bytes, no control characters.
 fn name_schema() -> Value {
     json!({"type": "string", "minLength": 1, "maxLength": MAX_NAME_LEN, "pattern": "^[^\\x00-\\x1f\\x7f-\\x9f]+$"})
+}
+
+/// A queue name a job may be added to: also no braces or whitespace, and none of funboost's
+/// own keys (`crate::job::validate_queue_name`).
+fn new_queue_schema() -> Value {
+    json!({
+        "type": "string", "minLength": 1, "maxLength": MAX_NAME_LEN, "pattern": "^[^\\s{}\\x00-\\x1f\\x7f-\\x9f]+$",
+        "description": "the funboost queue: also not one of funboost's own Redis keys (funboost.*, funboost_all_*, funboost_queue__*, ...), nor unack_* or *__unack_id_* (another queue's unacknowledged messages)",
+    })
 }
 
 fn store_schema() -> Value {
@@ -614,7 +632,7 @@ fn body_name(body: Body) -> &'static str {
 fn schemas() -> Value {
     let add = {
         let mut fields = props([
-            ("queue_name", name_schema()),
+            ("queue_name", new_queue_schema()),
             ("job_id", json!({"allOf": [name_schema()], "description": "default: 32 random hex digits"})),
             ("job_store_kind", store_schema()),
             ("replace_existing", json!({"type": "boolean", "default": false, "description": "replace a job with the same id instead of answering 409"})),

@@ -1,21 +1,36 @@
-//! Job stores: `redis` (shared by every replica, with a due index) and `memory` (Spin's
-//! key-value store). Both keep [`Job`]s as JSON, and updates compare the stored text first. In
-//! Redis that compare-and-set is atomic (a Lua script), so a tick and an API call that race
-//! never lose or repeat an update; Spin's key-value store has no such primitive, so the memory
-//! store is for one replica.
+//! Job stores: `redis` (shared by every replica, indexed for the tick; layout in [`layout`])
+//! and `memory` (Spin's key-value store, for one replica). Updates are compare-and-set on a
+//! version the stored job carries, so a tick and an API call that race never lose or repeat an
+//! update. In Redis that compare-and-set is atomic (a script); Spin's key-value store has no
+//! such primitive (see [`kv`]).
 
 pub mod kv;
+pub mod layout;
+pub mod record;
 pub mod redis;
 pub mod registry;
+pub mod script;
+pub mod upgrade;
+pub mod v1;
+
+pub use record::Unreadable;
 
 use crate::error::ApiError;
-use crate::job::Job;
+use crate::job::{FireRecord, Job};
 
-/// A job as read, with its stored text (the compare-and-set token).
+/// A job as read, with the version updates compare against (empty for a job read from layout 1
+/// during an upgrade: writing it moves it first).
 #[derive(Clone, Debug)]
 pub struct Stored {
     pub job: Job,
-    pub raw: String,
+    pub version: String,
+}
+
+/// One job of a listing: readable, or not (listed with status `error` and why, never dropped).
+#[derive(Clone, Debug)]
+pub enum Listed {
+    Job(Box<Stored>),
+    Unreadable { queue: String, job_id: String, reason: String },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,26 +40,20 @@ pub enum AddOutcome {
 }
 
 pub trait JobStore {
-    /// Adds `job`; refuses an existing id unless `replace`, and a queue already holding
-    /// `max_jobs` jobs.
+    /// Adds `job` (with an empty history); refuses an existing id unless `replace`, and a queue
+    /// already holding `max_jobs` jobs.
     fn add(&self, job: &Job, replace: bool, max_jobs: usize) -> Result<AddOutcome, ApiError>;
-    fn get(&self, queue: &str, job_id: &str) -> Result<Option<Stored>, ApiError>;
-    /// Jobs of one queue, or of all queues.
-    fn list(&self, queue: Option<&str>) -> Result<Vec<Stored>, ApiError>;
-    /// Replaces `before` with `after` (or deletes it) only if the stored text is still
-    /// `before.raw`. Returns false when someone else changed the job first.
-    fn replace(&self, before: &Stored, after: Option<&Job>) -> Result<bool, ApiError>;
+    /// The job, or why it cannot be read.
+    fn get(&self, queue: &str, job_id: &str) -> Result<Option<Result<Stored, Unreadable>>, ApiError>;
+    /// The job's recent fires, in the order they were recorded.
+    fn history(&self, queue: &str, job_id: &str) -> Result<Vec<FireRecord>, ApiError>;
+    /// Jobs of one queue, or of all queues; unreadable ones included.
+    fn list(&self, queue: Option<&str>) -> Result<Vec<Listed>, ApiError>;
+    /// Replaces `before` with `after` (its history stays) only if the stored version is still
+    /// `before`'s. Returns false when someone else changed the job first.
+    fn replace(&self, before: &Stored, after: &Job) -> Result<bool, ApiError>;
+    /// Deletes one job, readable or not; false when there was none.
+    fn remove(&self, queue: &str, job_id: &str) -> Result<bool, ApiError>;
     /// Deletes every job of one queue (or of all queues); returns how many.
     fn delete_all(&self, queue: Option<&str>) -> Result<u64, ApiError>;
-}
-
-pub(crate) fn decode(raw: String) -> Result<Stored, ApiError> {
-    match serde_json::from_str::<Job>(&raw) {
-        Ok(job) => Ok(Stored { job, raw }),
-        Err(e) => Err(ApiError::new(500, crate::error::code::INTERNAL, "CorruptJob", format!("a stored job could not be read: {e}"))),
-    }
-}
-
-pub(crate) fn encode(job: &Job) -> Result<String, ApiError> {
-    serde_json::to_string(job).map_err(|e| ApiError::new(500, crate::error::code::INTERNAL, "Internal", format!("cannot encode job: {e}")))
 }

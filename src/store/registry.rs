@@ -25,11 +25,17 @@ pub struct QueueParams {
     pub broker_kind: Option<String>,
 }
 
-/// The registration, and the server's clock (an add needs both, so one round trip).
-const LOOKUP: &str = r#"
+crate::lua_script!(
+    /// The registration, and the server's clock (an add needs both, so one round trip).
+    LOOKUP = "lookup", 1,
+    keys [queue_names, consumer_params],
+    args [queue],
+    entry [],
+    r#"
 local t = redis.call('TIME')
-return {t[1], t[2], redis.call('SISMEMBER', KEYS[1], ARGV[1]), redis.call('HGET', KEYS[2], ARGV[1]) or ''}
-"#;
+return {TAG, t[1], t[2], redis.call('SISMEMBER', K.queue_names, A.queue), redis.call('HGET', K.consumer_params, A.queue) or ''}
+"#
+);
 
 /// What the registry says of a queue, read at `server_now_us` (the Redis server's clock).
 pub struct Lookup {
@@ -41,14 +47,13 @@ pub struct Lookup {
 }
 
 pub fn lookup(redis: &dyn Redis, queue: &str) -> Result<Lookup, ApiError> {
-    let args = [
-        RedisArg::Bytes(LOOKUP.into()),
-        RedisArg::Int(2),
-        RedisArg::Bytes(b"funboost_all_queue_names".to_vec()),
-        RedisArg::Bytes(b"funboost_queue__consumer_parmas".to_vec()),
-        RedisArg::Bytes(queue.as_bytes().to_vec()),
-    ];
-    let reply = run(redis, "EVAL", &args)?;
+    let reply = LOOKUP
+        .call()
+        .key("queue_names", "funboost_all_queue_names")
+        .key("consumer_params", "funboost_queue__consumer_parmas")
+        .arg("queue", queue)
+        .run(redis)
+        .map_err(super::redis::script_error)?;
     let server_now_us = time_us(&reply).ok_or_else(|| ApiError::store_unavailable(format!("unexpected registry reply {reply:?}")))?;
     let registered = reply.get(2).and_then(int) == Some(1);
     let raw = reply.get(3).and_then(text).filter(|r| !r.is_empty());

@@ -1,31 +1,55 @@
-//! Committing a batch of fires: per job, compare the stored text with the one the fires were
-//! computed from, and only if it is unchanged push the messages and write the job's new state,
-//! all in one script, so that no fire is published twice however many ticks race.
+//! Committing a batch of fires: per job, compare the stored version with the one the fires were
+//! computed from, and only if it is unchanged push the messages and write the job's new state
+//! and history, all in one script, so that no fire is published twice however many ticks race.
+//!
+//! Redis does not roll a script back, so the script is ordered to make a failure after the
+//! first push impossible or harmless: it reads and checks everything first (the store's format,
+//! the types of our keys and of every queue key it will push to, each job's version, paused
+//! queues), then pushes (a queue key of the wrong type is that queue's push failure, not a
+//! script error), then writes. Once a push is out, the writes that follow can no longer be
+//! refused (the types were checked, and Redis refuses only a script's *first* write when it is
+//! out of memory), and each of them is still run protected, its failure reported.
 
 use anyhow::{Context, Result};
 
 use super::{Counts, TickReport};
-use crate::host::{Redis, RedisArg};
+use crate::host::Redis;
 use crate::message::Message;
-use crate::store::redis::{bytes, eval, int, text, RedisStore};
+use crate::store::redis::{int, script_error, text, RedisStore};
 
-/// One job's update: publish `messages` and store `new_text` (or delete the job when it is
-/// empty), if the stored text is still `expected`.
+/// One job's update: publish `messages` and store `state` (or delete the job), if the stored
+/// version is still `version`.
 pub(super) struct Entry {
-    pub member: String,
-    /// '' = the job is gone (the commit only drops it from the due index).
-    pub expected: String,
-    pub new_text: String,
-    /// When the job is next due (UTC µs); `None` takes it out of the due index.
-    pub due_us: Option<i64>,
+    pub queue: String,
+    pub job_id: String,
+    /// '' = the job was gone when read (the commit only drops it from the indexes); '*' = its
+    /// state cannot even be read (a quarantine overwrites it).
+    pub version: String,
+    /// The new state text; `None` deletes the job (its trigger is finished).
+    pub state: Option<String>,
+    /// The job's spec text as read (a tick waiting for the job's next fire reuses it).
+    pub spec: String,
+    /// The job's new score in its queue's `next` index.
+    pub score: i64,
+    /// History records to append (text form).
+    pub history: String,
     pub messages: Vec<Message>,
     /// A run-now: published even while the queue's scheduler is paused.
     pub manual: bool,
+    /// The job could not be read or scheduled: `state` stops it with the error.
+    pub quarantine: bool,
     /// What the update does, counted into the report once it is applied.
     pub counts: Counts,
     /// The scheduled instants (UTC µs) of the messages published when due (not ahead), whose
     /// lateness the commit observes.
     pub due_fires_us: Vec<i64>,
+}
+
+impl Entry {
+    /// When the job is next due (UTC µs), if it stays running.
+    pub fn due_us(&self) -> Option<i64> {
+        (self.state.is_some() && self.score < crate::store::layout::Stopped::MIN).then_some(self.score)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,150 +67,206 @@ pub(super) enum Status {
 /// retried a minute later, so it cannot block the jobs due after it.
 const PUBLISH_RETRY_US: i64 = 60_000_000;
 
-/// KEYS: jobs, due, paused queues, metrics. ARGV: entry count, the retry score for jobs whose
-/// push fails, the prefix of the per-queue sets, the queues set, the prefix of the held sets,
-/// when the tick's first claim ran (µs; '' unless this commits the tick's last due batch), then
-/// per entry: member (`queue\x1fjob_id`), expected text ('' = the job is gone), new text ('' =
-/// delete), score ('' = not due), push code, key, '1' for a run-now, message count, the
-/// payloads, then for the metrics: missed and coalesced counts, the number of fires published
-/// when due and their scheduled instants (µs). Returns one status per entry (1 applied, 0
-/// changed by someone else, 2 push failed, 3 held), then `member: error` per failed push.
-///
-/// A call from Lua costs several times what a message does, so the batch is read with one
-/// HMGET, each queue gets one push (its jobs' messages in job order), and the new texts and
-/// scores are written with one HSET and one ZADD. A push that fails fails every job of that
-/// queue in the batch, as a push per job would have. While any queue's scheduler is paused,
-/// its jobs are held instead (nothing published, the job unchanged, moved to the queue's held
-/// set), except a run-now, and scores are written job by job.
-///
-/// The metrics (a tick's fires, not a run-now's) are counted by the same script, so a count
-/// changes exactly when what it counts does, for two more calls per batch (`bump`).
-const COMMIT: &str = concat!(
-    "-- funboost-edge tick commit: each job is applied only if its stored text is unchanged\n",
-    crate::schedule_lua!(),
-    crate::metrics_lua!(),
-    r#"
--- Lua's unpack fails beyond about 8,000 values, so lists go in chunks.
+/// Payloads and instants are joined with the record separator, which JSON text never holds
+/// unescaped.
+const SEPARATOR: char = '\u{1e}';
+
+crate::lua_script!(
+    /// Applies a batch of fires (see the module docs for the order of its steps). Per entry:
+    /// the job, the version it was computed from, its new state ('' = delete it) and score, the
+    /// history records to append, the push (`R` RPUSH, `L` LPUSH, `X` XADD, '' none), its key
+    /// and payloads (joined with \30), '1' for a run-now, '1' for a quarantine, and for the
+    /// metrics the missed and coalesced counts and the scheduled instants of the fires published
+    /// when due (joined with \30). Replies one status per entry (1 applied, 0 changed by someone
+    /// else, 2 not published: its push failed or a key of its queue has the wrong type, 3
+    /// held), then one line per problem.
+    ///
+    /// A call from Lua costs several times what a message does, so the states, scores and
+    /// histories of a queue are read and written with one command each, and each queue gets one
+    /// push (its jobs' messages in job order). The metrics (a tick's fires, not a run-now's) are
+    /// counted by the same script, so a count changes exactly when what it counts does.
+    pub COMMIT = "commit", 2,
+    keys [format, job_queues, heads, paused_queues, metrics],
+    args [spec_prefix, state_prefix, hist_prefix, next_prefix, ids_prefix, retry_score, tick_started],
+    entry [queue, job_id, version, state, score, history, push, push_key, payloads, manual, quarantine, missed, coalesced, due_fires],
+    concat!(crate::store_lua!(), crate::metrics_lua!(), crate::history_lua!(), r#"
+local fe = newer_format(K.format) if fe then return fe end
+-- 1. Read and check; nothing is written before every check passed. A key of ours with another
+-- type stops what depends on it: the whole commit for the shared indexes, one queue's entries
+-- for that queue's keys, only the counting for the metrics hash.
+for _, k in ipairs({{K.job_queues, 'set'}, {K.heads, 'zset'}, {K.paused_queues, 'set'}}) do
+  local e = wrong_type(k[1], k[2]) if e then return e end
+end
+local problems = {}
+local metrics_ok = true
+if wrong_type(K.metrics, 'hash') then
+  metrics_ok = false
+  problems[#problems + 1] = 'metrics not counted: ' .. K.metrics .. ' is not a hash'
+end
+local prefixes = {{A.spec_prefix, 'hash'}, {A.state_prefix, 'hash'}, {A.hist_prefix, 'hash'}, {A.next_prefix, 'zset'}, {A.ids_prefix, 'zset'}}
+local by_queue, order, corrupt = {}, {}, {}
+for e = 1, N do
+  local q = field(e, E.queue)
+  if not by_queue[q] then
+    by_queue[q] = {}
+    local te = queue_types(prefixes, q)
+    if te then
+      corrupt[q] = true
+      problems[#problems + 1] = 'queue ' .. q .. ' not fired: ' .. te.err
+    else
+      order[#order + 1] = q
+    end
+  end
+  table.insert(by_queue[q], e)
+end
+local any_paused = redis.call('SCARD', K.paused_queues) > 0
+local status, gone = {}, {}
+for e = 1, N do status[e] = corrupt[field(e, E.queue)] and 2 or 0 end
+for _, q in ipairs(order) do
+  local ids = {}
+  for _, e in ipairs(by_queue[q]) do ids[#ids + 1] = field(e, E.job_id) end
+  local states = redis.call('HMGET', A.state_prefix .. q, unpack(ids))
+  local paused = any_paused and redis.call('SISMEMBER', K.paused_queues, q) == 1
+  for k, e in ipairs(by_queue[q]) do
+    local version = field(e, E.version)
+    if not states[k] then
+      gone[e] = true
+    elseif version == '' or (version ~= '*' and version_of(states[k]) ~= version) then
+      status[e] = 0
+    elseif paused and field(e, E.manual) ~= '1' then
+      status[e] = 3
+    else
+      status[e] = 1
+    end
+  end
+end
+local groups, group_order, group_of = {}, {}, {}
+for e = 1, N do
+  if status[e] == 1 and field(e, E.push) ~= '' then
+    local code, key = field(e, E.push), field(e, E.push_key)
+    local g = groups[code .. key]
+    if not g then
+      local want = code == 'X' and 'stream' or 'list'
+      local t = redis.call('TYPE', key).ok
+      g = {code = code, key = key, payloads = {}}
+      if t ~= 'none' and t ~= want then g.err = 'WRONGTYPE the queue key ' .. key .. ' holds a ' .. t .. ', not a ' .. want end
+      groups[code .. key] = g
+      group_order[#group_order + 1] = g
+    end
+    for p in string.gmatch(field(e, E.payloads), '[^\30]+') do g.payloads[#g.payloads + 1] = p end
+    group_of[e] = g
+  end
+end
+-- 2. Push. The first write of a script is the only one Redis refuses when out of memory.
 local function chunked(command, key, list)
   for s = 1, #list, 4000 do
     local r = redis.pcall(command, key, unpack(list, s, math.min(s + 3999, #list)))
-    if type(r) == 'table' and r.err then return r end
+    if type(r) == 'table' and r.err then return r.err end
   end
-  return true
+  return nil
 end
-local n, retry, queue_prefix, queues, held_prefix = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local any_paused = redis.call('SCARD', KEYS[3]) > 0
-local paused_queue = {}
-local function queue_of(member) return string.match(member, '^(.-)\31') end
-local function is_paused(q)
-  if paused_queue[q] == nil then paused_queue[q] = redis.call('SISMEMBER', KEYS[3], q) == 1 end
-  return paused_queue[q]
-end
-local members, at, metrics_at = {}, {}, {}
-local i = 7
-for e = 1, n do
-  members[e], at[e] = ARGV[i], i
-  local m = i + 8 + tonumber(ARGV[i + 7])
-  metrics_at[e] = m
-  i = m + 3 + tonumber(ARGV[m + 2])
-end
-local stored = n > 0 and redis.call('HMGET', KEYS[1], unpack(members)) or {}
-local groups, order, group_of, held = {}, {}, {}, {}
-for e = 1, n do
-  local i = at[e]
-  local count = tonumber(ARGV[i + 7])
-  if (stored[e] or '') == ARGV[i + 1] then
-    if any_paused and ARGV[i + 6] ~= '1' and is_paused(queue_of(ARGV[i])) then
-      held[e] = true
-    elseif count > 0 then
-      local code, key = ARGV[i + 4], ARGV[i + 5]
-      local g = groups[code .. key]
-      if not g then
-        g = {code = code, key = key, payloads = {}}
-        groups[code .. key] = g
-        order[#order + 1] = g
+for _, g in ipairs(group_order) do
+  if not g.err then
+    if g.code == 'X' then
+      for _, payload in ipairs(g.payloads) do
+        local r = redis.pcall('XADD', g.key, '*', '', payload)
+        if type(r) == 'table' and r.err then g.err = r.err break end
       end
-      for k = 1, count do g.payloads[#g.payloads + 1] = ARGV[i + 7 + k] end
-      group_of[e] = g
-    end
-  end
-end
-for _, g in ipairs(order) do
-  if g.code == 'X' then
-    for _, payload in ipairs(g.payloads) do
-      local r = redis.pcall('XADD', g.key, '*', '', payload)
-      if type(r) == 'table' and r.err then g.err = r.err break end
-    end
-  else
-    local r = chunked(g.code == 'R' and 'RPUSH' or 'LPUSH', g.key, g.payloads)
-    if type(r) == 'table' and r.err then g.err = r.err end
-  end
-end
-local statuses, failures, texts, scores, unscheduled = {}, {}, {}, {}, {}
-for e = 1, n do
-  local i = at[e]
-  local member, new, score = ARGV[i], ARGV[i + 2], ARGV[i + 3]
-  local g = group_of[e]
-  if (stored[e] or '') ~= ARGV[i + 1] then
-    statuses[e] = 0
-  elseif held[e] then
-    statuses[e] = 3
-    local s = redis.call('ZSCORE', KEYS[2], member)
-    if s then schedule(KEYS[2], KEYS[3], held_prefix, queue_of(member), member, s) end
-  elseif g and g.err then
-    statuses[e] = 2
-    failures[#failures + 1] = member .. ': ' .. g.err
-    if ARGV[i + 6] ~= '1' then redis.call('ZADD', KEYS[2], retry, member) end
-  else
-    statuses[e] = 1 -- applied
-    if new == '' then
-      local q, id = string.match(member, '^(.-)\31(.*)$')
-      redis.call('HDEL', KEYS[1], member)
-      schedule(KEYS[2], KEYS[3], held_prefix, q, member, '')
-      redis.call('SREM', queue_prefix .. q, id)
-      if redis.call('SCARD', queue_prefix .. q) == 0 then redis.call('SREM', queues, q) end
     else
-      texts[#texts + 1] = member
-      texts[#texts + 1] = new
-      if any_paused then
-        schedule(KEYS[2], KEYS[3], held_prefix, queue_of(member), member, score)
-      elseif score == '' then
-        unscheduled[#unscheduled + 1] = member
-      else
-        scores[#scores + 1] = score
-        scores[#scores + 1] = member
-      end
+      g.err = chunked(g.code == 'R' and 'RPUSH' or 'LPUSH', g.key, g.payloads)
     end
   end
 end
-chunked('HSET', KEYS[1], texts)
-chunked('ZADD', KEYS[2], scores)
-chunked('ZREM', KEYS[2], unscheduled)
+-- 3. Write what the pushes (or their failures) mean, each call protected and reported.
+local function report(err) if err then problems[#problems + 1] = 'after the pushes: ' .. err end end
+for e = 1, N do
+  local g = group_of[e]
+  if g and g.err then
+    status[e] = 2
+    problems[#problems + 1] = field(e, E.queue) .. '\31' .. field(e, E.job_id) .. ': ' .. g.err
+  end
+end
+for _, q in ipairs(order) do
+  local states, scores, deleted, retried, with_history = {}, {}, {}, {}, {}
+  for _, e in ipairs(by_queue[q]) do
+    local id = field(e, E.job_id)
+    if status[e] == 1 then
+      local state = field(e, E.state)
+      if state == '' then
+        deleted[#deleted + 1] = id
+      else
+        states[#states + 1] = id
+        states[#states + 1] = state
+        scores[#scores + 1] = field(e, E.score)
+        scores[#scores + 1] = id
+        if field(e, E.history) ~= '' then with_history[#with_history + 1] = e end
+      end
+    elseif status[e] == 2 and field(e, E.manual) ~= '1' then
+      retried[#retried + 1] = A.retry_score
+      retried[#retried + 1] = id
+    elseif gone[e] then
+      deleted[#deleted + 1] = id
+    end
+  end
+  report(chunked('HSET', A.state_prefix .. q, states))
+  report(chunked('ZADD', A.next_prefix .. q, scores))
+  report(chunked('ZADD', A.next_prefix .. q, retried))
+  if #with_history > 0 then
+    local ids = {}
+    for _, e in ipairs(with_history) do ids[#ids + 1] = field(e, E.job_id) end
+    local old = redis.pcall('HMGET', A.hist_prefix .. q, unpack(ids))
+    if old.err then report(old.err) else
+      local new = {}
+      for k, e in ipairs(with_history) do
+        new[#new + 1] = ids[k]
+        new[#new + 1] = history_append(old[k], field(e, E.history))
+      end
+      report(chunked('HSET', A.hist_prefix .. q, new))
+    end
+  end
+  if #deleted > 0 then
+    for _, p in ipairs({A.spec_prefix, A.state_prefix, A.hist_prefix}) do report(chunked('HDEL', p .. q, deleted)) end
+    for _, p in ipairs({A.next_prefix, A.ids_prefix}) do report(chunked('ZREM', p .. q, deleted)) end
+    local ok, err = pcall(function()
+      if redis.call('ZCARD', A.ids_prefix .. q) == 0 then redis.call('SREM', K.job_queues, q) end
+    end)
+    if not ok then report(tostring(err)) end
+  end
+  local ok, err = pcall(refresh_head, K.heads, K.paused_queues, A.next_prefix, q)
+  if not ok then report(tostring(err)) end
+end
 -- Metrics, by queue: what each entry of a tick (not a run-now) came to.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local add = {}
-for e = 1, n do
-  local i, m = at[e], metrics_at[e]
-  local q = queue_of(ARGV[i])
-  if q and ARGV[i + 6] ~= '1' then
-    if statuses[e] == 0 then
+for e = 1, N do
+  local q = field(e, E.queue)
+  if field(e, E.manual) ~= '1' then
+    if status[e] == 0 then
       count(add, 'conflicts\31' .. q, 1)
-    elseif statuses[e] == 2 then
+    elseif status[e] == 2 then
       count(add, 'push_failures\31' .. q, 1)
-    elseif statuses[e] == 1 then
-      count(add, 'fires\31' .. q, tonumber(ARGV[i + 7]))
-      count(add, 'missed\31' .. q, tonumber(ARGV[m]))
-      count(add, 'coalesced\31' .. q, tonumber(ARGV[m + 1]))
-      for k = 1, tonumber(ARGV[m + 2]) do observe(add, 'lateness', now - tonumber(ARGV[m + 2 + k])) end
+    elseif status[e] == 1 then
+      local fires = 0
+      for _ in string.gmatch(field(e, E.payloads), '[^\30]+') do fires = fires + 1 end
+      count(add, 'fires\31' .. q, fires)
+      count(add, 'missed\31' .. q, tonumber(field(e, E.missed)))
+      count(add, 'coalesced\31' .. q, tonumber(field(e, E.coalesced)))
+      if field(e, E.quarantine) == '1' then count(add, 'quarantined\31' .. q, 1) end
+      for at in string.gmatch(field(e, E.due_fires), '[^\30]+') do observe(add, 'lateness', now - tonumber(at)) end
     end
   end
 end
-if ARGV[6] ~= '' then observe(add, 'tick', now - tonumber(ARGV[6])) end
-bump(KEYS[4], add, {})
-for _, f in ipairs(failures) do statuses[#statuses + 1] = f end
-return statuses
-"#
+if A.tick_started ~= '' then observe(add, 'tick', now - tonumber(A.tick_started)) end
+if metrics_ok then
+  local ok, err = pcall(bump, K.metrics, add, {})
+  if not ok then report(tostring(err)) end
+end
+local reply = {TAG}
+for e = 1, N do reply[#reply + 1] = status[e] end
+for _, p in ipairs(problems) do reply[#reply + 1] = p end
+return reply
+"#)
 );
 
 /// Commits `entries` (at most one [`super::BATCH`]) at server time `now_us` and counts what
@@ -201,34 +281,43 @@ pub(super) fn commit(
     tick_started_us: Option<i64>,
     report: &mut TickReport,
 ) -> Result<Vec<Status>> {
-    let mut args = vec![
-        RedisArg::Int(entries.len() as i64),
-        bytes((now_us + PUBLISH_RETRY_US).to_string()),
-        bytes(store.queue_key("")), // the per-queue sets' prefix
-        bytes(store.queues_key()),
-        bytes(store.held_key("")),
-        bytes(tick_started_us.map(|us| us.to_string()).unwrap_or_default()),
-    ];
+    let keys = store.keys();
+    let mut call = COMMIT
+        .call()
+        .key("format", keys.format())
+        .key("job_queues", keys.job_queues())
+        .key("heads", keys.heads())
+        .key("paused_queues", keys.paused_queues())
+        .key("metrics", keys.metrics())
+        .arg("spec_prefix", keys.queue_prefix("spec"))
+        .arg("state_prefix", keys.queue_prefix("state"))
+        .arg("hist_prefix", keys.queue_prefix("hist"))
+        .arg("next_prefix", keys.queue_prefix("next"))
+        .arg("ids_prefix", keys.queue_prefix("ids"))
+        .arg("retry_score", now_us + PUBLISH_RETRY_US)
+        .arg("tick_started", tick_started_us.map(|us| us.to_string()).unwrap_or_default());
     for entry in entries {
         // A job's messages all go to one key with one command: message::build derives both
         // from the job alone.
-        let (code, key) = entry.messages.first().map_or(("R", ""), |m| (m.push.code(), m.key.as_str()));
-        args.extend([
-            bytes(entry.member.as_str()),
-            bytes(entry.expected.as_str()),
-            bytes(entry.new_text.as_str()),
-            bytes(entry.due_us.map(|us| us.to_string()).unwrap_or_default()),
-            bytes(code),
-            bytes(key),
-            bytes(if entry.manual { "1" } else { "" }),
-            RedisArg::Int(entry.messages.len() as i64),
-        ]);
-        args.extend(entry.messages.iter().map(|m| bytes(m.payload.as_str())));
-        args.extend([entry.counts.missed, entry.counts.coalesced, entry.due_fires_us.len() as u64].map(|n| RedisArg::Int(n as i64)));
-        args.extend(entry.due_fires_us.iter().map(|&us| RedisArg::Int(us)));
+        let (push, key) = entry.messages.first().map_or(("", ""), |m| (m.push.code(), m.key.as_str()));
+        let payloads: Vec<&str> = entry.messages.iter().map(|m| m.payload.as_str()).collect();
+        let due_fires: Vec<String> = entry.due_fires_us.iter().map(i64::to_string).collect();
+        call.field("queue", entry.queue.as_str())
+            .field("job_id", entry.job_id.as_str())
+            .field("version", entry.version.as_str())
+            .field("state", entry.state.as_deref().unwrap_or(""))
+            .field("score", entry.score)
+            .field("history", entry.history.as_str())
+            .field("push", push)
+            .field("push_key", key)
+            .field("payloads", payloads.join(&SEPARATOR.to_string()))
+            .field("manual", entry.manual)
+            .field("quarantine", entry.quarantine)
+            .field("missed", entry.counts.missed as i64)
+            .field("coalesced", entry.counts.coalesced as i64)
+            .field("due_fires", due_fires.join(&SEPARATOR.to_string()));
     }
-    let keys = [store.jobs_key(), store.due_key(), store.paused_queues_key(), store.metrics_key()];
-    let reply = eval(redis, COMMIT, &keys, args).context("committing fires")?;
+    let reply = call.run(redis).map_err(|e| anyhow::Error::new(script_error(e))).context("committing fires")?;
     report.round_trips += 1;
     report.batches += 1;
     let statuses: Vec<Status> = reply

@@ -3,41 +3,48 @@
 
 use anyhow::{Context, Result};
 
-use super::{fire, TickOptions, TickReport, TickTime};
-use crate::host::RedisArg;
+use super::{fire, Fired, TickOptions, TickReport, TickTime};
 use crate::message::Message;
 use crate::services::Services;
 use crate::store::kv::KvStore;
-use crate::store::redis::{bytes, text};
-use crate::store::JobStore;
+use crate::store::layout::Keys;
+use crate::store::redis::text;
+use crate::store::{JobStore, Listed};
 
-/// Publishes a message unless its fire was already published (a marker per fire id, kept a
-/// week): the memory store cannot publish and advance in one atomic step, so a retry after a
-/// crash between the two must not publish again.
-const PUBLISH_ONCE: &str = r#"
-for k = 0, tonumber(ARGV[1]) - 1 do
-  local marker, code, key, payload = ARGV[2 + 4 * k], ARGV[3 + 4 * k], ARGV[4 + 4 * k], ARGV[5 + 4 * k]
+crate::lua_script!(
+    /// Publishes each message unless its fire was already published (a marker per fire id,
+    /// kept a week): the memory store cannot publish and advance in one atomic step, so a retry
+    /// after a crash between the two must not publish again. Replies '' or the first push
+    /// error (the fires before it are out and marked).
+    PUBLISH_ONCE = "publish_once", 1,
+    keys [],
+    args [],
+    entry [marker, push, key, payload],
+    r#"
+for e = 1, N do
+  local marker, code, key, payload = field(e, E.marker), field(e, E.push), field(e, E.key), field(e, E.payload)
   if redis.call('EXISTS', marker) == 0 then
     local r
     if code == 'R' then r = redis.pcall('RPUSH', key, payload)
     elseif code == 'L' then r = redis.pcall('LPUSH', key, payload)
     else r = redis.pcall('XADD', key, '*', '', payload) end
-    if type(r) == 'table' and r.err then return r.err end
+    if type(r) == 'table' and r.err then return {TAG, r.err} end
     redis.call('SET', marker, '1', 'EX', 604800)
   end
 end
-return ''
-"#;
+return {TAG, ''}
+"#
+);
 
 /// Publishes `messages`, each unless its fire was published before; `Some(error)` when a push
 /// failed (the fires before it are out and marked).
 pub(super) fn publish_once(services: &Services, messages: &[Message]) -> Result<Option<String>> {
-    let mut args = vec![bytes(PUBLISH_ONCE), RedisArg::Int(0), RedisArg::Int(messages.len() as i64)];
+    let keys = Keys::new(&services.config.key_prefix);
+    let mut call = PUBLISH_ONCE.call();
     for m in messages {
-        let marker = format!("{{{}}}:fired:{}", services.config.key_prefix, m.dedupe_key);
-        args.extend([bytes(marker), bytes(m.push.code()), bytes(m.key.as_str()), bytes(m.payload.as_str())]);
+        call.field("marker", keys.fired(&m.dedupe_key)).field("push", m.push.code()).field("key", m.key.as_str()).field("payload", m.payload.as_str());
     }
-    let reply = services.redis.execute("EVAL", &args).context("publishing memory-store fires")?;
+    let reply = call.run(services.redis).context("publishing memory-store fires")?;
     Ok(reply.first().and_then(text).filter(|e| !e.is_empty()))
 }
 
@@ -50,15 +57,23 @@ pub(super) fn tick(services: &Services, store: &KvStore, at: TickTime, options: 
             return Ok(());
         }
     };
-    for stored in jobs {
+    for listed in jobs {
+        let Listed::Job(stored) = listed else { continue };
+        let stored = *stored;
         let job = &stored.job;
-        if job.paused || job.next_run.is_none_or(|t| t.utc_us > until_us) {
+        if job.error.is_some() || job.paused || job.next_run.is_none_or(|t| t.utc_us > until_us) {
             continue;
         }
-        let (after, (messages, counts, _)) = match fire(services, job.clone(), at, options) {
+        let (after, Fired { messages, counts, records, .. }) = match fire(services, job.clone(), at, options) {
             Ok(result) => result,
             Err(e) => {
-                report.errors.push(format!("{}/{}: {e:#}", job.queue_name, job.job_id));
+                // Stopped with status error, kept (the same as the redis store's quarantine).
+                report.errors.push(format!("{}/{}: stopped with status error: {e:#}", job.queue_name, job.job_id));
+                let mut stopped = job.clone();
+                stopped.error = Some(format!("{e:#}"));
+                if store.update(&stored, &stopped, &[]).map_err(|e| anyhow::anyhow!(e.message))? {
+                    report.quarantined += 1;
+                }
                 continue;
             }
         };
@@ -70,7 +85,11 @@ pub(super) fn tick(services: &Services, store: &KvStore, at: TickTime, options: 
                 continue;
             }
         }
-        if store.replace(&stored, after.as_ref()).map_err(|e| anyhow::anyhow!(e.message))? {
+        let applied = match &after {
+            Some(after) => store.update(&stored, after, &records),
+            None => store.remove(&job.queue_name, &job.job_id),
+        };
+        if applied.map_err(|e| anyhow::anyhow!(e.message))? {
             counts.add_to(report);
         } else {
             report.conflicts += 1;

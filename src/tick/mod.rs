@@ -20,17 +20,16 @@ mod on_time;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::job::{FireRecord, Job, Outcome, StoreKind, StoredTime};
-use crate::message::{self, Message, Timing};
+use crate::job::{history, FireRecord, Job, Outcome, StoreKind};
+use crate::message::{self, FireId, Message, Timing};
 use crate::services::Services;
 use crate::store::kv::KvStore;
 use crate::store::redis::RedisStore;
-use crate::store::{encode, Stored};
+use crate::store::{record, upgrade, Stored, Unreadable};
 use crate::trigger::misfire::{process_due, Dropped, Due};
 use crate::trigger::Zdt;
-use claim::{claim, Claimed};
+use claim::{claim, Claimed, ClaimedJob};
 use commit::{commit, Entry};
-use on_time::Upcoming;
 
 #[derive(Clone, Copy, Debug)]
 pub struct TickOptions {
@@ -85,8 +84,20 @@ pub struct TickReport {
     pub held: u64,
     /// Fires this tick read to publish on their instant (some may go to another tick first).
     pub waited_for: u64,
+    /// Jobs stopped with status `error` because they could not be read or scheduled.
+    pub quarantined: u64,
+    /// What this tick's steps of a layout-1 upgrade moved (none when there is nothing to move).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upgrade: Option<upgrade::Progress>,
     pub errors: Vec<String>,
 }
+
+/// Upgrade steps (of [`upgrade::BATCH`] jobs) a tick runs while a layout-1 store is being
+/// moved: 5,000 jobs a second, a few tens of milliseconds of Redis time.
+const UPGRADE_STEPS_PER_TICK: usize = 10;
+
+/// Most messages one commit carries: a batch whose jobs catch up many fires at once is split.
+pub const MAX_MESSAGES_PER_COMMIT: usize = 5000;
 
 /// The HTTP tick: publishes what is due now.
 pub fn run(services: &Services) -> Result<TickReport> {
@@ -105,17 +116,22 @@ pub fn run_with(services: &Services, options: TickOptions) -> Result<TickReport>
     for batch in 0..options.max_batches {
         let started_us = (batch > 0).then_some(report.now_us);
         // The skew is measured against the host's clock as the tick started (before connecting).
-        let Claimed { clock, previous_tick_us, total_due, due, waits, upcoming } =
+        let Claimed { clock, previous_tick_us, total_due, due, v1_left, waits, upcoming, corrupt } =
             claim(services.redis, &store, options, tick_id, started_us, services.wall_clock_us)?;
         let now_us = clock.now_us();
-        report.round_trips += if due.is_empty() && upcoming.is_empty() { 1 } else { 2 };
+        report.round_trips += 1;
         if batch == 0 {
+            report.errors.extend(corrupt.into_iter().map(|c| format!("queue {c}: nothing of it fires until the key is repaired")));
             report.now_us = now_us;
             gapless_since = previous_tick_us.filter(|previous| (0..=GAPLESS_US).contains(&(now_us - previous)));
+            if v1_left > 0 {
+                // Moved jobs fire from layout 2 on the next batch or tick; the ones due soonest move first.
+                let progress = upgrade::step(&store, now_us, UPGRADE_STEPS_PER_TICK).context("upgrading the store from layout 1")?;
+                report.upgrade = Some(progress);
+            }
         }
         if waits {
             report.waited_for = upcoming.len() as u64;
-            let upcoming: Vec<Upcoming> = upcoming.into_iter().map(|(member, due_us, text)| Upcoming { member, due_us, text }).collect();
             on_time = Some((clock, upcoming));
         }
         if due.is_empty() {
@@ -123,15 +139,17 @@ pub fn run_with(services: &Services, options: TickOptions) -> Result<TickReport>
         }
         let more = total_due > due.len();
         let at = TickTime { now_us, gapless_since };
-        let entries: Vec<Entry> = due.iter().map(|(member, text)| advance(services, member, text.as_deref(), at, options, &mut report)).collect();
+        let entries: Vec<Entry> = due.into_iter().map(|job| advance(services, job, at, options, &mut report)).collect();
         // The tick's last due batch observes its duration (on-time waiting is not counted).
         let last = !more || batch + 1 == options.max_batches;
-        let statuses = commit(services.redis, &store, &entries, now_us, last.then_some(report.now_us), &mut report)?;
-        if options.on_time_window_ms > 0 {
-            fired_due_again.extend(on_time::due_again(entries, &statuses, i64::MAX));
+        for (entries, is_last) in by_message_count(entries) {
+            let statuses = commit(services.redis, &store, &entries, now_us, (last && is_last).then_some(report.now_us), &mut report)?;
+            if options.on_time_window_ms > 0 {
+                fired_due_again.extend(on_time::due_again(entries, &statuses, i64::MAX));
+            }
         }
-        // Every batch moves its jobs out of the due window (applied, retried later, or taken
-        // by another ticker first), so this ends; max_batches bounds one tick's work.
+        // Every batch moves its jobs forward (applied, retried later, taken by another ticker
+        // first, or caught up by a bounded step), and max_batches bounds one tick's work.
         if !more {
             break;
         }
@@ -142,11 +160,31 @@ pub fn run_with(services: &Services, options: TickOptions) -> Result<TickReport>
     if let Some((clock, mut upcoming)) = on_time {
         // A job fired by an earlier batch may be among the last claim's upcoming fires already.
         let window_end_us = on_time::window_end_us(clock, options);
-        let claimed: std::collections::HashSet<String> = upcoming.iter().map(|u| u.member.clone()).collect();
-        upcoming.extend(fired_due_again.into_iter().filter(|u| u.due_us <= window_end_us && !claimed.contains(&u.member)));
+        let claimed: std::collections::HashSet<(String, String)> = upcoming.iter().map(|u| (u.queue.clone(), u.job_id.clone())).collect();
+        upcoming.extend(fired_due_again.into_iter().filter(|u| u.due_us <= window_end_us && !claimed.contains(&(u.queue.clone(), u.job_id.clone()))));
         on_time::publish(services, &store, clock, upcoming, gapless_since, options, &mut report)?;
     }
     Ok(report)
+}
+
+/// `entries` in groups of at most [`MAX_MESSAGES_PER_COMMIT`] messages (a job's messages are
+/// never split), each with whether it is the last.
+fn by_message_count(entries: Vec<Entry>) -> Vec<(Vec<Entry>, bool)> {
+    let mut groups: Vec<Vec<Entry>> = vec![Vec::new()];
+    let mut messages = 0;
+    for entry in entries {
+        let n = entry.messages.len();
+        if messages + n > MAX_MESSAGES_PER_COMMIT && groups.last().is_some_and(|g| !g.is_empty()) {
+            groups.push(Vec::new());
+            messages = 0;
+        }
+        messages += n;
+        if let Some(group) = groups.last_mut() {
+            group.push(entry);
+        }
+    }
+    let count = groups.len();
+    groups.into_iter().enumerate().map(|(i, g)| (g, i + 1 == count)).collect()
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -157,6 +195,7 @@ struct Counts {
     missed: u64,
     coalesced: u64,
     finished: u64,
+    quarantined: u64,
 }
 
 impl Counts {
@@ -167,6 +206,7 @@ impl Counts {
         report.missed += self.missed;
         report.coalesced += self.coalesced;
         report.finished += self.finished;
+        report.quarantined += self.quarantined;
     }
 }
 
@@ -192,28 +232,38 @@ pub struct ManualFire {
 /// `None` when the job changed since it was read (read it again and retry).
 pub fn run_now(services: &Services, stored: &Stored) -> Result<Option<ManualFire>> {
     let now_us = services.now_us().map_err(|e| anyhow::anyhow!(e.message))?;
-    let mut job = stored.job.clone();
+    let job = &stored.job;
     let zone = job.schedule().map_err(|e| anyhow::anyhow!(e.message))?.zone();
-    let message = message::build(&job, &Zdt::from_utc(now_us, zone), now_us, services.config.timezone, Timing::Manual);
-    let fired =
-        ManualFire { task_id: message.task_id.clone(), fire_id: message::fire_id(&job, &Zdt::from_utc(now_us, zone), Timing::Manual), published_us: now_us };
-    job.record([FireRecord(now_us, Some(now_us), Some(message.task_id.clone()), Outcome::Manual)]);
+    let scheduled = Zdt::from_utc(now_us, zone);
+    let message = message::build(job, &scheduled, now_us, services.config.timezone, Timing::Manual);
+    let fire = FireId::of(job, &scheduled, Timing::Manual);
+    let fired = ManualFire { task_id: message.task_id.clone(), fire_id: fire.text(), published_us: now_us };
+    let record = FireRecord { scheduled_us: now_us, published_us: Some(now_us), outcome: Outcome::Manual };
     if job.store == StoreKind::Memory {
         if let Some(error) = memory::publish_once(services, std::slice::from_ref(&message))? {
             anyhow::bail!("publishing to queue {}: {error}", job.queue_name);
         }
         // Published: the history is kept unless the job changed meanwhile (no retry, no repeat).
-        services.store(StoreKind::Memory).and_then(|store| store.replace(stored, Some(&job))).map_err(|e| anyhow::anyhow!(e.message))?;
+        services.kv.map(KvStore::new).context("no key-value store")?.update(stored, job, &[record]).map_err(|e| anyhow::anyhow!(e.message))?;
         return Ok(Some(fired));
+    }
+    if stored.version.is_empty() {
+        // Still in layout 1 (an upgrade under way): move it, then the caller reads it again.
+        upgrade::one(&RedisStore::new(services.redis, &services.config.key_prefix), &job.queue_name, &job.job_id).map_err(|e| anyhow::anyhow!(e.message))?;
+        return Ok(None);
     }
     let store = RedisStore::new(services.redis, &services.config.key_prefix);
     let entry = Entry {
-        member: crate::store::redis::member(&job.queue_name, &job.job_id),
-        expected: stored.raw.clone(),
-        new_text: encode(&job).map_err(|e| anyhow::anyhow!(e.message))?,
-        due_us: job.due_us(),
+        queue: job.queue_name.clone(),
+        job_id: job.job_id.clone(),
+        version: stored.version.clone(),
+        state: Some(record::encode_state(job, &record::new_version())),
+        spec: String::new(),
+        score: record::score(job),
+        history: history::encode(&[record]),
         messages: vec![message],
         manual: true,
+        quarantine: false,
         counts: Counts::default(),
         due_fires_us: Vec::new(),
     };
@@ -225,45 +275,77 @@ pub fn run_now(services: &Services, stored: &Stored) -> Result<Option<ManualFire
     }
 }
 
-/// A due job's update from its stored text (`None`: the job is gone, so the commit only drops
-/// it from the due index). A job that cannot be read or scheduled is kept but taken out of the
-/// due index, so it cannot block ticks; the error goes into the report.
-fn advance(services: &Services, member: &str, text: Option<&str>, at: TickTime, options: TickOptions, report: &mut TickReport) -> Entry {
-    let entry = |expected: &str, new_text: String, due_us, (messages, counts, due_fires_us)| Entry {
-        member: member.to_string(),
-        expected: expected.to_string(),
-        new_text,
-        due_us,
-        messages,
+/// A due job's update from its stored texts. A job that is gone only leaves the indexes; one
+/// that cannot be read or scheduled is stopped with status `error` and the reason (kept,
+/// listed and counted, never dropped), so it cannot block ticks.
+fn advance(services: &Services, claimed: ClaimedJob, at: TickTime, options: TickOptions, report: &mut TickReport) -> Entry {
+    let ClaimedJob { queue, job_id, state, spec, .. } = claimed;
+    let mut entry = Entry {
+        version: record::version_of(&state).unwrap_or_default(),
+        queue,
+        job_id,
+        state: None,
+        spec,
+        score: 0,
+        history: String::new(),
+        messages: Vec::new(),
         manual: false,
-        counts,
-        due_fires_us,
+        quarantine: false,
+        counts: Counts::default(),
+        due_fires_us: Vec::new(),
     };
-    let Some(text) = text else {
-        return entry("", String::new(), None, Fired::default());
+    if state.is_empty() {
+        return entry;
+    }
+    let decoded = record::decode(&entry.queue, &entry.job_id, StoreKind::Redis, &entry.spec, &state);
+    let outcome = match decoded {
+        Err(Unreadable(reason)) => Err(reason),
+        Ok((job, _)) => match fire(services, job.clone(), at, options) {
+            Ok(done) => Ok(done),
+            Err(e) => Err(format!("{e:#}")),
+        },
     };
-    let updated =
-        serde_json::from_str::<Job>(text).context("decoding the stored job").and_then(|job| fire(services, job, at, options)).and_then(|(job, fired)| {
-            let new_text = job.as_ref().map(encode).transpose().map_err(|e| anyhow::anyhow!(e.message))?.unwrap_or_default();
-            let due_us = job.as_ref().and_then(Job::due_us);
-            Ok((new_text, due_us, fired))
-        });
-    match updated {
-        Ok((new_text, due_us, fired)) => entry(text, new_text, due_us, fired),
-        Err(e) => {
-            report.errors.push(format!("{member}: {e:#}"));
-            entry(text, text.to_string(), None, Fired::default())
+    match outcome {
+        Ok((job, Fired { messages, counts, due_fires_us, records })) => {
+            entry.state = job.as_ref().map(|job| record::encode_state(job, &record::new_version()));
+            entry.score = job.as_ref().map_or(0, record::score);
+            entry.history = history::encode(&records);
+            entry.messages = messages;
+            entry.counts = counts;
+            entry.due_fires_us = due_fires_us;
+        }
+        Err(reason) => {
+            report.errors.push(format!("{}/{}: stopped with status error: {reason}", entry.queue, entry.job_id));
+            if entry.version.is_empty() {
+                // Not even a version can be read: overwrite whatever is there.
+                entry.version = "*".to_string();
+            }
+            entry.state = Some(record::error_state(&state, &reason));
+            entry.score = crate::store::layout::Stopped::ERROR;
+            entry.quarantine = true;
+            entry.counts.quarantined = 1;
         }
     }
+    entry
 }
 
-/// What [`fire`] publishes: the messages, what they amount to, and the scheduled instants
-/// (UTC µs) of those published when due (not ahead), for the lateness metric.
-type Fired = (Vec<Message>, Counts, Vec<i64>);
+/// What [`fire`] publishes: the messages, what they amount to, the scheduled instants (UTC µs)
+/// of those published when due (not ahead), for the lateness metric, and the history records.
+#[derive(Default)]
+struct Fired {
+    messages: Vec<Message>,
+    counts: Counts,
+    due_fires_us: Vec<i64>,
+    records: Vec<FireRecord>,
+}
 
 /// Applies APScheduler's rules to one job at `at`: the job's new state (`None` when its
-/// trigger is finished), the messages to publish and what that amounts to.
+/// trigger is finished), the messages to publish and what that amounts to. An error when the
+/// job cannot be scheduled.
 fn fire(services: &Services, mut job: Job, at: TickTime, options: TickOptions) -> Result<(Option<Job>, Fired)> {
+    if let Some(error) = &job.error {
+        anyhow::bail!("{error}");
+    }
     let now_us = at.now_us;
     let schedule = job.schedule().map_err(|e| anyhow::anyhow!(e.message))?;
     let zone = schedule.zone();
@@ -272,37 +354,41 @@ fn fire(services: &Services, mut job: Job, at: TickTime, options: TickOptions) -
     };
     let now = Zdt::from_utc(now_us, zone);
     let until = Zdt::from_utc(now_us + i64::from(options.lookahead_secs) * 1_000_000, zone);
-    let Some(Due { fire, coalesced, missed, dropped, next_run_time }) =
+    let Some(Due { fire, coalesced, missed, dropped, next_run_time, catching_up }) =
         process_due(&schedule.trigger, &next_run, &now, &until, job.misfire_grace_time, job.coalesce, at.gapless_since)
     else {
         return Ok((Some(job), Fired::default()));
     };
     let timing = |ahead| if ahead { Timing::Ahead } else { Timing::Due };
     let messages: Vec<Message> = fire.iter().map(|f| message::build(&job, &f.at, now_us, services.config.timezone, timing(f.ahead))).collect();
-    let fired = fire.iter().zip(&messages).map(|(f, m)| FireRecord(f.at.utc_us(), Some(now_us), Some(m.task_id.clone()), Outcome::Fired));
+    let fired = fire.iter().map(|f| FireRecord { scheduled_us: f.at.utc_us(), published_us: Some(now_us), outcome: Outcome::Fired });
     let not_fired = dropped.iter().map(|(at, why)| {
         let outcome = match why {
             Dropped::Coalesced => Outcome::Coalesced,
             Dropped::Missed => Outcome::Missed,
         };
-        FireRecord(at.utc_us(), None, None, outcome)
+        FireRecord { scheduled_us: at.utc_us(), published_us: None, outcome }
     });
-    job.record(fired.chain(not_fired));
+    let mut records: Vec<FireRecord> = fired.chain(not_fired).collect();
+    records.sort_by_key(|r| r.scheduled_us);
     let ahead = fire.iter().filter(|f| f.ahead).count() as u64;
     let due_fires_us = fire.iter().filter(|f| !f.ahead).map(|f| f.at.utc_us()).collect();
-    let mut counts = Counts { jobs: 1, fired: fire.len() as u64 - ahead, fired_ahead: ahead, missed, coalesced, finished: 0 };
+    let mut counts = Counts { jobs: 1, fired: fire.len() as u64 - ahead, fired_ahead: ahead, missed, coalesced, ..Counts::default() };
     job.fires += fire.len() as u64;
     job.missed += missed;
     job.coalesced += coalesced;
     if let Some(f) = fire.last() {
-        job.last_fire = Some(StoredTime::of(&f.at));
+        job.last_fire_us = Some(f.at.utc_us());
     }
-    job.next_run = schedule.jitter(next_run_time, crate::random::unit).as_ref().map(StoredTime::of);
+    // A catch-up that goes on in the next batch resumes from the exact time it stopped at.
+    let next_run_time = if catching_up { next_run_time } else { schedule.jitter(next_run_time, crate::random::unit) };
+    job.next_run = next_run_time.as_ref().map(crate::job::StoredTime::of);
+    let fired = Fired { messages, counts, due_fires_us, records };
     if job.next_run.is_none() {
         counts.finished = 1;
-        return Ok((None, (messages, counts, due_fires_us)));
+        return Ok((None, Fired { counts, ..fired }));
     }
-    Ok((Some(job), (messages, counts, due_fires_us)))
+    Ok((Some(job), fired))
 }
 
 /// Ticks at most this far apart count as running without a gap (Spin's cron trigger ticks

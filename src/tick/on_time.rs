@@ -11,19 +11,11 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use super::claim::ServerClock;
+use super::claim::{ClaimedJob, ServerClock};
 use super::commit::{commit, Entry, Status};
 use super::{advance, TickOptions, TickReport, TickTime, BATCH};
 use crate::services::Services;
 use crate::store::redis::RedisStore;
-
-/// A fire to publish on its instant: the job's member, when it is due (server clock, µs) and
-/// its text as read (none when the job is gone).
-pub(super) struct Upcoming {
-    pub member: String,
-    pub due_us: i64,
-    pub text: Option<String>,
-}
 
 /// Waits for each of `upcoming` and publishes it at its instant, until the window that
 /// started at `clock`'s reading ends. A job that is due again within the window (an interval
@@ -32,7 +24,7 @@ pub(super) fn publish(
     services: &Services,
     store: &RedisStore,
     clock: ServerClock,
-    mut upcoming: Vec<Upcoming>,
+    mut upcoming: Vec<ClaimedJob>,
     gapless_since: Option<i64>,
     options: TickOptions,
     report: &mut TickReport,
@@ -54,11 +46,13 @@ pub(super) fn publish(
         due.reverse();
         let at = TickTime { now_us, gapless_since };
         for group in due.chunks(BATCH) {
-            let entries: Vec<_> = group.iter().map(|u| advance(services, &u.member, u.text.as_deref(), at, options, report)).collect();
-            let statuses = commit(services.redis, store, &entries, now_us, None, report)?;
-            for again in due_again(entries, &statuses, window_end_us) {
-                let position = upcoming.partition_point(|u| u.due_us > again.due_us);
-                upcoming.insert(position, again);
+            let entries: Vec<_> = group.iter().map(|u| advance(services, u.clone(), at, options, report)).collect();
+            for (entries, _) in super::by_message_count(entries) {
+                let statuses = commit(services.redis, store, &entries, now_us, None, report)?;
+                for again in due_again(entries, &statuses, window_end_us) {
+                    let position = upcoming.partition_point(|u| u.due_us > again.due_us);
+                    upcoming.insert(position, again);
+                }
             }
         }
     }
@@ -70,12 +64,14 @@ pub(super) fn window_end_us(clock: ServerClock, options: TickOptions) -> i64 {
     clock.read_us() + i64::from(options.on_time_window_ms) * 1000
 }
 
-/// The jobs this tick just fired that are due again before `window_end_us`, with the text the
+/// The jobs this tick just fired that are due again before `window_end_us`, with the texts the
 /// commit wrote: the tick waits for them too, so the next tick starting late (the cron
 /// trigger starts a call up to half a second into its second) does not make them late.
-pub(super) fn due_again(entries: Vec<Entry>, statuses: &[Status], window_end_us: i64) -> impl Iterator<Item = Upcoming> + '_ {
-    entries.into_iter().zip(statuses).filter_map(move |(entry, status)| match entry.due_us {
-        Some(due_us) if *status == Status::Applied && due_us <= window_end_us => Some(Upcoming { member: entry.member, due_us, text: Some(entry.new_text) }),
+pub(super) fn due_again(entries: Vec<Entry>, statuses: &[Status], window_end_us: i64) -> impl Iterator<Item = ClaimedJob> + '_ {
+    entries.into_iter().zip(statuses).filter_map(move |(entry, status)| match entry.due_us() {
+        Some(due_us) if *status == Status::Applied && due_us <= window_end_us => {
+            Some(ClaimedJob { due_us, state: entry.state.unwrap_or_default(), spec: entry.spec, queue: entry.queue, job_id: entry.job_id })
+        }
         _ => None,
     })
 }

@@ -243,9 +243,10 @@ impl Host {
     /// `fermyon:spin/redis` (e.g. between the tick's read and commit scripts, or after a commit
     /// was applied but before its reply reached the guest), abort the whole process with
     /// probability `chance` (0 to 1), after printing `funboost-test-host: injected crash
-    /// <before|after> <command>` to stderr (for EVAL, `<command>` is `EVAL` and the script's
-    /// first line). With `only_on`, only commands whose name or first argument (an EVAL's
-    /// script) contains that text. A chance of 0 (the default) never crashes.
+    /// <before|after> <command>` to stderr (for EVAL and EVALSHA, the command and the script's
+    /// first argument, which for funboost-edge's scripts is their `name/layout` tag). With
+    /// `only_on`, only commands whose name, EVAL script or script tag contains that text. A
+    /// chance of 0 (the default) never crashes.
     pub fn with_crash_chance(mut self, chance: f64, only_on: Option<&str>) -> Host {
         self.crash = (chance > 0.0).then(|| Arc::new(CrashInjection { chance, only_on: only_on.map(str::to_string) }));
         self

@@ -16,7 +16,7 @@
 //! in a fresh instance, started whether or not the previous one has returned (see `Host::tick_every`). `--clock-skew-ms` (may be negative) moves the guests' wall clock and the cron
 //! event's timestamp, like a replica whose clock is off. `--crash-chance P` aborts the process
 //! with probability P before and after each Redis command of a guest, or only those whose name
-//! or first argument (an EVAL's script) contains `--crash-only-on` TEXT (crash tests; see
+//! or script (an EVAL's text, a script's first argument) contains `--crash-only-on` TEXT (crash tests; see
 //! `Host::with_crash_chance`). `--redis-ca` makes `rediss://` connections trust only the CA
 //! certificates in that PEM file instead of the system's roots (`Host::with_redis_ca`). Prints
 //! `listening on http://<addr>` once ready; runs until killed.

@@ -150,21 +150,36 @@ fn maybe_crash(crash: &CrashInjection, when: &str, what: &str) {
     }
 }
 
-/// Whether the injection applies to this command (see `only_on`).
+/// Whether the injection applies to this command (see `only_on`): its name, an EVAL's script
+/// text, or an EVAL's or EVALSHA's first argument contains the text (funboost-edge's scripts
+/// take their `name/layout` tag as the first argument).
 fn targeted(crash: &CrashInjection, command: &str, arguments: &[RedisParameter]) -> bool {
     let Some(text) = crash.only_on.as_deref() else { return true };
-    command.contains(text) || matches!(arguments.first(), Some(RedisParameter::Binary(first)) if String::from_utf8_lossy(first).contains(text))
+    command.contains(text)
+        || matches!(arguments.first(), Some(RedisParameter::Binary(first)) if command.eq_ignore_ascii_case("EVAL") && String::from_utf8_lossy(first).contains(text))
+        || script_tag(command, arguments).is_some_and(|tag| tag.contains(text))
 }
 
-/// The command name, and for EVAL the script's first line (to tell the scripts apart).
+/// The first argument (after the keys) of an EVAL or EVALSHA.
+fn script_tag(command: &str, arguments: &[RedisParameter]) -> Option<String> {
+    if !command.eq_ignore_ascii_case("EVAL") && !command.eq_ignore_ascii_case("EVALSHA") {
+        return None;
+    }
+    let keys = match arguments.get(1)? {
+        RedisParameter::Int64(n) => usize::try_from(*n).ok()?,
+        RedisParameter::Binary(n) => String::from_utf8_lossy(n).parse().ok()?,
+    };
+    match arguments.get(2 + keys)? {
+        RedisParameter::Binary(tag) => Some(String::from_utf8_lossy(tag).chars().take(60).collect()),
+        RedisParameter::Int64(n) => Some(n.to_string()),
+    }
+}
+
+/// The command name, and for a script its first argument (to tell the scripts apart).
 fn describe(command: &str, arguments: &[RedisParameter]) -> String {
-    match arguments.first() {
-        Some(RedisParameter::Binary(script)) if command.eq_ignore_ascii_case("EVAL") => {
-            let script = String::from_utf8_lossy(script);
-            let line = script.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
-            format!("{command} {}", line.chars().take(60).collect::<String>())
-        }
-        _ => command.to_string(),
+    match script_tag(command, arguments) {
+        Some(tag) => format!("{command} {tag}"),
+        None => command.to_string(),
     }
 }
 

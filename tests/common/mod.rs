@@ -6,7 +6,7 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
@@ -17,6 +17,15 @@ use funboost_test_host::spin_redis::{flatten, RedisResult};
 use funboost_test_host::test_support::{spin_variables, wasm_path, RedisServer};
 use funboost_test_host::{Host, HostConfig, HostResponse};
 use serde_json::{json, Value};
+
+#[path = "../support/host_bin.rs"]
+mod host_bin;
+#[path = "../support/store.rs"]
+pub mod store;
+#[allow(unused_imports)]
+pub use host_bin::test_host_bin;
+#[allow(unused_imports)]
+pub use store::{all_stored_jobs, backdate, due_count, due_score, stored_job};
 
 /// The Spin variables of spin.toml with their defaults, pointed at `redis`.
 pub fn variables(redis: &RedisServer) -> HashMap<String, String> {
@@ -33,33 +42,6 @@ pub fn host_with(variables: HashMap<String, String>) -> Host {
         ..HostConfig::default()
     })
     .expect("Host::new")
-}
-
-/// The `funboost-test-host` binary (the stand-in for `spin up`): `$FUNBOOST_EDGE_TEST_HOST_BIN`,
-/// else built with `cargo build -p funboost-test-host` into this test's target directory and
-/// profile (a no-op after `cargo test`, which builds it already).
-pub fn test_host_bin() -> PathBuf {
-    if let Some(bin) = std::env::var_os("FUNBOOST_EDGE_TEST_HOST_BIN").filter(|b| !b.is_empty()) {
-        return PathBuf::from(bin);
-    }
-    // <target>/<profile>/deps/<this test>
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(Path::parent).expect("test binary in <target>/<profile>/deps").to_path_buf();
-    let target_dir = profile_dir.parent().unwrap();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = Command::new(cargo);
-    command
-        .args(["build", "--quiet", "-p", "funboost-test-host", "--bin", "funboost-test-host"])
-        .env("CARGO_TARGET_DIR", target_dir)
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-    if profile_dir.file_name().is_some_and(|n| n == "release") {
-        command.arg("--release");
-    }
-    let status = command.status().expect("running cargo build for funboost-test-host");
-    assert!(status.success(), "cargo build -p funboost-test-host failed (or set FUNBOOST_EDGE_TEST_HOST_BIN)");
-    let bin = profile_dir.join(format!("funboost-test-host{}", std::env::consts::EXE_SUFFIX));
-    assert!(bin.is_file(), "{} not found after cargo build", bin.display());
-    bin
 }
 
 /// A synchronous connection to DB 7 of `redis` (the DB the app uses), for arranging and
@@ -92,26 +74,6 @@ pub fn register_queue(conn: &mut redis::Connection, queue: &str, all: &[&str], m
     });
     redis::cmd("SADD").arg("funboost_all_queue_names").arg(queue).exec(conn).expect("SADD");
     redis::cmd("HSET").arg("funboost_queue__consumer_parmas").arg(queue).arg(params.to_string()).exec(conn).expect("HSET");
-}
-
-/// The hash field of a job in `{funboost_edge}:jobs` and `{funboost_edge}:due`.
-pub fn member(queue: &str, job_id: &str) -> String {
-    format!("{queue}\u{1f}{job_id}")
-}
-
-pub const JOBS_KEY: &str = "{funboost_edge}:jobs";
-pub const DUE_KEY: &str = "{funboost_edge}:due";
-
-/// The stored job JSON, straight from Redis.
-pub fn stored_job(conn: &mut redis::Connection, queue: &str, job_id: &str) -> Option<Value> {
-    let raw: Option<String> = redis::cmd("HGET").arg(JOBS_KEY).arg(member(queue, job_id)).query(conn).expect("HGET");
-    raw.map(|r| serde_json::from_str(&r).expect("stored job is JSON"))
-}
-
-/// The job's score in the due index (UTC µs), or `None` when it is not there.
-pub fn due_score(conn: &mut redis::Connection, queue: &str, job_id: &str) -> Option<i64> {
-    let score: Option<String> = redis::cmd("ZSCORE").arg(DUE_KEY).arg(member(queue, job_id)).query(conn).expect("ZSCORE");
-    score.map(|s| s.parse::<f64>().expect("score") as i64)
 }
 
 /// The Redis server's clock (the app's "now"), Unix µs.
@@ -148,9 +110,10 @@ impl std::fmt::Display for Reply {
     }
 }
 
-/// One request through the component; the body is JSON text when given.
+/// One request through the component; the body is JSON text (with its content type) when given.
 pub async fn call(host: &Host, method: &str, path_and_query: &str, body: Option<&Value>) -> Reply {
-    call_with(host, method, path_and_query, &[], body.map(|b| b.to_string().into_bytes()).unwrap_or_default()).await
+    let headers: &[(&str, &str)] = if body.is_some() { &[("content-type", "application/json")] } else { &[] };
+    call_with(host, method, path_and_query, headers, body.map(|b| b.to_string().into_bytes()).unwrap_or_default()).await
 }
 
 pub async fn call_with(host: &Host, method: &str, path_and_query: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Reply {

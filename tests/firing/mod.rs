@@ -13,10 +13,15 @@ use funboost_test_host::test_support::{spin_variables, wasm_path, RedisServer};
 use funboost_test_host::{Host, HostConfig};
 use serde_json::{json, Value};
 
+#[path = "../support/host_bin.rs"]
+mod host_bin;
+#[path = "../support/store.rs"]
+pub mod store;
+#[allow(unused_imports)]
+pub use host_bin::test_host_bin;
+
 /// The Redis DB the app and funboost use (funboost's default, `BrokerConnConfig.REDIS_DB`).
 pub const DB: u32 = 7;
-pub const JOBS_KEY: &str = "{funboost_edge}:jobs";
-pub const DUE_KEY: &str = "{funboost_edge}:due";
 /// Micro-seconds per second.
 pub const S: i64 = 1_000_000;
 /// Asia/Shanghai's offset (no DST since 1991).
@@ -136,10 +141,9 @@ impl Env {
         secs * S + micros
     }
 
-    /// The stored job JSON, straight from Redis.
+    /// The stored job, straight from Redis (see `store::stored_job`).
     pub fn stored_job(&mut self, queue: &str, job_id: &str) -> Option<Value> {
-        let raw: Option<String> = redis::cmd("HGET").arg(JOBS_KEY).arg(member(queue, job_id)).query(&mut self.conn).expect("HGET");
-        raw.map(|r| serde_json::from_str(&r).expect("stored job is JSON"))
+        store::stored_job(&mut self.conn, queue, job_id)
     }
 
     /// Registers `queue` the way a funboost consumer of `add(x, y=5)` does on start.
@@ -194,11 +198,6 @@ impl Env {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-}
-
-/// The hash field / sorted-set member of a job.
-pub fn member(queue: &str, job_id: &str) -> String {
-    format!("{queue}\u{1f}{job_id}")
 }
 
 /// `YYYY-MM-DD HH:MM:SS` Asia/Shanghai wall time of a Unix µs instant, truncated to the second.

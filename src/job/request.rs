@@ -1,77 +1,11 @@
-//! The timing job: the add request as sent, validated once into a [`Job`], and the job as
-//! stored and returned.
+//! The add request as sent, taken apart field by field and validated once: the body parser
+//! ([`Body`]), the publishing options, the names that may become Redis keys, and [`AddRequest`].
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::{BrokerKind, StoreKind};
 use crate::error::ApiError;
-use crate::trigger::{CronValue, IntervalValue, Schedule, TriggerSpec, Zdt, Zone};
-
-/// Where a job is kept (`job_store_kind`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StoreKind {
-    Redis,
-    Memory,
-}
-
-impl StoreKind {
-    pub fn parse(field: &str, value: &str) -> Result<StoreKind, ApiError> {
-        match value {
-            "redis" => Ok(StoreKind::Redis),
-            "memory" => Ok(StoreKind::Memory),
-            other => Err(ApiError::invalid(field, format!("Unsupported job_store_kind {other:?} (expected \"redis\" or \"memory\")"))),
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            StoreKind::Redis => "redis",
-            StoreKind::Memory => "memory",
-        }
-    }
-}
-
-/// funboost's Redis broker kinds, each with its own publish command.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum BrokerKind {
-    #[serde(rename = "REDIS")]
-    Redis,
-    #[serde(rename = "REDIS_ACK_ABLE")]
-    RedisAckAble,
-    #[serde(rename = "REDIS_STREAM")]
-    RedisStream,
-    #[serde(rename = "REDIS_PRIORITY")]
-    RedisPriority,
-    #[serde(rename = "REDIS_BRPOP_LPUSH")]
-    RedisBrpopLpush,
-}
-
-impl BrokerKind {
-    pub const ALL: [BrokerKind; 5] =
-        [BrokerKind::Redis, BrokerKind::RedisAckAble, BrokerKind::RedisStream, BrokerKind::RedisPriority, BrokerKind::RedisBrpopLpush];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            BrokerKind::Redis => "REDIS",
-            BrokerKind::RedisAckAble => "REDIS_ACK_ABLE",
-            BrokerKind::RedisStream => "REDIS_STREAM",
-            BrokerKind::RedisPriority => "REDIS_PRIORITY",
-            BrokerKind::RedisBrpopLpush => "REDIS_BRPOP_LPUSH",
-        }
-    }
-
-    /// Also accepts funboost's enum value `RedisBrpopLpush`.
-    pub fn parse(value: &str) -> Result<BrokerKind, ApiError> {
-        if value == "RedisBrpopLpush" {
-            return Ok(BrokerKind::RedisBrpopLpush);
-        }
-        BrokerKind::ALL.into_iter().find(|k| k.name() == value).ok_or_else(|| {
-            let names: Vec<&str> = BrokerKind::ALL.iter().map(|k| k.name()).collect();
-            ApiError::invalid("broker_kind", format!("unsupported broker kind {value:?} (expected one of {})", names.join(", ")))
-        })
-    }
-}
+use crate::trigger::{CronValue, IntervalValue, TriggerSpec};
 
 /// funboost task options copied into each message's `extra`, with the JSON type each takes.
 pub(crate) const TASK_OPTIONS: [(&str, JsonKind); 9] = [
@@ -153,6 +87,44 @@ pub fn validate_name(field: &str, value: &str) -> Result<(), ApiError> {
     }
     if value.chars().any(char::is_control) {
         return Err(ApiError::invalid(field, "must not contain control characters"));
+    }
+    Ok(())
+}
+
+/// Keys funboost keeps in Redis beside the queues (its registry, heartbeats, switches): a queue
+/// by such a name would push messages into them.
+const FUNBOOST_KEY_STEMS: [&str; 10] = [
+    "funboost.",
+    "funboost_pause_flag",
+    "funboost_stop_flag",
+    "funboost_queue__",
+    "funboost_all_",
+    "funboost_last_get_",
+    "funboost_hearbeat_",
+    "funboost_unack_registry",
+    "funboost_kill_task",
+    "funboost_queue_time_series_data",
+];
+
+/// A queue name is the Redis key its messages are pushed to, so beyond [`validate_name`] it
+/// must not reach keys that are not the queue's own: no hash-tag braces (every key of ours
+/// starts with `{<prefix>}`, and a brace would also move the queue to another Cluster slot
+/// than the one funboost expects), no whitespace, none of funboost's own keys
+/// ([`FUNBOOST_KEY_STEMS`]) and none of the unacknowledged-message structures funboost keeps
+/// per consumer of another queue (`unack_<queue>_<id>`, `<queue>__unack_id_<id>`).
+pub fn validate_queue_name(field: &str, value: &str) -> Result<(), ApiError> {
+    validate_name(field, value)?;
+    if value.contains(['{', '}']) {
+        return Err(ApiError::invalid(field, "must not contain { or }: they would make the queue's key a hash tag"));
+    }
+    if value.chars().any(char::is_whitespace) {
+        return Err(ApiError::invalid(field, "must not contain whitespace"));
+    }
+    if let Some(stem) = FUNBOOST_KEY_STEMS.iter().find(|stem| value.starts_with(*stem)) {
+        return Err(ApiError::invalid(field, format!("{value:?} names one of funboost's own Redis keys ({stem}...), not a queue")));
+    }
+    if value.starts_with("unack_") || value.contains("__unack_id_") {
+        return Err(ApiError::invalid(field, format!("{value:?} names funboost's unacknowledged messages of a queue, not a queue")));
     }
     Ok(())
 }
@@ -421,7 +393,7 @@ impl AddRequest {
     pub fn parse(bytes: &[u8]) -> Result<AddRequest, ApiError> {
         let mut body = Body::parse(bytes)?;
         let queue_name = body.string("queue_name")?.ok_or_else(|| ApiError::invalid("queue_name", "is required"))?;
-        validate_name("queue_name", &queue_name)?;
+        validate_queue_name("queue_name", &queue_name)?;
         let kind = body.string("trigger")?.ok_or_else(|| ApiError::invalid("trigger", "is required (\"date\", \"interval\" or \"cron\")"))?;
         let job_id = body.string("job_id")?;
         if let Some(id) = &job_id {
@@ -452,238 +424,5 @@ impl AddRequest {
             priority: options.priority,
             extra: options.extra,
         })
-    }
-}
-
-/// A stored timing job. The trigger is kept as given (plus the creation instant that its
-/// defaults derive from) and rebuilt on load, so a stored job is always a valid one.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Job {
-    pub job_id: String,
-    pub queue_name: String,
-    pub store: StoreKind,
-    pub trigger: TriggerSpec,
-    /// The resolved time zone name.
-    pub timezone: String,
-    pub created_us: i64,
-    pub args: Vec<Value>,
-    pub kwargs: Map<String, Value>,
-    /// The message's keyword arguments: positional args mapped to parameter names + kwargs.
-    pub message_kwargs: Map<String, Value>,
-    pub misfire_grace_time: Option<u32>,
-    pub coalesce: bool,
-    pub broker_kind: BrokerKind,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub priority: Option<u8>,
-    /// The queue's `x-max-priority` as its consumer registered it (REDIS_PRIORITY).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_priority: Option<u8>,
-    #[serde(default, skip_serializing_if = "Map::is_empty")]
-    pub extra: Map<String, Value>,
-    /// `None` when the trigger has no more fire times (a paused job keeps it; `paused` rules).
-    pub next_run: Option<StoredTime>,
-    pub paused: bool,
-    #[serde(default)]
-    pub fires: u64,
-    #[serde(default)]
-    pub missed: u64,
-    #[serde(default)]
-    pub coalesced: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_fire: Option<StoredTime>,
-    /// The last [`HISTORY_LEN`] fires, oldest first.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub history: Vec<FireRecord>,
-}
-
-/// Fires a job remembers.
-pub const HISTORY_LEN: usize = 20;
-
-/// What became of one scheduled time (or one run-now).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    Fired,
-    Missed,
-    Coalesced,
-    /// Published by `run_timing_job_now`.
-    Manual,
-}
-
-/// One fire as stored, compact (it is rewritten with the job at every fire): scheduled UTC µs,
-/// published UTC µs and `task_id` (none for missed and coalesced times), outcome.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FireRecord(pub i64, pub Option<i64>, pub Option<String>, pub Outcome);
-
-/// A [`Zdt`] in storage: wall time, fold and zone name (a plain UTC instant would lose
-/// Python's wall-time semantics).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StoredTime {
-    pub wall_us: i64,
-    pub fold: bool,
-    pub utc_us: i64,
-}
-
-impl StoredTime {
-    pub fn of(t: &Zdt) -> StoredTime {
-        StoredTime { wall_us: t.wall_us(), fold: t.fold(), utc_us: t.utc_us() }
-    }
-
-    pub fn in_zone(&self, zone: Zone) -> Zdt {
-        Zdt::from_wall_fold(self.wall_us, self.fold, zone)
-    }
-}
-
-impl Job {
-    /// Appends fires to the history, keeping the last [`HISTORY_LEN`] in scheduled order.
-    pub fn record(&mut self, fires: impl IntoIterator<Item = FireRecord>) {
-        self.history.extend(fires);
-        self.history.sort_by_key(|r| r.0);
-        let excess = self.history.len().saturating_sub(HISTORY_LEN);
-        self.history.drain(..excess);
-    }
-
-    /// The history as the API returns it, newest first.
-    pub fn history_view(&self, zone: Zone) -> Value {
-        let fire_id = |r: &FireRecord| match r.3 {
-            Outcome::Manual => format!("{}:{}:manual:{}", self.queue_name, self.job_id, r.0),
-            _ => format!("{}:{}:{}", self.queue_name, self.job_id, r.0),
-        };
-        let records = self.history.iter().rev().map(|r| {
-            serde_json::json!({
-                "scheduled_time": Zdt::from_utc(r.0, zone).py_str(),
-                "published_time": r.1.map(|us| Zdt::from_utc(us, zone).py_str()),
-                "lateness_ms": r.1.map(|us| (us - r.0) as f64 / 1000.0),
-                "task_id": r.2,
-                "fire_id": r.1.map(|_| fire_id(r)),
-                "outcome": r.3,
-            })
-        });
-        Value::Array(records.collect())
-    }
-
-    /// When the job is next due (UTC µs): its next run, unless paused or finished.
-    pub fn due_us(&self) -> Option<i64> {
-        self.next_run.filter(|_| !self.paused).map(|t| t.utc_us)
-    }
-
-    pub fn schedule(&self) -> Result<Schedule, ApiError> {
-        let zone = Zone::from_name(&self.timezone).map_err(|e| ApiError::invalid("timezone", e))?;
-        Ok(Schedule::build(&self.trigger, zone, self.created_us)?)
-    }
-
-    /// The job's next run time in the zone of its trigger (a date trigger's is its run_date's,
-    /// possibly a fixed offset).
-    pub fn next_run_time(&self, schedule: &Schedule) -> Option<Zdt> {
-        self.next_run.map(|t| t.in_zone(schedule.zone()))
-    }
-
-    /// The job as the API returns it.
-    pub fn view(&self, schedule: &Schedule) -> Value {
-        let mut view = Map::new();
-        view.insert("job_id".into(), self.job_id.clone().into());
-        view.insert("queue_name".into(), self.queue_name.clone().into());
-        view.insert("trigger".into(), self.trigger.trigger.clone().into());
-        view.insert("trigger_str".into(), schedule.trigger.to_string().into());
-        if let Ok(Value::Object(fields)) = serde_json::to_value(&self.trigger) {
-            for (name, value) in fields {
-                if name != "trigger" && name != "timezone" {
-                    view.insert(name, value);
-                }
-            }
-        }
-        let next_run_time = if self.paused { None } else { self.next_run_time(schedule) };
-        view.insert("next_run_time".into(), next_run_time.map(|t| t.py_str()).into());
-        view.insert(
-            "status".into(),
-            if self.paused {
-                "paused"
-            } else if self.next_run.is_none() {
-                "finished"
-            } else {
-                "running"
-            }
-            .into(),
-        );
-        view.insert("args".into(), Value::Array(self.args.clone()));
-        view.insert("kwargs".into(), Value::Object(self.kwargs.clone()));
-        view.insert("job_store_kind".into(), self.store.name().into());
-        view.insert("timezone".into(), self.timezone.clone().into());
-        view.insert("misfire_grace_time".into(), self.misfire_grace_time.into());
-        view.insert("coalesce".into(), self.coalesce.into());
-        view.insert("broker_kind".into(), self.broker_kind.name().into());
-        if let Some(p) = self.priority {
-            view.insert("priority".into(), p.into());
-        }
-        if !self.extra.is_empty() {
-            view.insert("task_options".into(), Value::Object(self.extra.clone()));
-        }
-        view.insert("fire_count".into(), self.fires.into());
-        view.insert("missed_count".into(), self.missed.into());
-        view.insert("coalesced_count".into(), self.coalesced.into());
-        view.insert("last_fire_time".into(), self.last_fire.map(|t| t.in_zone(schedule.zone()).py_str()).into());
-        Value::Object(view)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn request(broker_kind: Option<&str>, priority: Option<u8>) -> AddRequest {
-        let mut body = serde_json::json!({"queue_name": "q", "trigger": "interval", "seconds": 1});
-        if let Some(kind) = broker_kind {
-            body["broker_kind"] = kind.into();
-        }
-        if let Some(p) = priority {
-            body["priority"] = p.into();
-        }
-        AddRequest::parse(body.to_string().as_bytes()).expect("valid request")
-    }
-
-    #[test]
-    fn history_keeps_the_latest_fires_in_scheduled_order() {
-        let mut job: Job = serde_json::from_value(serde_json::json!({
-            "job_id": "j", "queue_name": "q", "store": "redis", "trigger": {"trigger": "interval", "seconds": 1},
-            "timezone": "UTC", "created_us": 0, "args": [], "kwargs": {}, "message_kwargs": {},
-            "misfire_grace_time": 1, "coalesce": true, "broker_kind": "REDIS", "next_run": null, "paused": false,
-        }))
-        .expect("a stored job");
-        job.record((0..15).map(|k| FireRecord(k * 1_000_000, Some(k * 1_000_000 + 3_000), Some(format!("t{k}")), Outcome::Fired)));
-        job.record([FireRecord(20_000_000, Some(20_004_000), None, Outcome::Manual), FireRecord(16_000_000, None, None, Outcome::Missed)]);
-        job.record((17..25).map(|k| FireRecord(k * 1_000_000, None, None, Outcome::Coalesced)));
-        assert_eq!(job.history.len(), HISTORY_LEN);
-        assert!(job.history.windows(2).all(|w| w[0].0 <= w[1].0), "in scheduled order");
-        assert_eq!(job.history[0].0, 5_000_000, "the oldest fall out");
-        let view = job.history_view(Zone::Utc);
-        assert_eq!(view[0]["scheduled_time"], "1970-01-01 00:00:24+00:00", "newest first");
-        let manual = view.as_array().expect("array").iter().find(|r| r["outcome"] == "manual").expect("the manual fire");
-        assert_eq!((manual["fire_id"].as_str(), manual["lateness_ms"].as_f64()), (Some("q:j:manual:20000000"), Some(4.0)));
-        let missed = view.as_array().expect("array").iter().find(|r| r["outcome"] == "missed").expect("the missed time");
-        assert_eq!((missed["fire_id"].clone(), missed["task_id"].clone()), (Value::Null, Value::Null));
-    }
-
-    #[test]
-    fn the_broker_kind_follows_the_consumer_and_contradictions_are_refused() {
-        // (given, priority, registered by the consumer, expected kind or the field refused)
-        type Case<'a> = (Option<&'a str>, Option<u8>, Option<&'a str>, Result<BrokerKind, &'a str>);
-        let cases: [Case; 7] = [
-            (None, None, None, Ok(BrokerKind::Redis)),
-            (None, None, Some("REDIS_STREAM"), Ok(BrokerKind::RedisStream)),
-            (Some("REDIS_STREAM"), None, Some("REDIS_STREAM"), Ok(BrokerKind::RedisStream)),
-            (Some("REDIS_ACK_ABLE"), None, None, Ok(BrokerKind::RedisAckAble)),
-            (Some("REDIS"), None, Some("REDIS_STREAM"), Err("broker_kind")),
-            (None, None, Some("RABBITMQ_AMQPSTORM"), Err("queue_name")),
-            (None, Some(2), Some("REDIS"), Err("priority")),
-        ];
-        for (given, priority, registered, expected) in cases {
-            let add = request(given, priority);
-            let got = resolve_broker_kind(&add.queue_name, add.broker_kind, add.priority, registered);
-            match (got, expected) {
-                (Ok(kind), Ok(want)) => assert_eq!(kind, want),
-                (Err(e), Err(field)) => assert_eq!(e.field.as_deref(), Some(field), "{}", e.message),
-                (got, want) => panic!("{given:?}/{registered:?}: got {got:?}, want {want:?}"),
-            }
-        }
     }
 }

@@ -1,5 +1,8 @@
 //! Who may call a route: the API token (a bearer header, compared in constant time), the tick
-//! token (also as a `token` query parameter), or, with no token configured, loopback clients.
+//! token (also as a `token` query parameter), or, with no token configured, loopback clients
+//! that are not a web page of another site: a browser on the machine is a loopback client too,
+//! so without a token a request with a foreign `Origin`, with `Sec-Fetch-Site: cross-site`, or
+//! with a `Host` that is not a loopback name (DNS rebinding) is refused.
 
 use std::net::IpAddr;
 
@@ -20,7 +23,7 @@ pub(super) fn authorize(request: &HttpRequest, config: &Config) -> Result<(), Ap
         None => {
             let loopback = request.client_addr.as_deref().and_then(client_ip).is_some_and(|ip| ip.to_canonical().is_loopback());
             if loopback {
-                Ok(())
+                not_from_a_web_page(request)
             } else {
                 Err(unauthorized(
                     "no API token is configured, so only loopback clients are served; set the Spin variable api_token (SPIN_VARIABLE_API_TOKEN) and send `Authorization: Bearer <token>`".into(),
@@ -28,6 +31,50 @@ pub(super) fn authorize(request: &HttpRequest, config: &Config) -> Result<(), Ap
             }
         }
     }
+}
+
+/// Without a token, a loopback client is trusted only if it is not a browser acting for a page
+/// of another site: the `Origin` (sent by browsers on every cross-origin request and on POSTs)
+/// must be a loopback origin, `Sec-Fetch-Site` must not be `cross-site`, and the `Host` must be
+/// a loopback name (a rebound DNS name resolving to 127.0.0.1 still carries its own name).
+fn not_from_a_web_page(request: &HttpRequest) -> Result<(), ApiError> {
+    let forbidden = |msg: String| {
+        ApiError::new(
+            403,
+            code::FORBIDDEN,
+            "Forbidden",
+            format!("{msg}; without an API token only requests from this machine that are not made by a web page of another site are served (set the Spin variable api_token to call the API from elsewhere)"),
+        )
+    };
+    if let Some(origin) = header(request, "origin") {
+        let host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+        if !is_loopback_host(host) {
+            return Err(forbidden(format!("the request comes from the web page origin {origin:?}")));
+        }
+    }
+    if header(request, "sec-fetch-site").is_some_and(|site| site.eq_ignore_ascii_case("cross-site")) {
+        return Err(forbidden("the browser marked the request Sec-Fetch-Site: cross-site".into()));
+    }
+    if let Some(host) = header(request, "host") {
+        if !is_loopback_host(host) {
+            return Err(forbidden(format!("the Host {host:?} is not a loopback name")));
+        }
+    }
+    Ok(())
+}
+
+fn header<'a>(request: &'a HttpRequest, name: &str) -> Option<&'a str> {
+    request.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim())
+}
+
+/// `localhost`, `*.localhost`, a 127.0.0.0/8 address or `[::1]`, with or without a port.
+fn is_loopback_host(authority: &str) -> bool {
+    let host = match authority.strip_prefix('[') {
+        Some(rest) => rest.split_once(']').map_or(rest, |(h, _)| h),
+        None => authority.rsplit_once(':').filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit())).map_or(authority, |(h, _)| h),
+    };
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    host == "localhost" || host.ends_with(".localhost") || host.parse::<IpAddr>().is_ok_and(|ip| ip.to_canonical().is_loopback())
 }
 
 /// The tick route has its own token, as a bearer header or a `token` query parameter (hosted
@@ -132,6 +179,36 @@ mod tests {
         for (client, ok) in [("127.0.0.1:5000", true), ("[::1]:5000", true), ("[::ffff:127.0.0.1]:1", true), ("10.0.0.2:5000", false), ("nonsense", false)] {
             assert_eq!(authorize(&request(&[], "", client), &open).is_ok(), ok, "{client}");
         }
+    }
+
+    #[test]
+    fn without_a_token_a_web_page_of_another_site_is_refused() {
+        let open = config(None, None);
+        // (headers, served)
+        let cases: [(&[(&str, &str)], bool); 12] = [
+            (&[], true),
+            (&[("origin", "http://127.0.0.1:3000"), ("sec-fetch-site", "same-origin"), ("host", "127.0.0.1:3000")], true),
+            (&[("origin", "http://localhost:3000"), ("host", "localhost:3000")], true),
+            (&[("origin", "http://[::1]:3000"), ("host", "[::1]:3000")], true),
+            (&[("host", "app.localhost:3000")], true),
+            (&[("origin", "https://evil.example"), ("sec-fetch-site", "cross-site")], false),
+            (&[("origin", "https://evil.example")], false),
+            (&[("origin", "null")], false),
+            (&[("sec-fetch-site", "cross-site")], false),
+            (&[("host", "evil.example:3996")], false),
+            (&[("host", "127.0.0.1.evil.example")], false),
+            (&[("origin", "http://127.0.0.1:8888"), ("sec-fetch-site", "same-site"), ("host", "127.0.0.1:3000")], true),
+        ];
+        for (headers, served) in cases {
+            let result = authorize(&request(headers, "", "127.0.0.1:5000"), &open);
+            assert_eq!(result.is_ok(), served, "{headers:?}: {result:?}");
+            if let Err(e) = result {
+                assert_eq!((e.status, e.kind), (403, "Forbidden"));
+            }
+        }
+        // A token makes the API callable from anywhere that sends it, browsers included.
+        let with_token = config(Some("t"), None);
+        assert!(authorize(&request(&[("authorization", "Bearer t"), ("origin", "https://dashboard.example")], "", "10.0.0.2:1"), &with_token).is_ok());
     }
 
     #[test]

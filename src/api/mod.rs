@@ -86,11 +86,14 @@ pub enum Access {
     Metrics,
 }
 
-/// One route: its path under `/funboost`, methods, access, a one-line summary and handler.
+/// One route: its path under `/funboost`, methods, access, whether it takes a JSON body, a
+/// one-line summary and handler.
 pub struct Route {
     pub path: &'static str,
     pub methods: &'static [&'static str],
     pub access: Access,
+    /// The route reads a JSON body (`content-type: application/json` required).
+    pub body: bool,
     pub summary: &'static str,
     handler: Handler,
 }
@@ -100,24 +103,34 @@ pub const ROUTES: &[Route] = &[
     Route {
         path: "/add_timing_job",
         methods: &["POST"],
+        body: true,
         access: Access::Api,
         summary: "add a job (or replace one with replace_existing)",
         handler: Envelope(jobs::add),
     },
-    Route { path: "/get_timing_jobs", methods: &["GET"], access: Access::Api, summary: "list jobs by queue", handler: Envelope(jobs::list) },
-    Route { path: "/get_timing_job", methods: &["GET"], access: Access::Api, summary: "one job and its next fire times", handler: Envelope(jobs::get) },
-    Route { path: "/delete_timing_job", methods: &["DELETE"], access: Access::Api, summary: "delete one job", handler: Envelope(jobs::delete) },
+    Route { path: "/get_timing_jobs", methods: &["GET"], body: false, access: Access::Api, summary: "list jobs by queue", handler: Envelope(jobs::list) },
+    Route {
+        path: "/get_timing_job",
+        methods: &["GET"],
+        body: false,
+        access: Access::Api,
+        summary: "one job and its next fire times",
+        handler: Envelope(jobs::get),
+    },
+    Route { path: "/delete_timing_job", methods: &["DELETE"], body: false, access: Access::Api, summary: "delete one job", handler: Envelope(jobs::delete) },
     Route {
         path: "/delete_all_timing_jobs",
         methods: &["DELETE"],
+        body: false,
         access: Access::Api,
         summary: "delete the jobs of one queue, or all",
         handler: Envelope(jobs::delete_all),
     },
-    Route { path: "/pause_timing_job", methods: &["POST"], access: Access::Api, summary: "pause a job", handler: Envelope(jobs::pause) },
+    Route { path: "/pause_timing_job", methods: &["POST"], body: false, access: Access::Api, summary: "pause a job", handler: Envelope(jobs::pause) },
     Route {
         path: "/resume_timing_job",
         methods: &["POST"],
+        body: false,
         access: Access::Api,
         summary: "resume a job (next run recomputed from now)",
         handler: Envelope(jobs::resume),
@@ -125,6 +138,7 @@ pub const ROUTES: &[Route] = &[
     Route {
         path: "/modify_timing_job",
         methods: &["POST"],
+        body: true,
         access: Access::Api,
         summary: "change a job's arguments and options; the schedule stays",
         handler: Envelope(jobs::modify),
@@ -132,6 +146,7 @@ pub const ROUTES: &[Route] = &[
     Route {
         path: "/reschedule_timing_job",
         methods: &["POST"],
+        body: true,
         access: Access::Api,
         summary: "give a job a new trigger; next run from now",
         handler: Envelope(jobs::reschedule),
@@ -139,6 +154,7 @@ pub const ROUTES: &[Route] = &[
     Route {
         path: "/run_timing_job_now",
         methods: &["POST"],
+        body: false,
         access: Access::Api,
         summary: "publish one message of a job now; the schedule stays",
         handler: Envelope(jobs::run_now),
@@ -146,14 +162,23 @@ pub const ROUTES: &[Route] = &[
     Route {
         path: "/get_scheduler_status",
         methods: &["GET"],
+        body: false,
         access: Access::Api,
         summary: "a queue's scheduler: running, paused or stopped",
         handler: Envelope(scheduler::status),
     },
-    Route { path: "/pause_scheduler", methods: &["POST"], access: Access::Api, summary: "pause firing for a whole queue", handler: Envelope(scheduler::pause) },
+    Route {
+        path: "/pause_scheduler",
+        methods: &["POST"],
+        body: false,
+        access: Access::Api,
+        summary: "pause firing for a whole queue",
+        handler: Envelope(scheduler::pause),
+    },
     Route {
         path: "/resume_scheduler",
         methods: &["POST"],
+        body: false,
         access: Access::Api,
         summary: "resume firing for a whole queue",
         handler: Envelope(scheduler::resume),
@@ -161,6 +186,7 @@ pub const ROUTES: &[Route] = &[
     Route {
         path: "/get_one_queue_config",
         methods: &["GET"],
+        body: false,
         access: Access::Api,
         summary: "the queue's consumer registration (parameters, broker kind)",
         handler: Envelope(scheduler::queue_config),
@@ -168,16 +194,25 @@ pub const ROUTES: &[Route] = &[
     Route {
         path: "/preview_timing_job",
         methods: &["POST"],
+        body: true,
         access: Access::Api,
         summary: "dry run: a trigger's next fire times",
         handler: Envelope(ops::preview),
     },
-    Route { path: "/health", methods: &["GET"], access: Access::Open, summary: "the store is reachable; version and clocks", handler: Envelope(ops::health) },
+    Route {
+        path: "/health",
+        methods: &["GET"],
+        body: false,
+        access: Access::Open,
+        summary: "the store is reachable; version and clocks",
+        handler: Envelope(ops::health),
+    },
     // Only described here: a reference to the handler would link the tick into the API.
     Route { handler: Component("http-tick"), ..TICK },
     Route {
         path: "/metrics",
         methods: &["GET"],
+        body: false,
         access: Access::Metrics,
         summary: "Prometheus metrics: jobs, fires, misses, lateness, ticks",
         handler: Raw(metrics::serve),
@@ -189,12 +224,25 @@ pub const ROUTES: &[Route] = &[
 const TICK: Route = Route {
     path: "/tick",
     methods: &["GET", "POST"],
+    body: false,
     access: Access::Tick,
     summary: "run one tick now (hosts without the cron trigger)",
     handler: Envelope(ops::tick),
 };
 
-fn route(routes: &[Route], request: &HttpRequest, services: &Services) -> Result<HttpResponse, ApiError> {
+/// Decides, before the body is read, whether the request may go on: its route and method, who
+/// sends it, and (for a route with a body) its content type. Returns how many body bytes the
+/// route reads at most (`None`: it reads no body, so the adapter need not read it).
+pub fn admit(request: &HttpRequest, services: &Services) -> Result<Option<usize>, ApiError> {
+    admit_in(ROUTES, request, services).map(|route| route.body.then_some(services.config.max_body_bytes))
+}
+
+/// [`admit`] for the `http-tick` component.
+pub fn admit_tick(request: &HttpRequest, services: &Services) -> Result<Option<usize>, ApiError> {
+    admit_in(&[TICK], request, services).map(|route| route.body.then_some(services.config.max_body_bytes))
+}
+
+fn admit_in<'r>(routes: &'r [Route], request: &HttpRequest, services: &Services) -> Result<&'r Route, ApiError> {
     let path = request.path.trim_end_matches('/');
     let method = request.method.to_ascii_uppercase();
     let route = routes
@@ -215,13 +263,38 @@ fn route(routes: &[Route], request: &HttpRequest, services: &Services) -> Result
         Access::Tick => auth::authorize_tick(request, services.config)?,
         Access::Metrics => auth::authorize_metrics(request, services.config)?,
     }
-    if request.body.len() > services.config.max_body_bytes {
+    if route.body && !is_json(request) {
+        // A browser can send a cross-site POST without asking first only with a form's content
+        // types; a JSON API has no use for them.
         return Err(ApiError::new(
-            413,
-            code::BODY_TOO_LARGE,
-            "BodyTooLarge",
-            format!("the body has {} bytes; the limit is {} (variable max_body_bytes)", request.body.len(), services.config.max_body_bytes),
+            415,
+            code::UNSUPPORTED_MEDIA_TYPE,
+            "UnsupportedMediaType",
+            format!("{} takes a JSON body: send the header `content-type: application/json`", request.path),
         ));
+    }
+    Ok(route)
+}
+
+/// `content-type: application/json`, with or without parameters (`; charset=utf-8`).
+fn is_json(request: &HttpRequest) -> bool {
+    request
+        .headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+        .is_some_and(|(_, value)| value.split(';').next().is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json")))
+}
+
+/// The error of a body longer than the limit (also answered by the adapters, which stop reading
+/// at the limit).
+pub fn body_too_large(limit: usize) -> ApiError {
+    ApiError::new(413, code::BODY_TOO_LARGE, "BodyTooLarge", format!("the body is longer than the limit of {limit} bytes (variable max_body_bytes)"))
+}
+
+fn route(routes: &[Route], request: &HttpRequest, services: &Services) -> Result<HttpResponse, ApiError> {
+    let route = admit_in(routes, request, services)?;
+    if request.body.len() > services.config.max_body_bytes {
+        return Err(body_too_large(services.config.max_body_bytes));
     }
     let query = Query::parse(&request.query)?;
     match route.handler {
@@ -247,6 +320,13 @@ mod tests {
         paths.dedup();
         assert_eq!(paths.len(), ROUTES.len());
         assert!(ROUTES.iter().all(|r| !r.methods.is_empty() && r.path.starts_with('/')));
+    }
+
+    #[test]
+    fn the_routes_that_take_a_json_body_are_the_ones_with_a_body() {
+        let with_body: Vec<&str> = ROUTES.iter().filter(|r| r.body).map(|r| r.path).collect();
+        assert_eq!(with_body, ["/add_timing_job", "/modify_timing_job", "/reschedule_timing_job", "/preview_timing_job"]);
+        assert!(ROUTES.iter().filter(|r| r.body).all(|r| r.methods == ["POST"]));
     }
 
     #[test]

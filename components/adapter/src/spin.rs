@@ -11,15 +11,33 @@ use spin_sdk::{key_value, redis, variables};
 
 use crate::redact_url;
 
-/// Builds the [`Services`] for one request or tick and runs `f` with them. Redis and the
-/// key-value store are opened only when first used. The outer `Err` is a configuration error
-/// (a bad or unreadable Spin variable); `f`'s own result is returned untouched.
+/// What one request or tick runs with: the configuration, Redis and the key-value store (each
+/// opened only when first used).
+pub struct Runtime {
+    config: Config,
+    redis: SpinRedis,
+    kv: SpinKeyValue,
+}
+
+impl Runtime {
+    /// An error is a configuration error (a bad or unreadable Spin variable).
+    pub fn new() -> Result<Runtime> {
+        let config = config()?;
+        let redis = SpinRedis::new(&config.redis_url);
+        Ok(Runtime { config, redis, kv: SpinKeyValue::new("default") })
+    }
+
+    /// The [`Services`], with the host's clock now.
+    pub fn services(&self) -> Services<'_> {
+        Services { config: &self.config, redis: &self.redis, kv: Some(&self.kv), wall_clock_us: wall_clock_us() }
+    }
+}
+
+/// Builds the [`Services`] for one request or tick and runs `f` with them. The outer `Err` is a
+/// configuration error; `f`'s own result is returned untouched.
 pub fn with_services<R>(f: impl FnOnce(&Services) -> R) -> Result<R> {
-    let config = config()?;
-    let redis = SpinRedis::new(&config.redis_url);
-    let kv = SpinKeyValue::new("default");
-    let services = Services { config: &config, redis: &redis, kv: Some(&kv), wall_clock_us: wall_clock_us() };
-    Ok(f(&services))
+    let runtime = Runtime::new()?;
+    Ok(f(&runtime.services()))
 }
 
 /// The configuration from the component's Spin variables. A variable the component does not

@@ -4,10 +4,10 @@
 // Spin-only: natively (cargo build --workspace) this crate is empty.
 #![cfg(target_arch = "wasm32")]
 
-use spin_sdk::http::{Request, Response};
+use spin_sdk::http::{IncomingRequest, Response};
 use spin_sdk::http_component;
 
 #[http_component]
-fn handle(request: Request) -> Response {
-    funboost_spin_adapter::http::serve(request, funboost_edge::api::handle)
+async fn handle(request: IncomingRequest) -> Response {
+    funboost_spin_adapter::http::serve(request, funboost_edge::api::admit, funboost_edge::api::handle).await
 }

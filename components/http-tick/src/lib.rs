@@ -5,10 +5,10 @@
 // Spin-only: natively (cargo build --workspace) this crate is empty.
 #![cfg(target_arch = "wasm32")]
 
-use spin_sdk::http::{Request, Response};
+use spin_sdk::http::{IncomingRequest, Response};
 use spin_sdk::http_component;
 
 #[http_component]
-fn handle(request: Request) -> Response {
-    funboost_spin_adapter::http::serve(request, funboost_edge::api::handle_tick)
+async fn handle(request: IncomingRequest) -> Response {
+    funboost_spin_adapter::http::serve(request, funboost_edge::api::admit_tick, funboost_edge::api::handle_tick).await
 }

@@ -46,16 +46,17 @@ fn not_from_a_web_page(request: &HttpRequest) -> Result<(), ApiError> {
             format!("{msg}; without an API token only requests from this machine that are not made by a web page of another site are served (set the Spin variable api_token to call the API from elsewhere)"),
         )
     };
-    if let Some(origin) = header(request, "origin") {
+    // Every value counts: a header given twice must not hide one behind the other.
+    for origin in values(request, "origin") {
         let host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
         if !is_loopback_host(host) {
             return Err(forbidden(format!("the request comes from the web page origin {origin:?}")));
         }
     }
-    if header(request, "sec-fetch-site").is_some_and(|site| site.eq_ignore_ascii_case("cross-site")) {
+    if values(request, "sec-fetch-site").any(|site| site.eq_ignore_ascii_case("cross-site")) {
         return Err(forbidden("the browser marked the request Sec-Fetch-Site: cross-site".into()));
     }
-    if let Some(host) = header(request, "host") {
+    for host in values(request, "host") {
         if !is_loopback_host(host) {
             return Err(forbidden(format!("the Host {host:?} is not a loopback name")));
         }
@@ -63,8 +64,8 @@ fn not_from_a_web_page(request: &HttpRequest) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn header<'a>(request: &'a HttpRequest, name: &str) -> Option<&'a str> {
-    request.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim())
+fn values<'a>(request: &'a HttpRequest, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    request.headers.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim())
 }
 
 /// `localhost`, `*.localhost`, a 127.0.0.0/8 address or `[::1]`, with or without a port.

@@ -295,8 +295,9 @@ impl Host {
     /// `path_and_query` is the full path, e.g. `/funboost/get_timing_jobs?queue_name=q`; it goes
     /// to the component whose route matches (see [`Host::route`]); a path no route matches gets
     /// Spin's 404 without reaching a component. The `spin-*`
-    /// headers are added as Spin adds them; a `spin-client-addr` (and `host`) passed in
-    /// `headers` is kept, otherwise [`DEFAULT_CLIENT_ADDR`] (and [`DEFAULT_HOST_HEADER`]).
+    /// headers are appended as Spin appends them; a `spin-client-addr` passed in `headers` is
+    /// taken as the peer's address (what Spin appends; default [`DEFAULT_CLIENT_ADDR`]), a `host`
+    /// passed is kept (default [`DEFAULT_HOST_HEADER`]).
     pub async fn request(&self, method: &str, path_and_query: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Result<HostResponse> {
         let mut builder = hyper::Request::builder().method(method).uri(path_and_query);
         for (name, value) in headers {
@@ -422,9 +423,7 @@ impl Host {
     }
 
     async fn serve_one(&self, request: hyper::Request<hyper::body::Incoming>, peer: SocketAddr) -> hyper::Response<HyperOutgoingBody> {
-        // Spin sets spin-client-addr itself, overriding anything the client sent.
-        let mut request = request;
-        request.headers_mut().remove("spin-client-addr");
+        // Like Spin, the client's own spin-* headers are kept and Spin's are appended after them.
         match self.dispatch(request, &peer.to_string()).await {
             Ok(response) => response,
             Err(e) => {
@@ -463,9 +462,11 @@ impl Host {
             ("spin-component-route", matched.route.trim_end_matches("/...").to_string()),
             ("spin-client-addr", client_addr.to_string()),
         ];
+        // Spin (crates/trigger-http, `prepare_request_headers`) appends these after the
+        // client's headers without removing any the client sent, so a guest must read the last.
         for (name, value) in spin_headers {
             let value = hyper::header::HeaderValue::from_str(&value).with_context(|| format!("invalid {name} header"))?;
-            request.headers_mut().insert(name, value);
+            request.headers_mut().append(name, value);
         }
         // wasi:http needs an absolute URI (Spin passes the full URL).
         *request.uri_mut() = full_url.parse().with_context(|| format!("invalid URL {full_url}"))?;

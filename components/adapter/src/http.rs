@@ -53,7 +53,8 @@ fn head(request: &IncomingRequest) -> HttpRequest {
             headers.push(("host".to_string(), authority));
         }
     }
-    let header = |name: &str| headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
+    // Spin appends its own spin-* headers after any a client sent: the last one is Spin's.
+    let header = |name: &str| headers.iter().rev().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
     let path_and_query = request.path_with_query().unwrap_or_default();
     let (full_path, query) = path_and_query.split_once('?').unwrap_or((path_and_query.as_str(), ""));
     // An exact route (`/funboost/tick`) has an empty path-info: the path below the prefix is it.

@@ -201,3 +201,112 @@ fn a_date_job_is_finished_after_its_fire() {
     assert_eq!(due.fire.len(), 1);
     assert!(due.next_run_time.is_none());
 }
+
+#[test]
+fn calendar_interval_and_combining_triggers_fire_as_apscheduler_says() {
+    let cases = [
+        (
+            "the 31st of every month: months without one are skipped",
+            json!({"trigger": "calendarinterval", "months": 1, "hour": 9, "start_date": "2026-01-31"}),
+            "2026-01-15 00:00:00",
+            vec!["2026-01-31 09:00:00+08:00", "2026-03-31 09:00:00+08:00", "2026-05-31 09:00:00+08:00"],
+        ),
+        (
+            "a calendar interval starts on its start date, even one already past",
+            json!({"trigger": "calendarinterval", "weeks": 2, "start_date": "2025-12-01"}),
+            "2026-01-15 00:00:00",
+            vec!["2025-12-01 00:00:00+08:00", "2025-12-15 00:00:00+08:00"],
+        ),
+        (
+            "or: the earliest of its parts",
+            json!({"trigger": "or", "triggers": [{"trigger": "cron", "hour": "9"}, {"trigger": "cron", "hour": "18", "minute": "30"}]}),
+            "2026-01-15 12:00:00",
+            vec!["2026-01-15 18:30:00+08:00", "2026-01-16 09:00:00+08:00", "2026-01-16 18:30:00+08:00"],
+        ),
+        (
+            "and: Friday the 13th",
+            json!({"trigger": "and", "triggers": [{"trigger": "cron", "day": "13"}, {"trigger": "cron", "day_of_week": "fri"}]}),
+            "2026-01-15 00:00:00",
+            vec!["2026-02-13 00:00:00+08:00", "2026-03-13 00:00:00+08:00", "2026-11-13 00:00:00+08:00"],
+        ),
+    ];
+    for (name, body, now, expected) in cases {
+        assert_eq!(upcoming(body, now, expected.len()), expected, "{name}");
+    }
+}
+
+#[test]
+fn a_combined_trigger_gives_its_times_in_the_zone_its_parts_default_to_or_else_the_first_parts() {
+    let cases = [
+        // a part without a timezone takes the default (Asia/Shanghai here): that zone it is
+        (
+            json!({"trigger": "or", "triggers": [{"trigger": "cron", "hour": "9", "timezone": "Asia/Tokyo"}, {"trigger": "cron", "hour": "9"}]}),
+            "Asia/Shanghai",
+            "2026-01-16 08:00:00+08:00",
+        ),
+        // every part names one: the first part's (London's 09:00 comes first, shown in Tokyo)
+        (
+            json!({"trigger": "or", "triggers": [{"trigger": "cron", "hour": "9", "timezone": "Asia/Tokyo"}, {"trigger": "cron", "hour": "9", "timezone": "Europe/London"}]}),
+            "Asia/Tokyo",
+            "2026-01-15 18:00:00+09:00",
+        ),
+    ];
+    for (body, zone, first) in cases {
+        let (s, now) = schedule(body.clone(), "2026-01-15 12:00:00");
+        assert_eq!(s.zone().name(), zone, "{body}");
+        assert_eq!(s.trigger.upcoming(&now, 1).iter().map(Zdt::py_str).collect::<Vec<_>>(), [first], "{body}");
+    }
+}
+
+#[test]
+fn jitter_is_drawn_by_each_part_then_by_the_combined_trigger() {
+    // Parts' jitters count in choosing the earliest; the or's own comes last. The tick, which
+    // knows only the unjittered time, adds the or's own jitter alone.
+    let body = json!({"trigger": "or", "jitter": 60, "triggers": [
+        {"trigger": "cron", "hour": "9", "jitter": 3600, "timezone": "UTC"},
+        {"trigger": "cron", "hour": "9", "minute": "30", "timezone": "UTC"},
+    ]});
+    let (s, now) = schedule(body, "2026-01-15 00:00:00");
+    let draws = std::cell::RefCell::new(vec![0.75, 0.5].into_iter());
+    let exact = s.next_fire_time_jittered(None, &now, || draws.borrow_mut().next().unwrap_or(0.0)).map(|t| t.py_str());
+    // 09:00 + 45 min loses to 09:30; then + 30 s.
+    assert_eq!(exact.as_deref(), Some("2026-01-15 09:30:30+00:00"));
+    let tick = s.jitter(s.trigger.next_fire_time(None, &now), || 0.5).map(|t| t.py_str());
+    assert_eq!(tick.as_deref(), Some("2026-01-15 09:00:30+00:00"));
+}
+
+#[test]
+fn new_trigger_kinds_refuse_with_the_field_named() {
+    let part = json!({"trigger": "cron", "hour": "9"});
+    let deep = (0..4).fold(part.clone(), |inner, _| json!({"trigger": "or", "triggers": [inner]}));
+    let cases = [
+        (json!({"trigger": "calendarinterval"}), "days", "interval must be at least 1 day long"),
+        (json!({"trigger": "calendarinterval", "days": 1, "hour": 24}), "hour", "hour must be in 0..23"),
+        (json!({"trigger": "calendarinterval", "days": 1, "hour": "9"}), "hour", "must be a whole number"),
+        (json!({"trigger": "calendarinterval", "days": -1, "months": 1}), "days", "must not be negative"),
+        (json!({"trigger": "calendarinterval", "years": 101}), "years", "must not exceed 100 years"),
+        (json!({"trigger": "calendarinterval", "days": 1, "start_date": "2026-02-30"}), "start_date", "day is out of range for month"),
+        (json!({"trigger": "calendarinterval", "days": 1, "start_date": "2026-01-02", "end_date": "2026-01-01"}), "end_date", "cannot be earlier"),
+        (json!({"trigger": "calendarinterval", "days": 1, "hours": 1}), "hours", "not a field of the calendarinterval trigger"),
+        (json!({"trigger": "cron", "months": 1}), "months", "not a field of the cron trigger"),
+        (json!({"trigger": "interval", "hours": 1, "triggers": [part]}), "triggers", "not a field of the interval trigger"),
+        (json!({"trigger": "or", "triggers": [part], "timezone": "UTC"}), "timezone", "not a field of the or trigger"),
+        (json!({"trigger": "or", "triggers": []}), "triggers", "at least one trigger"),
+        (json!({"trigger": "and"}), "triggers", "at least one trigger"),
+        (json!({"trigger": "or", "triggers": vec![part.clone(); 17]}), "triggers", "at most 16 triggers"),
+        (deep, "triggers", "nest at most 3 levels deep"),
+        (json!({"trigger": "or", "triggers": [part, {"trigger": "cron", "hour": "25"}]}), "triggers", "triggers[1].hour: Error validating expression '25'"),
+        (json!({"trigger": "and", "triggers": [{"trigger": "cron", "hour": "9", "jitter": 5}, {"trigger": "cron"}]}), "triggers", "cannot have jitter"),
+        (
+            json!({"trigger": "and", "triggers": [{"trigger": "cron", "hour": "9"}, {"trigger": "cron", "hour": "10"}]}),
+            "trigger",
+            "never fire at the same time",
+        ),
+    ];
+    for (body, field, message) in cases {
+        let spec: TriggerSpec = serde_json::from_value(body.clone()).expect("spec");
+        let err = Schedule::build(&spec, Zone::Utc, 1_768_435_200_000_000).expect_err(&body.to_string());
+        assert_eq!(err.field, field, "{body}: {err}");
+        assert!(err.message.contains(message), "{body}: {}", err.message);
+    }
+}

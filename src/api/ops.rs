@@ -22,7 +22,7 @@ pub(super) fn preview(request: &HttpRequest, services: &Services, query: Query) 
         return Err(ApiError::invalid("count", format!("must be a whole number from 1 to {MAX_COUNT}, got 0")));
     }
     let after = body.string("after")?;
-    let kind = body.string("trigger")?.ok_or_else(|| ApiError::invalid("trigger", "is required (\"date\", \"interval\" or \"cron\")"))?;
+    let kind = body.string("trigger")?.ok_or_else(|| ApiError::invalid("trigger", crate::trigger::required_kind()))?;
     let spec = body.trigger_spec(kind)?;
     body.finish()?;
     let now_us = match &after {

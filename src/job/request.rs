@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use super::{BrokerKind, StoreKind};
 use crate::error::ApiError;
-use crate::trigger::{CronValue, IntervalValue, TriggerSpec};
+use crate::trigger::TriggerSpec;
 
 /// funboost task options copied into each message's `extra`, with the JSON type each takes.
 pub(crate) const TASK_OPTIONS: [(&str, JsonKind); 9] = [
@@ -159,6 +159,14 @@ impl Body {
         }
     }
 
+    pub fn array(&mut self, name: &str) -> Result<Option<Vec<Value>>, ApiError> {
+        match self.take(name) {
+            None => Ok(None),
+            Some(Value::Array(items)) => Ok(Some(items)),
+            Some(other) => Err(ApiError::invalid(name, format!("must be an array, got {}", json_type(&other)))),
+        }
+    }
+
     pub fn boolean(&mut self, name: &str) -> Result<Option<bool>, ApiError> {
         match self.take(name) {
             None => Ok(None),
@@ -178,51 +186,9 @@ impl Body {
         }
     }
 
-    fn cron_value(&mut self, name: &str) -> Result<Option<CronValue>, ApiError> {
-        match self.take(name) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(CronValue::Text(s))),
-            Some(v) => match v.as_u64() {
-                Some(n) => Ok(Some(CronValue::Number(n))),
-                None => Err(ApiError::invalid(name, format!("must be a cron expression string or a non-negative integer, got {}", short(&v)))),
-            },
-        }
-    }
-
-    fn interval_value(&mut self, name: &str) -> Result<Option<IntervalValue>, ApiError> {
-        match self.take(name) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(IntervalValue::Text(s))),
-            Some(v) => match v.as_i64() {
-                Some(n) => Ok(Some(IntervalValue::Number(n))),
-                None => Err(ApiError::invalid(name, format!("must be a whole number, got {}", short(&v)))),
-            },
-        }
-    }
-
     /// The trigger fields (all optional here; the trigger kind decides which may be set).
     pub fn trigger_spec(&mut self, kind: String) -> Result<TriggerSpec, ApiError> {
-        Ok(TriggerSpec {
-            trigger: kind,
-            run_date: self.string("run_date")?,
-            weeks: self.interval_value("weeks")?,
-            days: self.interval_value("days")?,
-            hours: self.interval_value("hours")?,
-            minutes: self.interval_value("minutes")?,
-            seconds: self.interval_value("seconds")?,
-            year: self.cron_value("year")?,
-            month: self.cron_value("month")?,
-            day: self.cron_value("day")?,
-            week: self.cron_value("week")?,
-            day_of_week: self.cron_value("day_of_week")?,
-            hour: self.cron_value("hour")?,
-            minute: self.cron_value("minute")?,
-            second: self.cron_value("second")?,
-            start_date: self.string("start_date")?,
-            end_date: self.string("end_date")?,
-            timezone: self.string("timezone")?,
-            jitter: self.unsigned("jitter", MAX_JITTER_SECS)?.map(|j| j as u32),
-        })
+        Ok(crate::trigger::body::take_spec(kind, &mut self.fields, MAX_JITTER_SECS)?)
     }
 
     /// Fails on the first field nobody took.
@@ -377,6 +343,9 @@ pub struct AddRequest {
     pub replace_existing: bool,
     /// Store the job paused (APScheduler's `add_job(next_run_time=None)`).
     pub paused: bool,
+    /// The first run, when given (APScheduler's `add_job(next_run_time=...)`): a date string
+    /// as `run_date` takes it; the trigger goes on from there.
+    pub next_run_time: Option<String>,
     pub trigger: TriggerSpec,
     pub args: Vec<Value>,
     pub kwargs: Map<String, Value>,
@@ -394,7 +363,7 @@ impl AddRequest {
         let mut body = Body::parse(bytes)?;
         let queue_name = body.string("queue_name")?.ok_or_else(|| ApiError::invalid("queue_name", "is required"))?;
         validate_queue_name("queue_name", &queue_name)?;
-        let kind = body.string("trigger")?.ok_or_else(|| ApiError::invalid("trigger", "is required (\"date\", \"interval\" or \"cron\")"))?;
+        let kind = body.string("trigger")?.ok_or_else(|| ApiError::invalid("trigger", crate::trigger::required_kind()))?;
         let job_id = body.string("job_id")?;
         if let Some(id) = &job_id {
             validate_name("job_id", id)?;
@@ -405,6 +374,10 @@ impl AddRequest {
         };
         let replace_existing = body.boolean("replace_existing")?.unwrap_or(false);
         let paused = body.boolean("paused")?.unwrap_or(false);
+        let next_run_time = body.string("next_run_time")?;
+        if paused && next_run_time.is_some() {
+            return Err(ApiError::invalid("next_run_time", "cannot be given with paused: true (a paused job has no next run)"));
+        }
         let options = body.job_options()?;
         let trigger = body.trigger_spec(kind)?;
         body.finish()?;
@@ -414,6 +387,7 @@ impl AddRequest {
             store,
             replace_existing,
             paused,
+            next_run_time,
             trigger,
             args: options.args.unwrap_or_default(),
             kwargs: options.kwargs.unwrap_or_default(),

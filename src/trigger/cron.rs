@@ -428,7 +428,7 @@ impl CronTrigger {
         let start = match (previous, self.start_date) {
             (Some(prev), _) => {
                 let start = Zdt::from_utc(now.utc_us().min(prev.utc_us() + 1), self.zone);
-                if start.py_cmp(prev).is_eq() {
+                if start.py_eq(prev) {
                     Zdt::from_utc(start.utc_us() + 1, self.zone)
                 } else {
                     start
@@ -440,21 +440,34 @@ impl CronTrigger {
         // datetime_ceil: offsets are whole seconds, so rounding the instant rounds the wall time.
         let start_us = start.utc_us();
         let ceil_us = start_us + (US_PER_SEC - start_us.rem_euclid(US_PER_SEC)) % US_PER_SEC;
+        // `datetime_ceil(now).astimezone(zone)` keeps a whole-second `now` of this zone as it is,
+        // even a wall time inside a DST gap (an and trigger passes its parts such times).
+        let own_wall = start.zone() == self.zone && start_us == ceil_us;
 
         // Fast path: while the zone's offset stays constant, APScheduler's search is a plain
         // wall-clock search. Use it when the answer lies before the next offset change.
         if let Some(span) = self.zone.span_at(ceil_us.div_euclid(US_PER_SEC)) {
             let offset_us = i64::from(span.offset) * US_PER_SEC;
-            // No match at all means none in any zone (an end date only makes that truer).
-            let fire = self.next_wall_match(Civil::from_us(ceil_us + offset_us))?;
-            let fire_us = fire.to_us() - offset_us;
-            let clear_of_end = self.end_date.is_none_or(|end| fire_us + US_PER_DAY < end.utc_us());
-            if fire_us < span.end.saturating_mul(US_PER_SEC) && clear_of_end {
-                let fold = fire_us < span.fold_until.saturating_mul(US_PER_SEC);
-                return Some(Zdt::from_parts(fire_us + offset_us, fire_us, fold, self.zone));
+            // Not for a wall time inside a gap (its offset is the one before), nor before 1970.
+            let plain = !own_wall || start.wall_us() - start_us == offset_us;
+            if plain && ceil_us + offset_us >= 0 {
+                // No match at all means none in any zone (an end date only makes that truer).
+                let fire = self.next_wall_match(Civil::from_us(ceil_us + offset_us))?;
+                let fire_us = fire.to_us() - offset_us;
+                let clear_of_end = self.end_date.is_none_or(|end| fire_us + US_PER_DAY < end.utc_us());
+                if fire_us < span.end.saturating_mul(US_PER_SEC) && clear_of_end {
+                    let fold = fire_us < span.fold_until.saturating_mul(US_PER_SEC);
+                    return Some(Zdt::from_parts(fire_us + offset_us, fire_us, fold, self.zone));
+                }
             }
         }
-        self.search(Zdt::from_utc(ceil_us, self.zone)).map(|fire| match &self.end_date {
+        let mut from = if own_wall { start } else { Zdt::from_utc(ceil_us, self.zone) };
+        if from.wall_us() < 0 {
+            // The year field starts at 1970: APScheduler sets an earlier start to 1970-01-01
+            // 00:00 (an or trigger can pass its parts such a time, from a date or calendar part).
+            from = Zdt::from_wall_fold(0, from.fold(), self.zone);
+        }
+        self.search(from).map(|fire| match &self.end_date {
             Some(end) if end.py_cmp(&fire).is_lt() => *end,
             _ => fire,
         })

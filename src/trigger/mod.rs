@@ -1,11 +1,16 @@
-//! Triggers with APScheduler 3.11.3's semantics, exactly: `date`, `interval` and `cron`.
+//! Triggers with APScheduler 3.11.3's semantics, exactly: `date`, `interval`, `cron`,
+//! `calendarinterval`, and `and`/`or` over any of them (see [`combining`] for the one place
+//! where APScheduler defines no answer and what funboost-edge does there).
 //!
-//! A [`TriggerSpec`] is what a request carries; [`Trigger::build`] validates it once into a
+//! A [`TriggerSpec`] is what a request carries; [`Schedule::build`] validates it once into a
 //! [`Trigger`], which then answers `get_next_fire_time(previous, now)` and `str(trigger)`.
 //! Times are [`Zdt`]s, Python's aware-datetime model, because APScheduler's results depend on
 //! it (wall-clock comparisons within one zone, fire times inside DST gaps).
 
+pub mod body;
+pub mod calendar_interval;
 pub mod civil;
+pub mod combining;
 pub mod cron;
 pub mod date;
 pub mod interval;
@@ -17,12 +22,16 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub use calendar_interval::CalendarIntervalTrigger;
+pub use combining::{CombiningTrigger, MAX_AND_SEARCH_EVALUATIONS, MAX_AND_SEARCH_YEARS, MAX_COMBINED_PARTS, MAX_COMBINING_DEPTH};
 pub use cron::{CronTrigger, FieldKind};
 pub use date::{parse_datetime, DateTrigger};
 pub use interval::IntervalTrigger;
 pub use zoned::{Zdt, Zone};
 
+use calendar_interval::{parse_date, Date, MAX_CALENDAR_DAYS, MAX_CALENDAR_MONTHS};
 use civil::US_PER_SEC;
+use combining::{wall_jitter, Search};
 
 /// A rejected trigger: which field, and what is wrong with it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -122,13 +131,20 @@ impl serde::de::Visitor<'_> for TextOrNumberVisitor {
     }
 }
 
-/// The trigger part of an add request, as sent.
+/// The trigger part of an add request, as sent. `and`/`or` carry their parts in `triggers`,
+/// each a full spec of its own.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TriggerSpec {
     pub trigger: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub triggers: Option<Vec<TriggerSpec>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_date: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub years: Option<IntervalValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub months: Option<IntervalValue>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weeks: Option<IntervalValue>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -196,25 +212,50 @@ impl TriggerSpec {
     /// The fields that are set but belong to another trigger kind (a typo such as `minutes`
     /// on a cron job must not silently mean "every second").
     fn foreign_fields(&self, kind: &str) -> Vec<&'static str> {
-        let mut foreign = Vec::new();
-        if kind != "date" && self.run_date.is_some() {
-            foreign.push("run_date");
-        }
-        if kind != "interval" {
-            foreign.extend(self.interval_fields().iter().filter(|(_, v, _)| v.is_some()).map(|(n, _, _)| *n));
-        }
-        if kind != "cron" {
-            foreign.extend(self.cron_fields().iter().filter(|(_, v)| v.is_some()).map(|(k, _)| k.name()));
-        }
-        if kind == "date" {
-            for (name, set) in [("start_date", self.start_date.is_some()), ("end_date", self.end_date.is_some()), ("jitter", self.jitter.is_some())] {
-                if set {
-                    foreign.push(name);
-                }
+        const TIMED: &[&str] = &["interval", "cron", "calendarinterval"];
+        let interval = |name| -> &'static [&'static str] {
+            match name {
+                "weeks" | "days" => &["interval", "calendarinterval"],
+                _ => &["interval"],
             }
-        }
-        foreign
+        };
+        let cron = |kind: FieldKind| -> &'static [&'static str] {
+            match kind {
+                FieldKind::Hour | FieldKind::Minute | FieldKind::Second => &["cron", "calendarinterval"],
+                _ => &["cron"],
+            }
+        };
+        let mut fields: Vec<(&'static str, bool, &[&str])> = vec![("run_date", self.run_date.is_some(), &["date"])];
+        fields.extend(self.interval_fields().iter().map(|(name, value, _)| (*name, value.is_some(), interval(name))));
+        fields.extend(self.cron_fields().iter().map(|(kind, value)| (kind.name(), value.is_some(), cron(*kind))));
+        fields.extend([
+            ("start_date", self.start_date.is_some(), TIMED),
+            ("end_date", self.end_date.is_some(), TIMED),
+            ("jitter", self.jitter.is_some(), &["interval", "cron", "calendarinterval", "and", "or"]),
+            ("years", self.years.is_some(), &["calendarinterval"]),
+            ("months", self.months.is_some(), &["calendarinterval"]),
+            ("triggers", self.triggers.is_some(), &["and", "or"]),
+            ("timezone", self.timezone.is_some(), &["date", "interval", "cron", "calendarinterval"]),
+        ]);
+        fields.into_iter().filter(|(_, set, kinds)| *set && !kinds.contains(&kind)).map(|(name, _, _)| name).collect()
     }
+
+    /// Whether this spec, or a part of it, takes the default zone (names no `timezone`).
+    fn takes_default_zone(&self) -> bool {
+        match &self.triggers {
+            Some(parts) if matches!(self.trigger.as_str(), "and" | "or") => parts.iter().any(TriggerSpec::takes_default_zone),
+            _ => self.timezone.is_none(),
+        }
+    }
+}
+
+/// The trigger kinds, by APScheduler's aliases.
+pub const KINDS: [&str; 6] = ["date", "interval", "cron", "calendarinterval", "and", "or"];
+
+/// The message of a missing `trigger`.
+pub fn required_kind() -> String {
+    let names: Vec<String> = KINDS.iter().map(|k| format!("{k:?}")).collect();
+    format!("is required (one of {})", names.join(", "))
 }
 
 #[derive(Clone, Debug)]
@@ -222,6 +263,9 @@ pub enum Trigger {
     Date(DateTrigger),
     Interval(IntervalTrigger),
     Cron(CronTrigger),
+    CalendarInterval(CalendarIntervalTrigger),
+    Or(CombiningTrigger),
+    And(CombiningTrigger),
 }
 
 /// A validated trigger together with its options.
@@ -234,11 +278,35 @@ pub struct Schedule {
 
 impl Schedule {
     /// Validates `spec`. `default_zone` applies when the spec names none; `now_utc_us` is the
-    /// creation instant (an interval's default start is now + interval, a date's default now).
+    /// creation instant (an interval's default start is now + interval, a date's default now,
+    /// a calendar interval's default start date today). A trigger holding an `and` whose
+    /// parts have no fire time in common within the search bounds ([`combining`]) is refused,
+    /// naming `trigger`: APScheduler would search forever.
     pub fn build(spec: &TriggerSpec, default_zone: Zone, now_utc_us: i64) -> Result<Schedule, TriggerError> {
+        let schedule = Schedule::build_part(spec, default_zone, now_utc_us, 0)?;
+        if schedule.trigger.holds_and() {
+            let mut search = Search::default();
+            schedule.eval(None, &Zdt::from_utc(now_utc_us, schedule.zone()), &mut search, None);
+            if search.exhausted {
+                return Err(TriggerError::new(
+                    "trigger",
+                    format!(
+                        "the parts of an and trigger never fire at the same time within {MAX_AND_SEARCH_YEARS} years (or {MAX_AND_SEARCH_EVALUATIONS} part evaluations) of now; APScheduler would search forever"
+                    ),
+                ));
+            }
+        }
+        Ok(schedule)
+    }
+
+    /// One trigger of the tree; `depth` counts the combining triggers around it.
+    fn build_part(spec: &TriggerSpec, default_zone: Zone, now_utc_us: i64, depth: usize) -> Result<Schedule, TriggerError> {
         let kind = spec.trigger.as_str();
-        if !matches!(kind, "date" | "interval" | "cron") {
-            return Err(TriggerError::new("trigger", format!("No trigger by the name {kind:?} was found (expected \"date\", \"interval\" or \"cron\")")));
+        if !KINDS.contains(&kind) {
+            return Err(TriggerError::new(
+                "trigger",
+                format!("No trigger by the name {kind:?} was found (expected \"date\", \"interval\", \"cron\", \"calendarinterval\", \"and\" or \"or\")"),
+            ));
         }
         let foreign = spec.foreign_fields(kind);
         if let Some(first) = foreign.first() {
@@ -247,6 +315,9 @@ impl Schedule {
                 _ => format!("is not a field of the {kind} trigger (nor are {})", foreign[1..].join(", ")),
             };
             return Err(TriggerError::new(*first, message));
+        }
+        if matches!(kind, "and" | "or") {
+            return Schedule::build_combining(spec, default_zone, now_utc_us, depth);
         }
         let zone = match &spec.timezone {
             Some(name) => Zone::parse(name).map_err(|m| TriggerError::new("timezone", m))?,
@@ -281,6 +352,7 @@ impl Schedule {
                 };
                 Trigger::Interval(IntervalTrigger { interval_secs, start_date, end_date: date("end_date", &spec.end_date)?, zone })
             }
+            "calendarinterval" => Trigger::CalendarInterval(calendar_interval_trigger(spec, zone, &now)?),
             _ => {
                 let given: Vec<(FieldKind, String)> = spec.cron_fields().iter().filter_map(|(kind, value)| value.as_ref().map(|v| (*kind, v.text()))).collect();
                 let start_date = date("start_date", &spec.start_date)?;
@@ -291,16 +363,65 @@ impl Schedule {
         Ok(Schedule { trigger, jitter: spec.jitter.filter(|&j| j > 0) })
     }
 
+    /// `and`/`or`: parts built as triggers of their own; errors name `triggers` and the part.
+    fn build_combining(spec: &TriggerSpec, default_zone: Zone, now_utc_us: i64, depth: usize) -> Result<Schedule, TriggerError> {
+        let kind = spec.trigger.as_str();
+        let specs = spec.triggers.as_deref().unwrap_or_default();
+        if specs.is_empty() {
+            return Err(TriggerError::new("triggers", format!("the {kind} trigger needs at least one trigger to combine")));
+        }
+        if depth >= MAX_COMBINING_DEPTH {
+            return Err(TriggerError::new("triggers", format!("and/or triggers nest at most {MAX_COMBINING_DEPTH} levels deep")));
+        }
+        if specs.len() > MAX_COMBINED_PARTS {
+            return Err(TriggerError::new("triggers", format!("an {kind} trigger combines at most {MAX_COMBINED_PARTS} triggers, got {}", specs.len())));
+        }
+        let mut parts = Vec::with_capacity(specs.len());
+        for (i, part_spec) in specs.iter().enumerate() {
+            let part = Schedule::build_part(part_spec, default_zone, now_utc_us, depth + 1).map_err(|e| in_part(i, e))?;
+            if kind == "and" && part.has_jitter() {
+                return Err(TriggerError::new(
+                    "triggers",
+                    format!("triggers[{i}]: a part of an and trigger cannot have jitter (its fire times would never coincide with the others'); set jitter on the and trigger"),
+                ));
+            }
+            parts.push(part);
+        }
+        // The parts' common zone when some take it; the job stores this zone and passes it
+        // back as the default, so it must be that one.
+        let zone = if specs.iter().any(TriggerSpec::takes_default_zone) { default_zone } else { parts[0].zone() };
+        let combined = CombiningTrigger { parts, zone };
+        let trigger = if kind == "and" { Trigger::And(combined) } else { Trigger::Or(combined) };
+        Ok(Schedule { trigger, jitter: spec.jitter.filter(|&j| j > 0) })
+    }
+
+    /// Whether this trigger or any part of it draws a jitter.
+    fn has_jitter(&self) -> bool {
+        self.jitter.is_some()
+            || match &self.trigger {
+                Trigger::Or(c) | Trigger::And(c) => c.parts.iter().any(Schedule::has_jitter),
+                _ => false,
+            }
+    }
+
     pub fn zone(&self) -> Zone {
         self.trigger.zone()
     }
 
-    /// Next fire time with jitter: `uniform` draws from [0, 1).
-    pub fn next_fire_time_jittered(&self, previous: Option<&Zdt>, now: &Zdt, uniform: impl FnOnce() -> f64) -> Option<Zdt> {
-        self.jitter(self.trigger.next_fire_time(previous, now), uniform)
+    /// Next fire time with jitter: `uniform` draws from [0, 1). For `and`/`or` this is
+    /// APScheduler's exactly: each part draws its own jitter as it answers, in order, then
+    /// the combined trigger its own.
+    pub fn next_fire_time_jittered(&self, previous: Option<&Zdt>, now: &Zdt, mut uniform: impl FnMut() -> f64) -> Option<Zdt> {
+        match &self.trigger {
+            Trigger::Or(c) | Trigger::And(c) => self.eval(previous, now, &mut Search::default(), Some(&mut uniform)).map(|fire| c.in_zone(fire)),
+            _ => self.jitter(self.trigger.next_fire_time(previous, now), uniform),
+        }
     }
 
-    /// APScheduler's `_apply_jitter`: a random delay of up to `jitter` seconds.
+    /// APScheduler's `_apply_jitter`: a random delay of up to `jitter` seconds. For `and`/`or`
+    /// only the combined trigger's own jitter is added to `fire` (on the wall clock of its
+    /// zone): the parts' jitters need the parts' own answers, which
+    /// [`Schedule::next_fire_time_jittered`] computes.
     pub fn jitter(&self, fire: Option<Zdt>, uniform: impl FnOnce() -> f64) -> Option<Zdt> {
         let fire = fire?;
         let Some(jitter) = self.jitter else {
@@ -325,16 +446,21 @@ impl Schedule {
                     _ => delayed,
                 })
             }
+            // The same addition, with no end date to cap it.
+            Trigger::CalendarInterval(_) | Trigger::Or(_) | Trigger::And(_) => Some(wall_jitter(fire, delay)),
         }
     }
 }
 
 impl Trigger {
+    /// The zone its fire times are in (an `and`/`or`: see [`CombiningTrigger`]'s `zone`).
     pub fn zone(&self) -> Zone {
         match self {
             Trigger::Date(t) => t.run_date.zone(),
             Trigger::Interval(t) => t.zone,
             Trigger::Cron(t) => t.zone,
+            Trigger::CalendarInterval(t) => t.zone,
+            Trigger::Or(c) | Trigger::And(c) => c.zone,
         }
     }
 
@@ -343,15 +469,31 @@ impl Trigger {
             Trigger::Date(_) => "date",
             Trigger::Interval(_) => "interval",
             Trigger::Cron(_) => "cron",
+            Trigger::CalendarInterval(_) => "calendarinterval",
+            Trigger::Or(_) => "or",
+            Trigger::And(_) => "and",
         }
     }
 
-    /// APScheduler's `get_next_fire_time(previous_fire_time, now)`, without jitter.
+    /// APScheduler's `get_next_fire_time(previous_fire_time, now)`, without jitter, in
+    /// [`Trigger::zone`].
     pub fn next_fire_time(&self, previous: Option<&Zdt>, now: &Zdt) -> Option<Zdt> {
         match self {
             Trigger::Date(t) => t.next_fire_time(previous),
             Trigger::Interval(t) => t.next_fire_time(previous, now),
             Trigger::Cron(t) => t.next_fire_time(previous, now),
+            Trigger::CalendarInterval(t) => t.next_fire_time(previous),
+            Trigger::Or(c) => c.or_next(previous, now, &mut Search::default(), None).map(|fire| c.in_zone(fire)),
+            Trigger::And(c) => c.and_next(previous, now, &mut Search::default()).map(|fire| c.in_zone(fire)),
+        }
+    }
+
+    /// Whether an `and` is part of this trigger.
+    fn holds_and(&self) -> bool {
+        match self {
+            Trigger::And(_) => true,
+            Trigger::Or(c) => c.parts.iter().any(|part| part.trigger.holds_and()),
+            _ => false,
         }
     }
 
@@ -384,6 +526,69 @@ impl fmt::Display for Trigger {
             Trigger::Date(t) => t.fmt(f),
             Trigger::Interval(t) => t.fmt(f),
             Trigger::Cron(t) => t.fmt(f),
+            Trigger::CalendarInterval(t) => t.fmt(f),
+            Trigger::Or(c) => write_parts(f, "or", &c.parts),
+            Trigger::And(c) => write_parts(f, "and", &c.parts),
         }
     }
+}
+
+/// `or[a, b]` / `and[a, b]`.
+fn write_parts(f: &mut fmt::Formatter<'_>, name: &str, parts: &[Schedule]) -> fmt::Result {
+    write!(f, "{name}[")?;
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            f.write_str(", ")?;
+        }
+        fmt::Display::fmt(&part.trigger, f)?;
+    }
+    f.write_str("]")
+}
+
+/// A part's error, named `triggers` with the part's path: `triggers[1].hour: ...`.
+fn in_part(index: usize, e: TriggerError) -> TriggerError {
+    let message = match (e.field.as_str(), e.message.starts_with("triggers[")) {
+        ("triggers", true) => format!("triggers[{index}].{}", e.message),
+        _ => format!("triggers[{index}].{}: {}", e.field, e.message),
+    };
+    TriggerError::new("triggers", message)
+}
+
+/// A calendar-interval trigger from its fields: whole numbers only (APScheduler fails on
+/// strings, at once or at its first step), none negative (APScheduler would step backwards),
+/// steps of at most 100 years.
+fn calendar_interval_trigger(spec: &TriggerSpec, zone: Zone, now: &Zdt) -> Result<CalendarIntervalTrigger, TriggerError> {
+    let whole = |name: &str, value: &Option<IntervalValue>| -> Result<i64, TriggerError> {
+        match value {
+            None => Ok(0),
+            Some(IntervalValue::Number(n)) if *n < 0 => Err(TriggerError::new(name, format!("must not be negative, got {n}"))),
+            Some(IntervalValue::Number(n)) => Ok(*n),
+            Some(IntervalValue::Text(t)) => Err(TriggerError::new(name, format!("must be a whole number, got {t:?}"))),
+        }
+    };
+    let units = [whole("years", &spec.years)?, whole("months", &spec.months)?, whole("weeks", &spec.weeks)?, whole("days", &spec.days)?];
+    let [years, months, weeks, days] = units;
+    let too_long = |name| TriggerError::new(name, "the interval must not exceed 100 years".to_string());
+    if years.checked_mul(12).and_then(|m| m.checked_add(months)).is_none_or(|m| m > MAX_CALENDAR_MONTHS) {
+        return Err(too_long(if months > MAX_CALENDAR_MONTHS { "months" } else { "years" }));
+    }
+    if weeks.checked_mul(7).and_then(|d| d.checked_add(days)).is_none_or(|d| d > MAX_CALENDAR_DAYS) {
+        return Err(too_long(if days > MAX_CALENDAR_DAYS { "days" } else { "weeks" }));
+    }
+    let time_of_day = |name: &str, value: &Option<CronValue>| -> Result<i64, TriggerError> {
+        match value {
+            None => Ok(0),
+            Some(CronValue::Number(n)) => Ok(i64::try_from(*n).unwrap_or(i64::MAX)),
+            Some(CronValue::Text(t)) => Err(TriggerError::new(name, format!("must be a whole number, got {t:?}"))),
+        }
+    };
+    let time = [time_of_day("hour", &spec.hour)?, time_of_day("minute", &spec.minute)?, time_of_day("second", &spec.second)?];
+    // `date.today()`: funboost-edge takes today in the trigger's zone (APScheduler: the
+    // machine's local date).
+    let start_date = match &spec.start_date {
+        Some(text) => parse_date("start_date", text)?,
+        None => Date::of_wall(now),
+    };
+    let end_date = spec.end_date.as_deref().map(|text| parse_date("end_date", text)).transpose()?;
+    CalendarIntervalTrigger::new(units, time, start_date, end_date, zone)
 }

@@ -265,6 +265,23 @@ impl Zdt {
         }
     }
 
+    /// Python's `==` for aware datetimes: wall times when both share one tzinfo object (fold
+    /// ignored); otherwise never equal when either wall time is in a gap or a fold (PEP 495's
+    /// inter-zone rule), else the same instant. APScheduler's `AndTrigger` and `CronTrigger`
+    /// compare fire times from different zones this way.
+    pub fn py_eq(&self, other: &Zdt) -> bool {
+        if self.zone.same_tzinfo(&other.zone) {
+            return self.wall_us == other.wall_us;
+        }
+        !self.depends_on_fold() && !other.depends_on_fold() && self.utc_us == other.utc_us
+    }
+
+    /// Whether `replace(fold=not fold)` would change the UTC offset (a gap or a fold).
+    fn depends_on_fold(&self) -> bool {
+        let offsets = self.zone.local_offsets(self.wall_us.div_euclid(US_PER_SEC));
+        offsets.before != offsets.after
+    }
+
     /// `dt.timestamp()` as the float Python computes.
     pub fn timestamp(&self) -> f64 {
         self.utc_us() as f64 / 1e6
@@ -372,6 +389,28 @@ mod tests {
         }
         assert!(Zone::from_name("+24:00").is_err());
         assert!(Zone::from_name("Mars/Olympus").is_err());
+    }
+
+    #[test]
+    fn equality_follows_python_within_and_across_zones() {
+        let ny = Zone::parse("America/New_York").unwrap();
+        let tokyo = Zone::parse("Asia/Tokyo").unwrap();
+        let first = Zdt::from_wall_fold(wall(2024, 11, 3, 1, 30), false, ny);
+        let second = Zdt::from_wall_fold(wall(2024, 11, 3, 1, 30), true, ny);
+        let noon = Zdt::from_wall(wall(2024, 7, 1, 12, 0), ny);
+        let cases = [
+            // (a, b, equal): same zone compares wall times, fold ignored
+            (first, second, true),
+            // across zones: the same instant, unless one side is ambiguous
+            (noon, Zdt::from_utc(noon.utc_us(), tokyo), true),
+            (first, Zdt::from_utc(first.utc_us(), tokyo), false),
+            (noon, Zdt::from_utc(noon.utc_us() + 1, tokyo), false),
+            (Zdt::from_utc(0, Zone::Utc), Zdt::from_utc(0, Zone::Fixed(3600)), true),
+        ];
+        for (a, b, equal) in cases {
+            assert_eq!(a.py_eq(&b), equal, "{} == {}", a.py_str(), b.py_str());
+            assert_eq!(b.py_eq(&a), equal, "{} == {}", b.py_str(), a.py_str());
+        }
     }
 
     #[test]

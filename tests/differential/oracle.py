@@ -9,6 +9,9 @@ Deterministic for a given seed: "now" is always the case's now_us (datetime.now 
 apscheduler.triggers.interval / apscheduler.triggers.date), and tzlocal's local zone (only used by
 APScheduler when timezone == "", cases prefixed "lax-") is pinned to Etc/UTC.
 
+Then calendarinterval, or and and cases (see CONTRACT.md, "calendarinterval, or, and"), from
+their own random stream; --combined N sets how many random ones of each (default 1000).
+
 Case id prefixes:
     dst-   hand-picked DST / offset-transition cases
     edge-  hand-picked grammar / boundary cases (edge-quirk-*: APScheduler behaviour that looks
@@ -1171,12 +1174,698 @@ def gen_bad_cases():
 
 
 # --------------------------------------------------------------------------------------------
+# calendarinterval, or, and (issue 24)
+#
+# Expectations come from APScheduler's own CalendarIntervalTrigger and OrTrigger, with
+# APScheduler's leaves everywhere. AndTrigger: the first fire is APScheduler's loop (this
+# copy adds only funboost-edge's bounds, and checks its answer against the real
+# AndTrigger's when it converges); later fires follow funboost-edge's rule, computed here by
+# stepping through every part's fire times (no shortcuts): the earliest instant after the
+# previous fire that every part gives. Fire times are given in the combined trigger's zone
+# (the default zone, UTC, when a part names none, else the first part's); the previous fire
+# passed back is that converted one, as funboost-edge stores it.
+# --------------------------------------------------------------------------------------------
+
+import apscheduler.triggers.calendarinterval as _calint_mod  # noqa: E402
+from datetime import date as _real_date  # noqa: E402
+
+from apscheduler.triggers.calendarinterval import CalendarIntervalTrigger  # noqa: E402
+from apscheduler.triggers.combining import AndTrigger, OrTrigger  # noqa: E402
+
+# funboost-edge's bounds on an and trigger's search (src/trigger/combining.rs)
+MAX_AND_SEARCH_EVALUATIONS = 10_000
+AND_HORIZON_US = 36_525 * 86_400 * 1_000_000
+# the oracle's own limit on stepping through fire times in one case: the fires found before
+# it are the expectation ("partial": the Rust side compares those)
+MAX_ORACLE_STEPS = 1_500
+
+_TODAY_TZ = [UTC]
+
+
+class _FakeDate(_real_date):
+    # date.today() in calendarinterval: today in the trigger's zone at the case's "now"
+    @classmethod
+    def today(cls):
+        base = from_us(_CURRENT_NOW_US).astimezone(_TODAY_TZ[0])
+        return cls(base.year, base.month, base.day)
+
+
+_calint_mod.date = _FakeDate
+_calint_mod.get_localzone = _fixed_localzone
+
+# Jitter: random.uniform(a, b) = a + (b - a) * UNIFORM[0], a constant per case (dyadic, so
+# both sides compute the delay exactly).
+_UNIFORM = [0.5]
+random.uniform = lambda a, b: a + (b - a) * _UNIFORM[0]
+
+SEARCH = {"evals": 0, "exhausted": False, "steps": 0}
+
+
+class OracleTooSlow(Exception):
+    pass
+
+
+class OracleBeyondTzdata(Exception):
+    """An and trigger's first-fire search went past 2099 in a zone with DST rules there:
+    chrono-tz keeps one offset after 2099 and zoneinfo its rules, so the two may disagree."""
+
+
+class _Counted:
+    """A leaf trigger; its get_next_fire_time calls count against the and-search budget."""
+
+    def __init__(self, trig):
+        self.trig = trig
+
+    def get_next_fire_time(self, prev, now):
+        SEARCH["evals"] += 1
+        return self.trig.get_next_fire_time(prev, now)
+
+    def __str__(self):
+        return str(self.trig)
+
+
+def _same(a, b):
+    """Identical datetimes (Rust's Zdt ==): instant, wall time, fold and zone."""
+    return (to_us(a) == to_us(b) and a.replace(tzinfo=None) == b.replace(tzinfo=None)
+            and a.fold == b.fold and _zone_id(a.tzinfo) == _zone_id(b.tzinfo))
+
+
+def _dst_after_2099(tz):
+    return isinstance(tz, ZoneInfo) and (datetime(2100, 1, 1, tzinfo=tz).utcoffset()
+                                         != datetime(2100, 7, 1, tzinfo=tz).utcoffset())
+
+
+def _zone_id(tz):
+    if isinstance(tz, ZoneInfo):
+        return tz.key
+    return ("fixed", tz.utcoffset(None))
+
+
+class BoundedAnd(AndTrigger):
+    __slots__ = ()
+
+    def get_next_fire_time(self, previous_fire_time, now):
+        if previous_fire_time is None:
+            fire = self._first(now)
+        else:
+            fire = self._after(previous_fire_time, now)
+        return self._apply_jitter(fire, self.jitter, now)
+
+    def _first(self, now):
+        """APScheduler's loop, with funboost-edge's bounds."""
+        origin = now
+        while True:
+            if SEARCH["evals"] >= MAX_AND_SEARCH_EVALUATIONS:
+                SEARCH["exhausted"] = True
+                return None
+            fire_times = [t.get_next_fire_time(None, now) for t in self.triggers]
+            if None in fire_times:
+                return None
+            if min(fire_times) == max(fire_times):
+                self._check_against_apscheduler(origin, fire_times[0])
+                return fire_times[0]
+            latest = max(fire_times)
+            if to_us(latest) >= LIMIT_US and any(_dst_after_2099(f.tzinfo) for f in fire_times):
+                raise OracleBeyondTzdata()
+            if _same(latest, now) or to_us(latest) - to_us(origin) > AND_HORIZON_US:
+                SEARCH["exhausted"] = True
+                return None
+            now = latest
+
+    def _check_against_apscheduler(self, origin, fire):
+        saved = dict(SEARCH)
+        SEARCH["evals"] = -10**9
+        jitter, self.jitter = self.jitter, None
+        try:
+            real = AndTrigger.get_next_fire_time(self, None, origin)
+        finally:
+            self.jitter = jitter
+            SEARCH.update(saved)
+        if not _same(real, fire):
+            raise SystemExit(f"oracle bug: bounded and loop gave {fire!r}, AndTrigger {real!r}")
+
+    def _after(self, p, now):
+        """funboost-edge's rule by brute force: step every part through its fire times."""
+        cur = [t.get_next_fire_time(p, now) for t in self.triggers]
+        if None in cur:
+            return None
+        while True:
+            us = [to_us(x) for x in cur]
+            latest = max(us)
+            if all(u == latest for u in us):
+                return cur[0]
+            if latest - to_us(p) > AND_HORIZON_US:
+                SEARCH["exhausted"] = True
+                return None
+            for i, t in enumerate(self.triggers):
+                while to_us(cur[i]) < latest:
+                    SEARCH["steps"] += 1
+                    if SEARCH["steps"] > MAX_ORACLE_STEPS:
+                        raise OracleTooSlow()
+                    cur[i] = t.get_next_fire_time(cur[i], cur[i])
+                    if cur[i] is None:
+                        return None
+
+
+NEW_CLASSES = {"cron": CronTrigger, "interval": IntervalTrigger, "date": DateTrigger,
+               "calendarinterval": CalendarIntervalTrigger}
+
+
+def build_tree(spec):
+    """APScheduler triggers for a JSON spec (parts without a timezone get UTC, the default)."""
+    kind = spec["trigger"]
+    if kind in ("or", "and"):
+        parts = [build_tree(p) for p in spec["triggers"]]
+        args = {k: v for k, v in spec.items() if k not in ("trigger", "triggers")}
+        return (OrTrigger if kind == "or" else BoundedAnd)(parts, **args)
+    args = {k: v for k, v in spec.items() if k != "trigger"}
+    args.setdefault("timezone", "UTC")
+    _TODAY_TZ[0] = aps_astimezone(args["timezone"]) if args["timezone"] else UTC
+    return _Counted(NEW_CLASSES[kind](**args))
+
+
+def takes_default_zone(spec):
+    if spec["trigger"] in ("or", "and"):
+        return any(takes_default_zone(p) for p in spec["triggers"])
+    return "timezone" not in spec
+
+
+def zone_of(tree, spec):
+    """The zone funboost-edge gives the trigger's fire times in."""
+    if spec["trigger"] in ("or", "and"):
+        if takes_default_zone(spec) or not spec["triggers"]:
+            return UTC
+        return zone_of(tree.triggers[0], spec["triggers"][0])
+    leaf = tree.trig
+    return leaf.run_date.tzinfo if spec["trigger"] == "date" else leaf.timezone
+
+
+def leaf_zones(tree, spec):
+    if spec["trigger"] in ("or", "and"):
+        out = set()
+        for t, s in zip(tree.triggers, spec["triggers"]):
+            out |= leaf_zones(t, s)
+        return out
+    return {_zone_id(zone_of(tree, spec))}
+
+
+def _fire(tree, zone, prev, now):
+    SEARCH["evals"] = 0
+    f = tree.get_next_fire_time(prev, now)
+    return None if f is None else f.astimezone(zone)
+
+
+def run_new_case(cid, spec, now_us, uniform=None):
+    """One case of a new trigger kind; `spec` holds "trigger" and its fields."""
+    global _CURRENT_NOW_US
+    fields = {k: v for k, v in spec.items() if k != "trigger"}
+    case = {"id": cid, "trigger": spec["trigger"], "fields": fields, "now_us": now_us}
+    kind = spec["trigger"]
+    _CURRENT_NOW_US = now_us
+    try:
+        tree = build_tree(spec)
+    except Exception as exc:  # noqa: BLE001 - any construction error is a rejection
+        case["expect"] = {"ok": False, "error": str(exc)}
+        _stat(kind, "rejected")
+        return case
+    zone = zone_of(tree, spec)
+    now = from_us(now_us).astimezone(zone)
+    _UNIFORM[0] = 0.0 if uniform is None else uniform
+    SEARCH.update(steps=0, exhausted=False)
+    homogeneous = len(leaf_zones(tree, spec)) == 1 and _zone_id(zone) in leaf_zones(tree, spec)
+    fires, ticks = [], []
+    partial = False
+    try:
+        prev, cur = None, now
+        for n in range(MAX_FIRES):
+            f = _fire(tree, zone, prev, cur)
+            if n == 0 and SEARCH["exhausted"]:
+                case["expect"] = {"ok": False, "error": "no common fire time within the search bounds"}
+                _stat(kind, "rejected")
+                return case
+            if f is None or to_us(f) >= LIMIT_US:
+                break
+            if uniform is not None and homogeneous:
+                # The tick's path adds only the combined trigger's own jitter to the unjittered
+                # time: APScheduler's answer when every part draws 0 and the trigger `uniform`.
+                _UNIFORM[0] = 0.0
+                tick = _fire(tree, zone, prev, cur)
+                _UNIFORM[0] = uniform
+                own = spec.get("jitter")
+                if tick is not None and own:
+                    tick = tick + timedelta(seconds=random.uniform(0, own))
+                ticks.append(None if tick is None else [str(tick), to_us(tick)])
+            fires.append([str(f), to_us(f)])
+            prev, cur = f, f
+    except OracleTooSlow:
+        partial = True
+        ticks = ticks[:len(fires)]
+    except OracleBeyondTzdata:
+        if not fires:
+            return None
+        partial = True
+        ticks = ticks[:len(fires)]
+    except Exception as exc:  # noqa: BLE001 - APScheduler fails on its first steps: refused here
+        case["expect"] = {"ok": False, "error": str(exc), "phase": "next"}
+        _stat(kind, "next_error")
+        return case
+    case["expect"] = {"ok": True, "str": str(tree if kind in ("or", "and") else tree.trig), "fires": fires}
+    if partial:
+        case["partial"] = True
+    if uniform is not None:
+        case["uniform"] = uniform
+        if homogeneous:
+            case["tick"] = ticks
+    _stat(kind, "ok")
+    return case
+
+
+# ---- generators -----------------------------------------------------------------------------
+
+UNIFORMS = [0.0, 0.25, 0.5, 0.75, 0.9990234375, 0.1171875]
+
+
+def transitions_2025_2027():
+    out = []
+    for zone in ZONES:
+        if zone in ("UTC",):
+            continue
+        for year in (2025, 2026, 2027):
+            for t in find_transitions(zone, year):
+                out.append((zone, t * 1_000_000))
+    return out
+
+
+def _date_str(rng, d):
+    r = rng.random()
+    if r < 0.85:
+        return d.isoformat()
+    if r < 0.95:
+        return d.strftime("%Y%m%d")
+    y, w, wd = d.isocalendar()
+    return f"{y:04d}-W{w:02d}-{wd}"
+
+
+def gen_calendar_fields(rng, now_utc, tzname):
+    f = {}
+    r = rng.random()
+    if r < 0.35:
+        f["months"] = rng.choice([1, 1, 1, 2, 3, 6, 12, 13])
+    elif r < 0.5:
+        f["years"] = rng.choice([1, 1, 2, 4])
+    elif r < 0.75:
+        f["days"] = rng.choice([1, 1, 2, 3, 7, 10, 30])
+    elif r < 0.85:
+        f["weeks"] = rng.choice([1, 2, 4])
+    else:
+        for u, hi in (("years", 2), ("months", 14), ("weeks", 3), ("days", 40)):
+            if rng.random() < 0.5:
+                f[u] = rng.randint(0, hi)
+        if not any(f.values()):
+            f["days"] = 1
+    for u, hi in (("hour", 23), ("minute", 59), ("second", 59)):
+        if rng.random() < 0.7:
+            f[u] = rng.randint(0, hi) if rng.random() < 0.7 else rng.choice([0, hi // 2, hi])
+    tz = TZ_OBJ[tzname]
+    base = now_utc.astimezone(tz).date()
+    r = rng.random()
+    if r < 0.85:
+        off = rng.randint(-400, 200)
+        start = base + timedelta(days=off)
+        if rng.random() < 0.35:
+            # month ends and leap days: the skipped steps
+            day = rng.choice([28, 29, 30, 31])
+            for _ in range(12):
+                try:
+                    start = start.replace(day=day)
+                    break
+                except ValueError:
+                    start = (start.replace(day=1) + timedelta(days=32)).replace(day=1)
+        f["start_date"] = _date_str(rng, start)
+        if rng.random() < 0.2:
+            f["end_date"] = (start + timedelta(days=rng.randint(0, 900))).isoformat()
+    f["timezone"] = tzname
+    return f
+
+
+def _time_of(rng):
+    return rng.randint(0, 23), rng.choice([0, 0, 15, 30, 45, rng.randint(0, 59)]), rng.choice([0, 0, 0, 30])
+
+
+def _cron_at(h, m, s, extra=None, as_text=False):
+    f = {"hour": str(h) if as_text else h, "minute": m, "second": s}
+    if extra:
+        f.update(extra)
+    return f
+
+
+DATE_AXES = {
+    "day_of_week": ["mon-fri", "mon,wed,fri", "sat,sun", "0-3", "tue", "fri"],
+    "day": ["1-10", "5-20", "10-25", "15-31", "last", "1", "15", "1st mon", "last fri"],
+    "month": ["1-6", "3,6,9,12", "jan-mar", "7-12", "*/2"],
+    "week": ["*/2", "1-26", "10-40"],
+}
+
+
+def _date_constraint(rng, used=None):
+    """One field narrowing the dates, on an axis no other part uses (so that they meet)."""
+    axes = [a for a in DATE_AXES if used is None or a not in used]
+    if not axes or rng.random() < 0.15:
+        return {}
+    axis = rng.choice(axes)
+    if used is not None:
+        used.add(axis)
+        if axis == "day_of_week":
+            used.add("day")  # "1st mon" and a weekday may never meet
+    return {axis: rng.choice(DATE_AXES[axis])}
+
+
+def gen_leaf(rng, now_utc, tzname, sparse=False):
+    """A random part for an or trigger (any density)."""
+    tz = TZ_OBJ[tzname]
+    r = rng.random()
+    if r < 0.45:
+        f = dict(gen_cron_fields(rng, now_utc, tz)) if not sparse else _cron_at(*_time_of(rng), _date_constraint(rng))
+        f["trigger"] = "cron"
+        if rng.random() < 0.15:
+            f["start_date"] = fmt_date(rng, now_utc + timedelta(days=rng.randint(-30, 60)), tz)
+        if rng.random() < 0.15:
+            f["end_date"] = fmt_date(rng, now_utc + timedelta(days=rng.randint(0, 400)), tz)
+    elif r < 0.7:
+        f = {"trigger": "interval"}
+        unit = rng.choice(["seconds", "minutes", "hours", "days", "weeks"] if not sparse else ["hours", "days"])
+        f[unit] = rng.choice([1, 2, 3, 5, 7, 10, 13, 30])
+        f["start_date"] = fmt_date(rng, now_utc - timedelta(seconds=rng.randint(-86400, 86400 * 40)), tz)
+        if rng.random() < 0.15:
+            f["end_date"] = fmt_date(rng, now_utc + timedelta(days=rng.randint(0, 100)), tz)
+    elif r < 0.85:
+        f = gen_calendar_fields(rng, now_utc, tzname)
+        f["trigger"] = "calendarinterval"
+        del f["timezone"]
+    else:
+        f = {"trigger": "date", "run_date": fmt_date(rng, now_utc + timedelta(seconds=rng.randint(-86400 * 30, 86400 * 400)), tz)}
+    f["timezone"] = tzname
+    return f
+
+
+def _zones_for(rng, tzname, spec_parts):
+    """Parts mostly share the case's zone; some name another, some none (the UTC default)."""
+    r = rng.random()
+    for p in spec_parts:
+        if p["trigger"] in ("or", "and"):
+            continue
+        if r < 0.15 and rng.random() < 0.5:
+            p["timezone"] = rng.choice(ZONES)
+        elif r < 0.25 and rng.random() < 0.5:
+            p.pop("timezone", None)
+
+
+def gen_or_spec(rng, now_utc, tzname, depth=1):
+    n = rng.choice([1, 2, 2, 2, 3, 3, 4, 5])
+    parts = []
+    for _ in range(n):
+        if depth < 3 and rng.random() < 0.08:
+            parts.append(gen_and_spec(rng, now_utc, tzname, depth + 1))
+        elif depth < 3 and rng.random() < 0.05:
+            parts.append(gen_or_spec(rng, now_utc, tzname, depth + 1))
+        else:
+            parts.append(gen_leaf(rng, now_utc, tzname))
+    _zones_for(rng, tzname, parts)
+    return {"trigger": "or", "triggers": parts}
+
+
+def gen_and_spec(rng, now_utc, tzname, depth=1, at=None):
+    """Parts that mostly share a time of day, so that they meet often (or, sometimes, never)."""
+    tz = TZ_OBJ[tzname]
+    h, m, s = at or _time_of(rng)
+    local = now_utc.astimezone(tz)
+    r = rng.random()
+    parts = []
+    if r < 0.3:
+        # crons on one time of day, each narrowing the dates
+        used = set()
+        for _ in range(rng.choice([2, 2, 3])):
+            parts.append(dict(_cron_at(h, m, s, _date_constraint(rng, used), rng.random() < 0.3), trigger="cron"))
+    elif r < 0.45:
+        # an hourly or daily cron and an interval on its grid
+        if rng.random() < 0.5:
+            parts.append({"trigger": "cron", "minute": m, "second": s})
+            start = local.replace(minute=m, second=s, microsecond=0) - timedelta(hours=rng.randint(0, 30))
+            parts.append({"trigger": "interval", "hours": rng.choice([1, 2, 3, 5, 7]), "start_date": wall_str(start)})
+        else:
+            parts.append(dict(_cron_at(h, m, s, _date_constraint(rng) if rng.random() < 0.3 else None), trigger="cron"))
+            start = local.replace(hour=h, minute=m, second=s, microsecond=0) - timedelta(days=rng.randint(0, 20))
+            parts.append({"trigger": "interval", "days": rng.choice([1, 2, 3, 7]), "start_date": wall_str(start)})
+        rng.shuffle(parts)
+    elif r < 0.57:
+        # a calendar interval and a cron at its time: APScheduler's first answer for a calendar
+        # interval is its start date whatever "now" is, so only a start date to come that the
+        # cron also gives can ever be agreed on
+        first = local.date() + timedelta(days=rng.randint(1, 40) if rng.random() < 0.85 else -rng.randint(1, 40))
+        cal = {"trigger": "calendarinterval", "hour": h, "minute": m, "second": s, "start_date": first.isoformat()}
+        cal[rng.choice(["days", "days", "weeks", "months"])] = rng.choice([1, 2, 3])
+        constraint = {"day_of_week": "mon-fri"} if first.weekday() < 5 and rng.random() < 0.4 else {}
+        parts = [cal, dict(_cron_at(h, m, s, constraint), trigger="cron")]
+        rng.shuffle(parts)
+    elif r < 0.63:
+        # a date and a cron: the date's time when it matches and is to come, else no common time
+        when = local.replace(hour=h, minute=m, second=s, microsecond=0) + timedelta(days=rng.randint(-2, 40))
+        parts = [{"trigger": "date", "run_date": wall_str(when)},
+                 dict(_cron_at(h, m, s, _date_constraint(rng) if rng.random() < 0.3 else None), trigger="cron")]
+        rng.shuffle(parts)
+    elif r < 0.73 and depth < 3:
+        # an or of two times and a cron narrowing the dates at one of them
+        h2 = (h + rng.randint(1, 12)) % 24
+        inner = {"trigger": "or", "triggers": [dict(_cron_at(h, m, s), trigger="cron"), dict(_cron_at(h2, m, s), trigger="cron")]}
+        for p in inner["triggers"]:
+            p["timezone"] = tzname
+        parts = [inner, dict(_cron_at(rng.choice([h, h2]), m, s, _date_constraint(rng)), trigger="cron")]
+    elif r < 0.79:
+        # two zones: one wall time each, meeting only while their offsets allow it
+        other = rng.choice(ZONES)
+        there = local.replace(hour=h, minute=m, second=s, microsecond=0).astimezone(TZ_OBJ[other])
+        parts = [dict(_cron_at(h, m, s), trigger="cron"),
+                 dict(_cron_at(there.hour, there.minute, there.second), trigger="cron", timezone=other)]
+    elif r < 0.8:
+        # never at the same time: refused once the search runs out
+        parts = [dict(_cron_at(h, m, s), trigger="cron"), dict(_cron_at((h + 1) % 24, m, s), trigger="cron")]
+    elif r < 0.9 and depth < 3:
+        inner = gen_and_spec(rng, now_utc, tzname, depth + 1, (h, m, s))
+        used = {a for p in inner["triggers"] for a in DATE_AXES if a in p}
+        parts = [inner, dict(_cron_at(h, m, s, _date_constraint(rng, used)), trigger="cron")]
+    else:
+        # a sparse cron and a dense one (hourly, every 15 minutes, every second)
+        dense = rng.choice([{"minute": "*/15", "second": s}, {"minute": m, "second": s}, {"second": "*"}])
+        hm = m - m % 15 if dense.get("minute") == "*/15" else m
+        parts = [dict(_cron_at(h, hm, s, _date_constraint(rng)), trigger="cron"), dict(dense, trigger="cron")]
+    for p in parts:
+        if p["trigger"] not in ("or", "and"):
+            p.setdefault("timezone", tzname)
+    if rng.random() < 0.1:
+        # parts without a zone of their own take the default (UTC)
+        for p in parts:
+            if p["trigger"] not in ("or", "and") and p["timezone"] == tzname and rng.random() < 0.5:
+                del p["timezone"]
+    return {"trigger": "and", "triggers": parts}
+
+
+def _add_jitter(rng, spec, top=True):
+    """Jitter on the combined trigger and, outside and triggers, on parts."""
+    if top or rng.random() < 0.5:
+        if spec["trigger"] != "date" and rng.random() < (0.8 if top else 0.4):
+            spec["jitter"] = rng.choice([1, 5, 30, 60, 300, 3600])
+    if spec["trigger"] == "or":
+        for p in spec["triggers"]:
+            _add_jitter(rng, p, top=False)
+
+
+def gen_new_random_cases(rng, n_each):
+    cases = []
+    counts = {"calendarinterval": 0, "or": 0, "and": 0}
+
+    def add(cid, spec, now_us, uniform=None):
+        c = run_new_case(cid, spec, now_us, uniform)
+        if c is not None:
+            cases.append(c)
+            counts[spec["trigger"]] += 1
+
+    i = 0
+    while min(counts.values()) < n_each:
+        tzname = rng.choice(ZONES)
+        now_us = rand_now_us(rng)
+        if now_us > us_of(2090, 1, 1):
+            now_us -= rng.randint(20, 60) * 365 * 86400 * 1_000_000
+        now_utc = from_us(now_us)
+        for kind in ("calendarinterval", "or", "and"):
+            if counts[kind] >= n_each:
+                continue
+            if kind == "calendarinterval":
+                spec = dict(gen_calendar_fields(rng, now_utc, tzname), trigger="calendarinterval")
+            elif kind == "or":
+                spec = gen_or_spec(rng, now_utc, tzname)
+            else:
+                spec = gen_and_spec(rng, now_utc, tzname)
+            uniform = None
+            if rng.random() < 0.25 and not (kind == "and" and "interval" in json.dumps(spec)):
+                # (an and trigger's jitter moves its next search off an interval's grid)
+                _add_jitter(rng, spec)
+                uniform = rng.choice(UNIFORMS) if "jitter" in json.dumps(spec) else None
+            add(f"rand-{kind}-{i:05d}", spec, now_us, uniform)
+            i += 1
+    return cases
+
+
+def gen_new_dst_cases(rng):
+    """Every transition of 2025-2027 in every zone of the suite: each new trigger at wall times
+    inside the gap or fold, around it."""
+    cases = []
+    day = 86400 * 1_000_000
+    hour = 3600 * 1_000_000
+    for zone, T in transitions_2025_2027():
+        tz = TZ_OBJ[zone]
+        before = from_us(T - 1_000_000).astimezone(tz)
+        after = from_us(T).astimezone(tz)
+        delta = after.utcoffset() - before.utcoffset()
+        if delta > timedelta(0):
+            inner = (before + timedelta(seconds=1) + delta / 2).replace(tzinfo=None)
+        else:
+            inner = (after - delta / 2).replace(tzinfo=None)
+        short = zone.split("/")[-1].lower()
+        tag = f"dst-{short}-{after.year}-{T // 1_000_000}"
+        edge = (before + timedelta(seconds=1)).replace(tzinfo=None)
+        times = [(inner.hour, inner.minute, inner.second), (edge.hour, edge.minute, 0),
+                 (after.hour, after.minute, 0)]
+        for k, (h, m, s) in enumerate(times):
+            start = (inner - timedelta(days=rng.randint(0, 3))).date()
+            unit = rng.choice([("days", 1), ("days", 1), ("weeks", 1), ("months", 1), ("years", 1)])
+            cal = {"trigger": "calendarinterval", unit[0]: unit[1], "hour": h, "minute": m, "second": s,
+                   "start_date": start.isoformat(), "timezone": zone}
+            if k == 2 and rng.random() < 0.5:
+                cal["jitter"] = rng.choice([30, 3600, 7200])
+            cases.append(run_new_case(f"{tag}-cal-{k}", cal, T - 5 * day,
+                                      rng.choice(UNIFORMS) if "jitter" in cal else None))
+            cron = {"trigger": "cron", "hour": h, "minute": m, "second": s, "timezone": zone}
+            hourly = {"trigger": "cron", "minute": m, "second": s, "timezone": zone}
+            ivl = {"trigger": "interval", "hours": 1, "timezone": zone,
+                   "start_date": wall_str(from_us(T - 5 * hour).astimezone(tz).replace(minute=m, second=s))}
+            cal_part = {k2: v for k2, v in cal.items() if k2 != "jitter"}
+            or_spec = {"trigger": "or", "triggers": rng.sample([cron, hourly, ivl, cal_part], rng.randint(2, 3))}
+            if rng.random() < 0.4:
+                or_spec["jitter"] = rng.choice([1, 60, 3600])
+            cases.append(run_new_case(f"{tag}-or-{k}", or_spec, T - 2 * day - rng.randint(0, 6) * hour,
+                                      rng.choice(UNIFORMS) if "jitter" in or_spec else None))
+            and_parts = rng.choice([[cron, dict(cal_part, days=1, start_date=(inner - timedelta(days=3)).date().isoformat())],
+                                    [hourly, cron], [cron, hourly, ivl], [hourly, ivl],
+                                    [cron, {"trigger": "cron", "hour": h, "minute": m, "second": s, "day": "1-31", "timezone": zone}]])
+            and_parts = [{k2: v for k2, v in p.items() if k2 not in ("months", "weeks", "years") or p["trigger"] != "calendarinterval"}
+                         if p["trigger"] == "calendarinterval" else p for p in and_parts]
+            and_spec = {"trigger": "and", "triggers": and_parts}
+            cases.append(run_new_case(f"{tag}-and-{k}", and_spec, T - 2 * day - rng.randint(0, 30) * hour))
+    return [c for c in cases if c is not None]
+
+
+def gen_new_edge_cases():
+    """Hand-picked: the examples of the issue, nesting, zones, refusals and lax input."""
+    cases = []
+    now = us_of(2026, 1, 15, 10)
+
+    def add(label, spec, now_us=now, uniform=None, expect_ok=None):
+        c = run_new_case(f"{label}-{len(cases):04d}", spec, now_us, uniform)
+        if c is None:
+            raise SystemExit(f"oracle: edge case {label} too slow")
+        if expect_ok is not None and c["expect"]["ok"] != expect_ok:
+            raise SystemExit(f"oracle bug: {c['id']} {spec!r}: {c['expect']}")
+        cases.append(c)
+
+    cron9 = {"trigger": "cron", "hour": "9", "timezone": "UTC"}
+    ivl10 = {"trigger": "interval", "seconds": 10, "timezone": "UTC"}
+    add("edge-or", {"trigger": "or", "triggers": [cron9, ivl10], "jitter": 5}, uniform=0.5)
+    add("edge-or", {"trigger": "or", "triggers": [cron9, ivl10]})
+    add("edge-or", {"trigger": "or", "triggers": [{"trigger": "date", "run_date": "2026-01-20 08:00:00+08:00"},
+                                                  {"trigger": "date", "run_date": "2026-01-19"}]})
+    add("edge-or", {"trigger": "or", "triggers": [{"trigger": "cron", "hour": 9, "timezone": "America/New_York"},
+                                                  {"trigger": "cron", "hour": 9, "timezone": "Asia/Tokyo"}]})
+    add("edge-or", {"trigger": "or", "triggers": [{"trigger": "cron", "hour": 9}, {"trigger": "cron", "hour": 9, "timezone": "Asia/Tokyo"}]})
+    add("edge-and", {"trigger": "and", "triggers": [{"trigger": "cron", "day": 13, "hour": 9, "timezone": "Europe/Berlin"},
+                                                    {"trigger": "cron", "day_of_week": "fri", "hour": 9, "timezone": "Europe/Berlin"}]})
+    add("edge-and", {"trigger": "and", "triggers": [{"trigger": "cron", "month": 2, "day": 29, "hour": 9},
+                                                    {"trigger": "cron", "day_of_week": "mon", "hour": 9}], "jitter": 60}, uniform=0.25)
+    add("edge-and", {"trigger": "and", "triggers": [cron9, {"trigger": "cron", "hour": "10", "timezone": "UTC"}]}, expect_ok=False)
+    add("edge-and", {"trigger": "and", "triggers": [cron9, {"trigger": "date", "run_date": "2026-01-01 09:00:00", "timezone": "UTC"}]}, expect_ok=False)
+    add("edge-and", {"trigger": "and", "triggers": [cron9, {"trigger": "date", "run_date": "2026-02-01 09:00:00", "timezone": "UTC"}]}, expect_ok=True)
+    add("edge-and", {"trigger": "and", "triggers": [{"trigger": "cron", "day": 31, "month": 2}, cron9]})
+    add("edge-and", {"trigger": "and", "triggers": [{"trigger": "cron", "day": "31", "timezone": "UTC"},
+                                                    {"trigger": "cron", "month": "2", "timezone": "UTC"}]}, expect_ok=False)
+    add("edge-and", {"trigger": "or", "triggers": [ivl10, {"trigger": "and", "triggers": [cron9, {"trigger": "cron", "hour": "10"}]}]}, expect_ok=False)
+    add("edge-and", {"trigger": "and", "triggers": [{"trigger": "or", "triggers": [{"trigger": "and", "triggers": [cron9]}]}]})
+    add("edge-and", {"trigger": "and", "triggers": [{"trigger": "calendarinterval", "months": 1, "hour": 9, "start_date": "2026-01-31"},
+                                                    {"trigger": "cron", "day": "last", "hour": 9}]})
+    for i, start in enumerate(["2026-01-31", "2024-02-29", "2026-03-08", "2026-11-01", "2025-12-31"]):
+        for tzn in ("Asia/Shanghai", "America/New_York", "UTC", "Etc/GMT+5", "Europe/Dublin"):
+            add("edge-cal", {"trigger": "calendarinterval", "months": 1 + i % 2, "years": i // 3, "hour": 2, "minute": 30,
+                             "start_date": start, "timezone": tzn})
+    add("edge-cal", {"trigger": "calendarinterval", "days": 1, "timezone": "Asia/Shanghai"})
+    add("edge-cal", {"trigger": "calendarinterval", "weeks": 1, "hour": 23, "minute": 59, "second": 59, "start_date": "2026-01-31",
+                     "end_date": "2026-03-01", "timezone": "UTC", "jitter": 3600}, uniform=0.5)
+    add("edge-cal", {"trigger": "calendarinterval", "years": 100, "start_date": "9800-02-29", "timezone": "UTC"})
+    add("edge-cal", {"trigger": "calendarinterval", "days": 1, "start_date": "2011-12-29", "hour": 10, "timezone": "Pacific/Apia"},
+        now_us=us_of(2011, 12, 1))
+    return cases
+
+
+def gen_new_bad_and_lax_cases():
+    cases = []
+    now = us_of(2026, 6, 1, 12)
+    i = 0
+
+    def add(prefix, spec, accepted):
+        nonlocal i
+        c = run_new_case(f"{prefix}-new-{i:04d}", spec, now)
+        i += 1
+        if c is None or c["expect"]["ok"] != accepted:
+            raise SystemExit(f"oracle bug: {prefix} case {spec!r} gave {c and c['expect']}")
+        cases.append(c)
+
+    cal = {"trigger": "calendarinterval", "timezone": "UTC"}
+    for f in ({}, {"days": 0}, {"days": 1, "hour": 24}, {"days": 1, "minute": 60}, {"days": 1, "second": 60},
+              {"days": 1, "hour": "9"}, {"months": "1"}, {"days": 1, "start_date": "2026-02-30"},
+              {"days": 1, "start_date": "2026-1-31"}, {"days": 1, "start_date": "2026-01-31 10:00:00"},
+              {"days": 1, "start_date": "2026-01-02", "end_date": "2026-01-01"}, {"days": 1, "start_date": "0000-01-01"},
+              {"days": 1, "start_date": "2025-W53-1"}, {"days": 1, "timezone": "Mars/Olympus"}, {"days": 1, "hours": 1},
+              {"days": 1, "run_date": "2026-01-01"}, {"days": 1, "end_date": "not a date"}, {"days": 1, "minute": 1.5}):
+        add("bad", dict(cal, **f), False)
+    part = {"trigger": "cron", "hour": "9", "timezone": "UTC"}
+    for spec in ({"trigger": "or", "triggers": [part], "timezone": "UTC"},
+                 {"trigger": "and", "triggers": [part], "start_date": "2026-01-01"},
+                 {"trigger": "or", "triggers": [{"trigger": "cron", "hour": "25"}]},
+                 {"trigger": "and", "triggers": [{"trigger": "nope"}]},
+                 {"trigger": "or", "triggers": [part, {"trigger": "interval", "hour": 1}]}):
+        add("bad", spec, False)
+    # APScheduler accepts these; funboost-edge refuses them on purpose
+    for f in ({"days": -1, "months": 1}, {"years": -1}, {"months": 1201}, {"years": 101}, {"days": 36601},
+              {"days": 1, "start_date": "20260131xx"}, {"days": 1, "start_date": "2026W053xx"}):
+        add("lax", dict(cal, **f), True)
+    deep = part
+    for _ in range(4):
+        deep = {"trigger": "or", "triggers": [deep]}
+    for spec in ({"trigger": "or", "triggers": []},
+                 {"trigger": "or", "triggers": [part] * 17},
+                 deep,
+                 {"trigger": "and", "triggers": [dict(part, jitter=5), part]},
+                 {"trigger": "and", "triggers": [{"trigger": "or", "triggers": [dict(part, jitter=5)]}, part]}):
+        add("lax", spec, True)
+    return cases
+
+
+# --------------------------------------------------------------------------------------------
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=20261128)
     ap.add_argument("--random", type=int, default=6000)
+    ap.add_argument("--combined", type=int, default=1000,
+                    help="random cases of each of calendarinterval, or and and")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
 
@@ -1188,6 +1877,12 @@ def main():
     cases += gen_lax_cases()
     cases += gen_bad_cases()
     cases += gen_random_cases(rng, args.random)
+    # calendarinterval, or, and: their own random stream, so the cases above stay as they are
+    rng_new = random.Random(f"{args.seed}-issue-24")
+    cases += gen_new_edge_cases()
+    cases += gen_new_bad_and_lax_cases()
+    cases += gen_new_dst_cases(rng_new)
+    cases += gen_new_random_cases(rng_new, args.combined)
 
     ids = set()
     for c in cases:
@@ -1201,7 +1896,7 @@ def main():
 
     dt = time.monotonic() - t0
     parts = []
-    for kind in ("cron", "interval", "date", "other"):
+    for kind in ("cron", "interval", "date", "calendarinterval", "or", "and", "other"):
         s = STATS.get(kind, {"ok": 0, "rejected": 0, "next_error": 0})
         parts.append(f"{kind}: ok={s['ok']} rejected={s['rejected']}")
     nexterr = sum(s["next_error"] for s in STATS.values())

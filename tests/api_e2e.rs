@@ -76,10 +76,11 @@ const DAY: i64 = 86_400 * SECOND;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn adding_each_trigger_kind_returns_the_job_with_its_next_run_time() {
     let mut env = Env::start();
-    // (store, body, trigger_str, check of the next run given "now")
-    type Check = fn(&str, i64);
+    // (store, body, trigger_str, check of the next run given the Redis clock just before and
+    // just after the add: the add's "now" is between them, however long the add took)
+    type Check = fn(&str, i64, i64);
     let cases: Vec<(&str, Value, &str, Check)> = vec![
-        ("date", json!({"trigger": "date", "run_date": "2030-12-03 15:00:00", "args": [10, 20]}), "date[2030-12-03 15:00:00 CST]", |next, _| {
+        ("date", json!({"trigger": "date", "run_date": "2030-12-03 15:00:00", "args": [10, 20]}), "date[2030-12-03 15:00:00 CST]", |next, _, _| {
             assert_eq!(next, "2030-12-03 15:00:00+08:00")
         }),
         (
@@ -87,33 +88,33 @@ async fn adding_each_trigger_kind_returns_the_job_with_its_next_run_time() {
             json!({"trigger": "interval", "seconds": 10, "kwargs": {"x": 1, "y": 2}}),
             "interval[0:00:10]",
             // start = add time + interval, microseconds kept
-            |next, now| {
+            |next, before, after| {
                 let at = py_time_utc_us(next);
-                assert!(at > now + 10 * SECOND - SECOND && at <= now + 10 * SECOND + 2 * SECOND, "{next}");
+                assert!(at >= before + 10 * SECOND && at <= after + 10 * SECOND, "{next}");
             },
         ),
         (
             "interval with days and hours",
             json!({"trigger": "interval", "days": 1, "hours": "2", "kwargs": {"x": 1}}),
             "interval[1 day, 2:00:00]",
-            |next, now| {
+            |next, before, after| {
                 let at = py_time_utc_us(next);
-                assert!((at - (now + DAY + 2 * 3600 * SECOND)).abs() < 2 * SECOND, "{next}");
+                assert!(at >= before + DAY + 2 * 3600 * SECOND && at <= after + DAY + 2 * 3600 * SECOND, "{next}");
             },
         ),
-        ("cron", json!({"trigger": "cron", "hour": "15", "minute": "30", "args": [1, 2]}), "cron[hour='15', minute='30']", |next, now| {
+        ("cron", json!({"trigger": "cron", "hour": "15", "minute": "30", "args": [1, 2]}), "cron[hour='15', minute='30']", |next, before, after| {
             assert_eq!(&next[10..], " 15:30:00+08:00", "{next}");
             let at = py_time_utc_us(next);
-            assert!(at > now && at <= now + DAY, "{next}");
+            assert!(at > before && at <= after + DAY, "{next}");
         }),
-        ("cron field as a JSON integer", json!({"trigger": "cron", "hour": 9, "minute": 0, "kwargs": {"x": 1}}), "cron[hour='9', minute='0']", |next, _| {
+        ("cron field as a JSON integer", json!({"trigger": "cron", "hour": 9, "minute": 0, "kwargs": {"x": 1}}), "cron[hour='9', minute='0']", |next, _, _| {
             assert_eq!(&next[10..], " 09:00:00+08:00", "{next}")
         }),
         (
             "cron every 2 hours in another zone",
             json!({"trigger": "cron", "hour": "*/2", "minute": "0", "timezone": "Europe/London", "kwargs": {"x": 1}}),
             "cron[hour='*/2', minute='0']",
-            |next, _| {
+            |next, _, _| {
                 assert_eq!(&next[13..19], ":00:00", "{next}");
                 assert!(next.ends_with("+00:00") || next.ends_with("+01:00"), "{next}");
             },
@@ -126,8 +127,9 @@ async fn adding_each_trigger_kind_returns_the_job_with_its_next_run_time() {
             body["queue_name"] = json!("q");
             body["job_id"] = json!(job_id);
             body["job_store_kind"] = json!(store);
-            let now = env.now_us();
+            let before = env.now_us();
             let reply = env.add(body.clone()).await;
+            let after = env.now_us();
             assert_eq!(reply.status, 200, "{name} ({store}): {reply}");
             assert_eq!(reply.body["succ"], true);
             assert_eq!(reply.code(), 200);
@@ -147,7 +149,7 @@ async fn adding_each_trigger_kind_returns_the_job_with_its_next_run_time() {
             }
             let next = job["next_run_time"].as_str().expect("next_run_time");
             assert!(parse_py_time(next).is_some(), "{name}: {next:?} is not YYYY-MM-DD HH:MM:SS[.ffffff]+HH:MM");
-            check(next, now);
+            check(next, before, after);
 
             let stored = stored_job(&mut env.conn, "q", &job_id);
             let due = due_score(&mut env.conn, "q", &job_id);
@@ -507,8 +509,9 @@ async fn resume_recomputes_the_next_run_from_now_keeping_the_interval_grid() {
     for (id, store) in [("grid", "redis"), ("default-start", "redis"), ("cron", "memory")] {
         env.ok("POST", &format!("pause_timing_job?job_id={id}&queue_name=q&job_store_kind={store}"), None).await;
     }
-    tokio::time::sleep(Duration::from_millis(1300)).await;
-    let now = env.now_us();
+    // Resumed once the old next run of the grid job has passed (by the Redis clock). The
+    // resumes' "now" lies between `now` and `after`, however long they take.
+    let now = wait_for_redis_clock(&mut env.conn, before).await;
     let mut resumed = HashMap::new();
     for (id, store) in [("grid", "redis"), ("default-start", "redis"), ("cron", "memory")] {
         let reply = env.call("POST", &format!("resume_timing_job?job_id={id}&queue_name=q&job_store_kind={store}"), None).await;
@@ -516,9 +519,10 @@ async fn resume_recomputes_the_next_run_from_now_keeping_the_interval_grid() {
         assert_eq!(reply.data()["status"], "running");
         resumed.insert(id, next_run_us(reply.data()));
     }
+    let after = env.now_us();
 
     let grid = resumed["grid"];
-    assert!(grid > now && grid <= now + SECOND + 50_000, "the first grid point after now: {grid} vs now {now}");
+    assert!(grid > now && grid <= after + SECOND, "the first grid point after the resume: {grid} vs {now}..{after}");
     assert!(grid >= before + SECOND, "recomputed from now, not the old next run");
     assert_eq!((grid - before) % SECOND, 0, "on the start_date grid");
     assert_eq!(grid.rem_euclid(SECOND), 250_000);
@@ -526,11 +530,11 @@ async fn resume_recomputes_the_next_run_from_now_keeping_the_interval_grid() {
 
     let default = resumed["default-start"];
     assert_eq!((default - default_before) % (10 * SECOND), 0, "the grid of the default start (add time + 10 s)");
-    assert!(default > now - 50_000 && default <= now + 10 * SECOND, "{default} vs {now}");
+    assert!(default > now && default <= after + 10 * SECOND, "{default} vs {now}..{after}");
 
     let cron = resumed["cron"];
     assert_eq!(cron % (2 * SECOND), 0);
-    assert!(cron > now - SECOND && cron <= now + 2 * SECOND);
+    assert!(cron > now - SECOND && cron <= after + 2 * SECOND, "{cron} vs {now}..{after}");
 }
 
 // ---- preview_timing_job ----
@@ -610,11 +614,12 @@ async fn preview_lists_the_next_fire_times_after_a_time_and_stores_nothing() {
     let times = data["next_run_times"].as_array().unwrap();
     assert_eq!((times.len(), times[999].as_str()), (1000, Some("2025-01-01 00:16:39+08:00")));
 
-    // Without `after`: from now.
+    // Without `after`: from now (between the Redis clock's readings before and after).
     let now = env.now_us();
     let data = env.ok("POST", "preview_timing_job", Some(json!({"trigger": "cron", "second": "*/5"}))).await;
+    let after = env.now_us();
     let first = py_time_utc_us(data["next_run_times"][0].as_str().unwrap());
-    assert!(first >= now - SECOND && first <= now + 6 * SECOND, "{data}");
+    assert!(first >= now - SECOND && first <= after + 5 * SECOND, "{data}");
     assert_eq!(data["next_run_times"].as_array().unwrap().len(), 10);
 
     let refusals = [
@@ -655,7 +660,9 @@ async fn health_reports_the_store_version_and_clocks() {
     for clock in ["redis_time", "host_time"] {
         assert!(parse_py_time(data[clock].as_str().unwrap()).is_some(), "{data}");
     }
-    assert!(data["clock_skew_ms"].as_i64().unwrap().abs() < 5_000);
+    // Both clocks are this machine's, so the skew is only the time between the two readings:
+    // 5 s means a hang or a wrong figure, not a slow machine.
+    assert!(data["clock_skew_ms"].as_i64().unwrap().abs() < 5_000, "{data}");
 }
 
 // ---- errors: funboost-compat.md §1.7 with our statuses, and the rest ----
@@ -1328,7 +1335,7 @@ async fn max_jobs_per_queue_caps_a_queue() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unreachable_store_answers_503_quickly() {
+async fn an_unreachable_store_answers_503_without_hanging() {
     let closed_port = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
@@ -1357,8 +1364,8 @@ async fn an_unreachable_store_answers_503_quickly() {
         // The open route tells anyone only that the store is unreachable; the others say where.
         let names_the_address = reply.msg().contains(&format!("127.0.0.1:{closed_port}"));
         assert_eq!(names_the_address, path != "health", "{reply}");
-        // A refused connection is answered at once, not after a timeout (a generous bound: the
-        // latency itself is a benchmark's business).
+        // A refused connection is answered, not left waiting. The bound only detects a hang:
+        // how long the answer takes is a benchmark's business.
         assert!(started.elapsed() < Duration::from_secs(20), "{method} {path} hung for {:?}", started.elapsed());
     }
     // Input errors are still 400, and a preview with `after` needs no store at all.

@@ -10,6 +10,7 @@
 
 mod firing;
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use firing::*;
@@ -18,6 +19,12 @@ use serde_json::{json, Value};
 /// The scheduled times of an interval job from its first fire up to (excluding) its next run.
 fn grid_points(job: &Value, first_us: i64, period_us: i64) -> i64 {
     (job["next_run"]["utc_us"].as_i64().expect("next_run") - first_us) / period_us
+}
+
+/// A message's `publish_time`, Unix µs (stamped before the commit that pushes it; 100 µs
+/// resolution).
+fn published_us(message: &Value) -> i64 {
+    (message["extra"]["publish_time"].as_f64().expect("publish_time") * 1e6) as i64
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -38,11 +45,25 @@ async fn pausing_a_queue_stops_its_fires_keeps_its_jobs_and_resume_applies_the_m
     env.add(interval(paused_q, "defaults", json!({}))).await;
     env.add(interval(paused_q, "catch_up", json!({"misfire_grace_time": null, "coalesce": false}))).await;
     env.add(interval(other_q, "other", json!({}))).await;
+    // Each job's first scheduled time: its start, or a later point of its grid if the adds
+    // took longer than that.
+    let mut first_fire = HashMap::new();
+    for id in ["defaults", "catch_up"] {
+        first_fire.insert(id, env.stored_job(paused_q, id).expect("stored")["next_run"]["utc_us"].as_i64().expect("next run"));
+    }
 
     let (status, envelope) = env.call("GET", &format!("get_scheduler_status?queue_name={paused_q}"), None).await;
     assert_eq!((status, envelope["data"]["status_code"].as_i64()), (200, Some(0)), "no tick has run: stopped: {envelope}");
     let ticker = tokio::spawn(env.host.clone().tick_every(Duration::from_secs(1)));
-    tokio::time::sleep(Duration::from_millis(3500)).await;
+    // Until both queues have fired (the deadlines below only detect a hang).
+    let fired = env
+        .wait_until(Duration::from_secs(30), |env| {
+            [(paused_q, "defaults"), (paused_q, "catch_up"), (other_q, "other")]
+                .iter()
+                .all(|(q, id)| env.stored_job(q, id).is_some_and(|j| j["fires"].as_i64() >= Some(1)))
+        })
+        .await;
+    assert!(fired, "the jobs did not fire within 30 s");
     let status = env.ok("GET", &format!("get_scheduler_status?queue_name={paused_q}"), None).await;
     assert_eq!(status, json!({"queue_name": paused_q, "status_code": 1, "status_str": "running"}));
 
@@ -55,35 +76,55 @@ async fn pausing_a_queue_stops_its_fires_keeps_its_jobs_and_resume_applies_the_m
     env.ok("POST", &format!("modify_timing_job?queue_name={paused_q}&job_id=defaults"), Some(&json!({"kwargs": {"x": 2}}))).await;
     let listed = env.ok("GET", &format!("get_timing_jobs?queue_name={paused_q}"), None).await;
     assert_eq!(listed["count"], 3, "{listed}");
-    tokio::time::sleep(Duration::from_millis(4000)).await;
-    let resume_at = env.now_us();
+    // The queue stays paused over 4 s of its jobs' scheduled times (by the Redis clock), and
+    // until the other queue has fired meanwhile.
+    let mut other = Vec::new();
+    let waited = env
+        .wait_until(Duration::from_secs(30), |env| {
+            other.extend(env.drain_list(other_q));
+            env.now_us() > paused_at + 4 * S && other.iter().any(|m| published_us(m) > paused_at + S)
+        })
+        .await;
+    assert!(waited, "the other queue did not fire while this one was paused: {other:?}");
+    let resumed_from = env.now_us();
     let resumed = env.ok("POST", &format!("resume_scheduler?queue_name={paused_q}"), None).await;
     assert_eq!(resumed, json!({"queue_name": paused_q, "status_str": "running"}));
-    tokio::time::sleep(Duration::from_millis(3000)).await;
+    // Until the job modified while paused has fired again and the one without a grace limit
+    // has caught up with the paused period.
+    let mut messages = Vec::new();
+    let caught_up = env
+        .wait_until(Duration::from_secs(30), |env| {
+            messages.extend(env.drain_list(paused_q));
+            messages.iter().any(|m| fire_job(m) == "defaults" && published_us(m) > resumed_from)
+                && env.stored_job(paused_q, "catch_up").is_some_and(|j| j["next_run"]["utc_us"].as_i64() > Some(resumed_from))
+        })
+        .await;
+    assert!(caught_up, "the queue did not fire again within 30 s of the resume: {:?}", env.stored_job(paused_q, "catch_up"));
     ticker.abort();
-    tokio::time::sleep(Duration::from_millis(1600)).await; // ticks still waiting finish
+    // Ticks started before the abort may still be publishing: the jobs as of one instant.
+    let (rest, stored) = env.drain_settled(paused_q, &["defaults", "catch_up"], Duration::from_secs(30)).await;
+    messages.extend(rest);
 
-    let messages = env.drain_list(paused_q);
-    let published_us = |m: &Value| (m["extra"]["publish_time"].as_f64().expect("publish_time") * 1e6) as i64;
-    // A fire computed just before the pause may be stamped a moment before it; none later.
-    let during_pause: Vec<&Value> = messages.iter().filter(|m| published_us(m) > paused_at + 300_000 && published_us(m) < resume_at).collect();
+    // A commit while the queue is paused publishes nothing, and every message is stamped
+    // before its commit: none is stamped after the pause and before the resume (1 ms:
+    // publish_time's resolution).
+    let during_pause: Vec<&Value> = messages.iter().filter(|m| published_us(m) > paused_at + 1_000 && published_us(m) < resumed_from).collect();
     assert!(during_pause.is_empty(), "published while the queue was paused: {during_pause:?}");
-    let other = env.drain_list(other_q);
-    assert!(other.iter().any(|m| published_us(m) > paused_at + 1_000_000 && published_us(m) < resume_at), "the other queue kept firing");
 
     for id in ["defaults", "catch_up"] {
-        let stored = env.stored_job(paused_q, id).expect("stored");
+        let stored = &stored[id];
         let fired = messages.iter().filter(|m| fire_job(m) == id).count() as i64;
         let counted = ["fires", "missed", "coalesced"].map(|c| stored[c].as_i64().unwrap_or(0));
         assert_eq!(counted[0], fired, "{id}: fires counted = messages: {stored}");
-        assert_eq!(counted.iter().sum::<i64>(), grid_points(&stored, first_us, S), "{id}: every scheduled time is fired, missed or coalesced: {stored}");
+        assert_eq!(counted.iter().sum::<i64>(), grid_points(stored, first_fire[id], S), "{id}: every scheduled time is fired, missed or coalesced: {stored}");
         if id == "catch_up" {
             assert_eq!((counted[1], counted[2]), (0, 0), "no grace limit, no coalescing: the paused period is caught up: {stored}");
         } else {
+            // At least 4 scheduled times fell in the pause; resuming fires one of them at most.
             assert!(counted[1] + counted[2] >= 2, "the paused period is missed/coalesced, and counted: {stored}");
         }
     }
-    let fired_after_modify = messages.iter().filter(|m| fire_job(m) == "defaults" && published_us(m) > resume_at);
+    let fired_after_modify = messages.iter().filter(|m| fire_job(m) == "defaults" && published_us(m) > resumed_from);
     assert!(
         fired_after_modify.clone().count() > 0 && fired_after_modify.into_iter().all(|m| m["x"] == 2),
         "the job modified while paused fires with its new kwargs"

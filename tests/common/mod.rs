@@ -82,6 +82,18 @@ pub fn redis_now_us(conn: &mut redis::Connection) -> i64 {
     secs * 1_000_000 + micros
 }
 
+/// Waits until the Redis server's clock (the app's "now") is past `until_us` and returns its
+/// reading: how a test waits for a time to come.
+pub async fn wait_for_redis_clock(conn: &mut redis::Connection, until_us: i64) -> i64 {
+    loop {
+        let now = redis_now_us(conn);
+        if now > until_us {
+            return now;
+        }
+        tokio::time::sleep(Duration::from_micros((until_us - now + 1) as u64).min(Duration::from_millis(100))).await;
+    }
+}
+
 /// A parsed response: status and JSON envelope.
 #[derive(Clone, Debug)]
 pub struct Reply {

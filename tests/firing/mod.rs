@@ -198,6 +198,71 @@ impl Env {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+
+    /// Waits until the Redis server's clock (the app's "now") is past `until_us` and returns
+    /// its reading: how a test waits for a fire time.
+    pub async fn wait_for_clock(&mut self, until_us: i64) -> i64 {
+        loop {
+            let now = self.now_us();
+            if now > until_us {
+                return now;
+            }
+            tokio::time::sleep(Duration::from_micros((until_us - now + 1) as u64).min(Duration::from_millis(100))).await;
+        }
+    }
+
+    /// The value of one sample of the metrics route, e.g. `funboost_edge_ticks_total` or
+    /// `funboost_edge_fires_total{queue="q"}`; `None` when the scrape has no such sample.
+    pub async fn metric(&self, sample: &str) -> Option<f64> {
+        let response = self.host.request("GET", "/funboost/metrics", &[], Vec::new()).await.expect("metrics request");
+        let text = response.text();
+        assert_eq!(response.status, 200, "metrics: {text}");
+        text.lines().find_map(|line| line.strip_prefix(sample)?.strip_prefix(' ')?.trim().parse().ok())
+    }
+
+    /// How many ticks have claimed (`funboost_edge_ticks_total`): a tick's first claim counts
+    /// it in the script that also reads the fires the tick will wait for.
+    pub async fn ticks_total(&self) -> i64 {
+        self.metric("funboost_edge_ticks_total").await.expect("funboost_edge_ticks_total in the metrics") as i64
+    }
+
+    /// Polls (every 5 ms) until [`Env::ticks_total`] reaches `n`; returns whether it did
+    /// within `timeout`.
+    pub async fn wait_for_ticks(&self, n: i64, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.ticks_total().await >= n {
+                return true;
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Drains `queue` and reads the stored `jobs` of it (by id) as of one instant, while ticks
+    /// may still be publishing. A tick's commit pushes a job's messages and writes its state
+    /// (with a new version) in one script, so when no job's version changed across a drain,
+    /// the messages drained (here and before) are exactly the fires those states count. A
+    /// write in between makes it drain and read again; panics after `timeout` (a hang).
+    pub async fn drain_settled(&mut self, queue: &str, jobs: &[&str], timeout: Duration) -> (Vec<Value>, HashMap<String, Value>) {
+        let deadline = Instant::now() + timeout;
+        let mut messages = Vec::new();
+        let read = |env: &mut Env| -> HashMap<String, Value> {
+            jobs.iter().map(|id| (id.to_string(), env.stored_job(queue, id).unwrap_or_else(|| panic!("{queue}/{id} is not stored")))).collect()
+        };
+        loop {
+            let before = read(self);
+            messages.extend(self.drain_list(queue));
+            let after = read(self);
+            if jobs.iter().all(|id| before[*id]["version"] == after[*id]["version"]) {
+                return (messages, after);
+            }
+            assert!(Instant::now() < deadline, "{queue}: {jobs:?} were still being written after {timeout:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 }
 
 /// `YYYY-MM-DD HH:MM:SS` Asia/Shanghai wall time of a Unix µs instant, truncated to the second.

@@ -11,7 +11,7 @@
 mod firing;
 
 use std::collections::HashSet;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use firing::*;
 use serde_json::{json, Value};
@@ -20,6 +20,11 @@ const QUEUE: &str = "fe_edits";
 
 fn on_job(route: &str, job_id: &str) -> String {
     format!("{route}?queue_name={QUEUE}&job_id={job_id}")
+}
+
+/// The stored job's next run, UTC µs.
+fn next_run_us(env: &mut Env, job_id: &str) -> i64 {
+    env.stored_job(QUEUE, job_id).expect("stored")["next_run"]["utc_us"].as_i64().expect("a next run")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -63,10 +68,19 @@ async fn reschedule_gives_a_new_trigger_from_now_and_keeps_the_counters() {
     let mut env = Env::start(&[]);
     env.register_queue(QUEUE, "REDIS");
     env.add(json!({"queue_name": QUEUE, "job_id": "j", "trigger": "interval", "seconds": 1, "kwargs": {"x": 1}})).await;
-    tokio::time::sleep(Duration::from_millis(1300)).await;
-    env.http_tick("").await;
-    let before = env.get_job(QUEUE, "j", "redis").await.expect("job");
-    assert!(before["fire_count"].as_u64() >= Some(1), "{before}");
+    // Tick once its next run has come, until it has fired (a tick later than the grace of 1 s
+    // counts a miss instead; 30 s only detects a hang).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let before = loop {
+        let next_us = next_run_us(&mut env, "j");
+        env.wait_for_clock(next_us).await;
+        env.http_tick("").await;
+        let job = env.get_job(QUEUE, "j", "redis").await.expect("job");
+        if job["fire_count"].as_u64() >= Some(1) {
+            break job;
+        }
+        assert!(Instant::now() < deadline, "the job did not fire within 30 s: {job}");
+    };
 
     let now_us = env.now_us();
     let rescheduled = env.ok("POST", &on_job("reschedule_timing_job", "j"), Some(&json!({"trigger": "cron", "minute": "*/5", "timezone": "UTC"}))).await;
@@ -126,16 +140,26 @@ async fn history_keeps_the_last_twenty_fires_with_their_task_ids_and_what_was_mi
     let mut env = Env::start(&[]);
     env.register_queue(QUEUE, "REDIS");
     env.add(json!({"queue_name": QUEUE, "job_id": "j", "trigger": "interval", "seconds": 1, "kwargs": {"x": 1}, "coalesce": false})).await;
-    // An outage of 3 s: with the default grace of 1 s, those fires are missed.
-    tokio::time::sleep(Duration::from_millis(4200)).await;
+    // An outage of over 3 s from the first fire time (by the Redis clock): with the default
+    // grace of 1 s, the first 3 fires are missed.
+    let first_us = next_run_us(&mut env, "j");
+    env.wait_for_clock(first_us + 3_500_000).await;
     env.http_tick("").await;
     let ticker = tokio::spawn(env.host.clone().tick_every(Duration::from_secs(1)));
-    tokio::time::sleep(Duration::from_secs(23)).await;
+    // Until the last 20 records are fires (120 s only detects a hang).
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let job = loop {
+        let job = env.get_job(QUEUE, "j", "redis").await.expect("job");
+        let history = job["history"].as_array().expect("history");
+        if history.len() == 20 && history.iter().all(|r| r["outcome"] == "fired") {
+            break job;
+        }
+        assert!(Instant::now() < deadline, "the last 20 records were not all fires within 120 s: {job}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
     ticker.abort();
-    tokio::time::sleep(Duration::from_millis(1600)).await;
-
+    // Drained after the read: every message of a fire in the history is in it.
     let messages = env.drain_list(QUEUE);
-    let job = env.get_job(QUEUE, "j", "redis").await.expect("job");
     let history = job["history"].as_array().expect("history");
     assert_eq!(history.len(), 20, "{job}");
     let times: Vec<&str> = history.iter().map(|r| r["scheduled_time"].as_str().expect("time")).collect();
@@ -144,7 +168,7 @@ async fn history_keeps_the_last_twenty_fires_with_their_task_ids_and_what_was_mi
     for record in history {
         assert_eq!(record["outcome"], "fired", "the missed ones are older than the last 20: {record}");
         assert!(task_ids.contains(record["task_id"].as_str().expect("task_id")), "{record}");
-        assert!(record["lateness_ms"].as_f64().is_some_and(|ms| (0.0..1000.0).contains(&ms)), "{record}");
+        assert!(record["lateness_ms"].as_f64().is_some_and(|ms| ms >= 0.0), "never early: {record}");
         assert_eq!(record["fire_id"].as_str().map(|f| f.starts_with(&format!("{QUEUE}:j:"))), Some(true));
     }
     assert!(job["missed_count"].as_u64() >= Some(2), "the outage was counted: {job}");
@@ -155,7 +179,10 @@ async fn the_missed_fires_of_an_outage_show_in_the_history() {
     let mut env = Env::start(&[]);
     env.register_queue(QUEUE, "REDIS");
     env.add(json!({"queue_name": QUEUE, "job_id": "j", "trigger": "interval", "seconds": 1, "kwargs": {"x": 1}, "coalesce": false})).await;
-    tokio::time::sleep(Duration::from_millis(4200)).await;
+    // No tick for over 3 s from the first fire time (by the Redis clock): with the default grace
+    // of 1 s, the first 3 fires are missed.
+    let first_us = next_run_us(&mut env, "j");
+    env.wait_for_clock(first_us + 3_500_000).await;
     env.http_tick("").await;
     let history = env.get_job(QUEUE, "j", "redis").await.expect("job")["history"].clone();
     let outcomes: Vec<&str> = history.as_array().expect("history").iter().map(|r| r["outcome"].as_str().expect("outcome")).collect();
@@ -169,6 +196,8 @@ async fn edits_racing_the_ticker_are_never_lost_and_never_fire_twice() {
     env.register_queue(QUEUE, "REDIS");
     env.add(json!({"queue_name": QUEUE, "job_id": "j", "trigger": "interval", "seconds": 1, "kwargs": {"x": 0}})).await;
     let ticker = tokio::spawn(env.host.clone().tick_every(Duration::from_secs(1)));
+    // 40 edits spread over about 5 s of ticks (the pacing is the scenario: no assertion
+    // depends on how many ticks ran meanwhile).
     for x in 1..=40 {
         env.ok("POST", &on_job("modify_timing_job", "j"), Some(&json!({"kwargs": {"x": x}}))).await;
         if x % 10 == 0 {
@@ -177,12 +206,44 @@ async fn edits_racing_the_ticker_are_never_lost_and_never_fire_twice() {
         tokio::time::sleep(Duration::from_millis(120)).await;
     }
     ticker.abort();
-    tokio::time::sleep(Duration::from_millis(1600)).await;
-    let job = env.get_job(QUEUE, "j", "redis").await.expect("job");
+    // Ticks started before the abort may still be publishing. The job and the messages as of
+    // one instant: a commit pushes the messages and writes the job (with a new version)
+    // together, so when the version did not change across the drain, they agree.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut messages = Vec::new();
+    let job = loop {
+        let version = env.stored_job(QUEUE, "j").expect("stored")["version"].clone();
+        messages.extend(env.drain_list(QUEUE));
+        let job = env.get_job(QUEUE, "j", "redis").await.expect("job");
+        if env.stored_job(QUEUE, "j").expect("stored")["version"] == version {
+            break job;
+        }
+        assert!(Instant::now() < deadline, "the job was still being written 30 s after the ticker stopped: {job}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     assert_eq!(job["kwargs"], json!({"x": 40}), "the last edit wins: {job}");
-    let messages = env.drain_list(QUEUE);
     let fire_ids: Vec<&str> = messages.iter().map(|m| m["extra"]["fire_id"].as_str().expect("fire_id")).collect();
     assert_eq!(fire_ids.iter().collect::<HashSet<_>>().len(), fire_ids.len(), "no fire twice: {fire_ids:?}");
     assert_eq!(fire_ids.iter().filter(|f| f.contains(":manual:")).count(), 4);
     assert_eq!(job["fire_count"].as_u64(), Some(fire_ids.iter().filter(|f| !f.contains(":manual:")).count() as u64), "{job}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn as_in_apscheduler_a_reschedule_runs_a_paused_job_and_a_resume_without_fire_times_removes_it() {
+    let mut env = Env::start(&[]);
+    env.register_queue(QUEUE, "REDIS");
+    // reschedule_job sets the new trigger's next run, which resumes a paused job.
+    env.add(json!({"queue_name": QUEUE, "job_id": "p", "trigger": "cron", "hour": "3", "kwargs": {"x": 1}, "paused": true})).await;
+    let job = env.ok("POST", &on_job("reschedule_timing_job", "p"), Some(&json!({"trigger": "interval", "minutes": 5}))).await;
+    assert_eq!(job["status"], "running", "{job}");
+    assert!(job["next_run_time"].is_string(), "{job}");
+    // resume_job of a job whose trigger has no fire time left removes it.
+    let end_us = (env.now_us() / S + 2) * S;
+    env.add(json!({"queue_name": QUEUE, "job_id": "ends", "trigger": "cron", "second": "*", "end_date": shanghai_wall(end_us), "kwargs": {"x": 1}})).await;
+    env.ok("POST", &on_job("pause_timing_job", "ends"), None).await;
+    env.wait_for_clock(end_us + S).await;
+    let (status, envelope) = env.call("POST", &on_job("resume_timing_job", "ends"), None).await;
+    assert_eq!((status, envelope["data"].clone()), (200, Value::Null), "{envelope}");
+    assert!(envelope["msg"].as_str().is_some_and(|m| m.contains("removed")), "{envelope}");
+    assert!(env.get_job(QUEUE, "ends", "redis").await.is_none(), "the job is gone");
 }

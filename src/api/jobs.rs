@@ -10,7 +10,7 @@ use crate::job::{history, resolve_broker_kind, unreadable_view, validate_name, A
 use crate::services::Services;
 use crate::store::registry::QueueParams;
 use crate::store::{registry, AddOutcome, Listed, Stored, Unreadable};
-use crate::trigger::{Schedule, Zdt};
+use crate::trigger::{parse_datetime, Schedule, Zdt};
 
 pub(super) fn queue_not_found(queue: &str) -> ApiError {
     ApiError::new(
@@ -60,15 +60,32 @@ fn new_job_id() -> String {
 pub(super) fn add(request: &HttpRequest, services: &Services, query: Query) -> Outcome {
     query.finish()?;
     let add = AddRequest::parse(&request.body)?;
-    let config = services.config;
-    let job_id = add.job_id.clone().unwrap_or_else(new_job_id);
+    let replace = add.replace_existing;
     let registry::Lookup { params: registered, server_now_us: now_us, .. } = registry::lookup(services.redis, &add.queue_name)?;
-    let max_priority = registered.as_ref().and_then(|p| p.max_priority);
-    let broker_kind = resolve_broker_kind(&add.queue_name, add.broker_kind, add.priority, registered.as_ref().and_then(|p| p.broker_kind.as_deref()))?;
-    let message_kwargs = message_kwargs(services, &add.queue_name, registered.as_ref(), &add.args, &add.kwargs)?;
-    let schedule = Schedule::build(&add.trigger, config.timezone, now_us)?;
+    let (job, schedule) = new_job(services, add, registered.as_ref(), now_us)?;
+    let outcome = services.store(job.store)?.add(&job, replace, services.config.max_jobs_per_queue)?;
+    let msg = match outcome {
+        AddOutcome::Added => format!("timing job {} added to queue {}", job.job_id, job.queue_name),
+        AddOutcome::Replaced => format!("timing job {} in queue {} replaced", job.job_id, job.queue_name),
+    };
+    Ok((msg, job.view(Some(&schedule))))
+}
+
+/// The job an add request describes, created at `now_us` (the Redis clock) for a queue whose
+/// consumer registered `registered`: arguments mapped and checked, broker kind resolved,
+/// trigger built, first run computed (or as given).
+pub(super) fn new_job(services: &Services, add: AddRequest, registered: Option<&QueueParams>, now_us: i64) -> Result<(Job, Schedule), ApiError> {
+    let job_id = add.job_id.clone().unwrap_or_else(new_job_id);
+    let max_priority = registered.and_then(|p| p.max_priority);
+    let broker_kind = resolve_broker_kind(&add.queue_name, add.broker_kind, add.priority, registered.and_then(|p| p.broker_kind.as_deref()))?;
+    let message_kwargs = message_kwargs(services, &add.queue_name, registered, &add.args, &add.kwargs)?;
+    let schedule = Schedule::build(&add.trigger, services.config.timezone, now_us)?;
     let now = Zdt::from_utc(now_us, schedule.zone());
-    let next_run = schedule.next_fire_time_jittered(None, &now, crate::random::unit);
+    let next_run = match (&add.next_run_time, add.paused) {
+        (_, true) => None,
+        (Some(text), false) => Some(parse_datetime("next_run_time", text, schedule.zone())?),
+        (None, false) => schedule.next_fire_time_jittered(None, &now, crate::random::unit),
+    };
     let job = Job {
         job_id,
         queue_name: add.queue_name,
@@ -93,12 +110,7 @@ pub(super) fn add(request: &HttpRequest, services: &Services, query: Query) -> O
         last_fire_us: None,
         error: None,
     };
-    let outcome = services.store(job.store)?.add(&job, add.replace_existing, config.max_jobs_per_queue)?;
-    let msg = match outcome {
-        AddOutcome::Added => format!("timing job {} added to queue {}", job.job_id, job.queue_name),
-        AddOutcome::Replaced => format!("timing job {} in queue {} replaced", job.job_id, job.queue_name),
-    };
-    Ok((msg, job.view(Some(&schedule))))
+    Ok((job, schedule))
 }
 
 /// A stored job that cannot be read: only deleting it (or adding it again with
@@ -220,14 +232,20 @@ pub(super) fn delete(_: &HttpRequest, services: &Services, mut query: Query) -> 
     Ok((format!("timing job {job_id} deleted from queue {queue}"), Value::Null))
 }
 
-/// Replaces a stored job with `change(job)` by compare-and-set, reading it again when a tick or
-/// another call changed it in between. Returns the new job.
-fn update_job(services: &Services, store: StoreKind, queue: &str, job_id: &str, change: impl Fn(&Job) -> Result<Job, ApiError>) -> Result<Job, ApiError> {
+/// Replaces a stored job with `change(job)` (`None` deletes it) by compare-and-set, reading it
+/// again when a tick or another call changed it in between. Returns the new job.
+fn update_job(
+    services: &Services,
+    store: StoreKind,
+    queue: &str,
+    job_id: &str,
+    change: impl Fn(&Job) -> Result<Option<Job>, ApiError>,
+) -> Result<Option<Job>, ApiError> {
     let jobs = services.store(store)?;
     for _ in 0..5 {
         let stored = load(services, store, queue, job_id)?;
         let after = change(&stored.job)?;
-        if jobs.replace(&stored, &after)? {
+        if jobs.replace(&stored, after.as_ref())? {
             return Ok(after);
         }
     }
@@ -252,7 +270,8 @@ pub(super) fn pause(_: &HttpRequest, services: &Services, query: Query) -> Outco
     pause_or_resume(services, query, true)
 }
 
-/// POST resume_timing_job: the next run is recomputed from now (APScheduler's rule).
+/// POST resume_timing_job: the next run is recomputed from now (APScheduler's rule); a job
+/// whose trigger has no more fire times is removed, as APScheduler's `resume_job` does.
 pub(super) fn resume(_: &HttpRequest, services: &Services, query: Query) -> Outcome {
     pause_or_resume(services, query, false)
 }
@@ -265,18 +284,26 @@ fn pause_or_resume(services: &Services, mut query: Query, pause: bool) -> Outcom
         job.paused = pause;
         if pause {
             job.next_run = None;
-        } else {
-            // APScheduler's resume: the next run is recomputed from now (which also clears an
-            // error, if the job can be scheduled again).
-            let schedule = job.schedule()?;
-            let now = Zdt::from_utc(services.now_us()?, schedule.zone());
-            job.next_run = schedule.next_fire_time_jittered(None, &now, crate::random::unit).as_ref().map(StoredTime::of);
-            job.error = None;
+            return Ok(Some(job));
         }
-        Ok(job)
+        // APScheduler's resume_job: the next run is recomputed from now (which also clears an
+        // error, if the job can be scheduled again); a trigger with no more fire times removes
+        // the job.
+        let schedule = job.schedule()?;
+        let now = Zdt::from_utc(services.now_us()?, schedule.zone());
+        job.next_run = schedule.next_fire_time_jittered(None, &now, crate::random::unit).as_ref().map(StoredTime::of);
+        job.error = None;
+        Ok(job.next_run.is_some().then_some(job))
     })?;
-    let verb = if pause { "paused" } else { "resumed" };
-    Ok((format!("timing job {job_id} in queue {queue} {verb}"), view(&job).0))
+    match job {
+        Some(job) => {
+            let verb = if pause { "paused" } else { "resumed" };
+            Ok((format!("timing job {job_id} in queue {queue} {verb}"), view(&job).0))
+        }
+        None => {
+            Ok((format!("timing job {job_id} in queue {queue} removed: its trigger has no more fire times (as APScheduler's resume_job does)"), Value::Null))
+        }
+    }
 }
 
 /// The `job_id`, `queue_name` and `job_store_kind` query parameters of the routes on one job.
@@ -315,19 +342,19 @@ pub(super) fn modify(request: &HttpRequest, services: &Services, mut query: Quer
             job.priority = priority;
         }
         job.extra.extend(options.extra.clone());
-        Ok(job)
+        Ok(Some(job))
     })?;
-    Ok((format!("timing job {job_id} in queue {queue} modified"), view(&job).0))
+    Ok((format!("timing job {job_id} in queue {queue} modified"), job.map(|job| view(&job).0).unwrap_or(Value::Null)))
 }
 
 /// POST reschedule_timing_job (body: `trigger` and its fields, as in add): APScheduler's
-/// `reschedule_job`: a new trigger, the next run computed from now; the counters, history and
-/// paused state stay.
+/// `reschedule_job`: a new trigger, the next run computed from now (a paused job runs again);
+/// the counters and history stay.
 pub(super) fn reschedule(request: &HttpRequest, services: &Services, mut query: Query) -> Outcome {
     let (job_id, queue, store) = job_key(&mut query)?;
     query.finish()?;
     let mut body = Body::parse(&request.body)?;
-    let kind = body.string("trigger")?.ok_or_else(|| ApiError::invalid("trigger", "is required (\"date\", \"interval\" or \"cron\")"))?;
+    let kind = body.string("trigger")?.ok_or_else(|| ApiError::invalid("trigger", crate::trigger::required_kind()))?;
     let spec = body.trigger_spec(kind)?;
     body.finish()?;
     let now_us = services.now_us()?;
@@ -339,10 +366,12 @@ pub(super) fn reschedule(request: &HttpRequest, services: &Services, mut query: 
         job.created_us = now_us;
         let now = Zdt::from_utc(now_us, schedule.zone());
         job.next_run = schedule.next_fire_time_jittered(None, &now, crate::random::unit).as_ref().map(StoredTime::of);
+        // APScheduler's reschedule_job sets the new next run, which also resumes a paused job.
+        job.paused = false;
         job.error = None;
-        Ok(job)
+        Ok(Some(job))
     })?;
-    Ok((format!("timing job {job_id} in queue {queue} rescheduled"), job.view(Some(&schedule))))
+    Ok((format!("timing job {job_id} in queue {queue} rescheduled"), job.map(|job| job.view(Some(&schedule))).unwrap_or(Value::Null)))
 }
 
 /// POST run_timing_job_now: publishes one message now, with its own `fire_id`

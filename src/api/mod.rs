@@ -4,6 +4,7 @@
 //! handler; 404, 405 and authorization are decided from it. Handlers live by route group:
 //! `jobs`, `scheduler`, `ops`, `metrics`.
 
+mod apply;
 mod auth;
 mod jobs;
 mod metrics;
@@ -158,6 +159,14 @@ pub const ROUTES: &[Route] = &[
         access: Access::Api,
         summary: "publish one message of a job now; the schedule stays",
         handler: Envelope(jobs::run_now),
+    },
+    Route {
+        path: "/apply_timing_jobs",
+        methods: &["POST"],
+        body: true,
+        access: Access::Api,
+        summary: "jobs as code: make the stored jobs the given set (plan, dry run, prune)",
+        handler: Envelope(apply::apply),
     },
     Route {
         path: "/get_scheduler_status",
@@ -325,7 +334,7 @@ mod tests {
     #[test]
     fn the_routes_that_take_a_json_body_are_the_ones_with_a_body() {
         let with_body: Vec<&str> = ROUTES.iter().filter(|r| r.body).map(|r| r.path).collect();
-        assert_eq!(with_body, ["/add_timing_job", "/modify_timing_job", "/reschedule_timing_job", "/preview_timing_job"]);
+        assert_eq!(with_body, ["/add_timing_job", "/modify_timing_job", "/reschedule_timing_job", "/apply_timing_jobs", "/preview_timing_job"]);
         assert!(ROUTES.iter().filter(|r| r.body).all(|r| r.methods == ["POST"]));
     }
 

@@ -37,6 +37,7 @@ enum Body {
     Add,
     Modify,
     Reschedule,
+    Apply,
     Preview,
 }
 
@@ -52,6 +53,7 @@ enum Data {
     SchedulerStatus,
     SchedulerSwitch,
     QueueConfig,
+    Apply,
     Preview,
     Health,
     Tick,
@@ -178,6 +180,16 @@ const DOCS: &[Doc] = &[
         params: JOB_KEY,
         body: Body::None,
         data: Data::RunNow,
+        extra_statuses: &[404, 409],
+    },
+    Doc {
+        path: "/apply_timing_jobs",
+        methods: &["POST"],
+        access: Access::Api,
+        summary: "jobs as code: make the stored jobs the given set (a plan; dry run; prune)",
+        params: &[],
+        body: Body::Apply,
+        data: Data::Apply,
         extra_statuses: &[404, 409],
     },
     Doc {
@@ -531,6 +543,7 @@ const INTERVAL_FIELDS: [&str; 5] = ["weeks", "days", "hours", "minutes", "second
 /// The fields of one trigger kind, as a request sends them and a job echoes them.
 fn trigger_fields(kind: &str) -> Map<String, Value> {
     let mut fields = Map::new();
+    let whole = |description: &str| json!({"type": "integer", "minimum": 0, "description": description});
     match kind {
         "date" => {
             fields.insert("run_date".into(), datetime_input("when it fires; default now"));
@@ -541,22 +554,45 @@ fn trigger_fields(kind: &str) -> Map<String, Value> {
                 fields.insert(name.into(), json!({"type": ["integer", "string"], "minimum": 0, "pattern": "^\\s*[+]?[0-9]+\\s*$", "description": description}));
             }
         }
-        _ => {
+        "cron" => {
             for field in FieldKind::ALL {
                 let description = "APScheduler's cron expression (*, */n, a-b, a-b/n, lists, names, last, 1st fri) or a non-negative integer";
                 fields.insert(field.name().into(), json!({"type": ["string", "integer"], "minimum": 0, "description": description}));
             }
         }
+        "calendarinterval" => {
+            for name in ["years", "months", "weeks", "days"] {
+                fields.insert(
+                    name.into(),
+                    whole("calendar steps between fires (a month keeps the day of the month; a step to a day that does not exist is skipped)"),
+                );
+            }
+            for name in ["hour", "minute", "second"] {
+                fields.insert(name.into(), whole("the wall-clock time of each fire (default 0)"));
+            }
+        }
+        _ => {
+            fields.insert(
+                "triggers".into(),
+                json!({"type": "array", "minItems": 1, "maxItems": crate::trigger::combining::MAX_COMBINED_PARTS, "items": schema_ref("Trigger"),
+                       "description": format!("the combined triggers (or: the earliest of their times; and: a time all give), nested at most {} levels", crate::trigger::combining::MAX_COMBINING_DEPTH)}),
+            );
+        }
     }
     if kind != "date" {
-        fields.insert("start_date".into(), datetime_input("first possible fire (interval: default now + interval)"));
-        fields.insert("end_date".into(), datetime_input("last possible fire"));
+        if !matches!(kind, "and" | "or") {
+            fields
+                .insert("start_date".into(), datetime_input("first possible fire (interval: default now + interval; calendarinterval: a date, default today)"));
+            fields.insert("end_date".into(), datetime_input("last possible fire"));
+        }
         fields.insert(
             "jitter".into(),
             json!({"type": "integer", "minimum": 0, "maximum": MAX_JITTER_SECS, "description": "up to this many seconds of random delay per fire"}),
         );
     }
-    fields.insert("timezone".into(), string("IANA name or UTC; default the variable timezone"));
+    if !matches!(kind, "and" | "or") {
+        fields.insert("timezone".into(), string("IANA name or UTC; default the variable timezone"));
+    }
     fields
 }
 
@@ -591,7 +627,7 @@ fn job_options() -> Map<String, Value> {
 /// One request schema per trigger kind, `trigger` telling them apart; `with` adds the
 /// route's own fields.
 fn per_trigger(with: &Map<String, Value>, required: &[&str]) -> Value {
-    let variants: Vec<Value> = ["date", "interval", "cron"]
+    let variants: Vec<Value> = crate::trigger::KINDS
         .into_iter()
         .map(|kind| {
             let mut fields = with.clone();
@@ -608,12 +644,16 @@ fn per_trigger(with: &Map<String, Value>, required: &[&str]) -> Value {
 fn request_body(body: Body) -> Option<Value> {
     let schema = match body {
         Body::None => return None,
-        Body::Add | Body::Modify | Body::Reschedule | Body::Preview => schema_ref(body_name(body)),
+        Body::Add | Body::Modify | Body::Reschedule | Body::Apply | Body::Preview => schema_ref(body_name(body)),
     };
     let example = match body {
         Body::Add => json!({"queue_name": EXAMPLE_QUEUE, "trigger": "interval", "seconds": 10, "job_id": EXAMPLE_JOB, "kwargs": {"x": 1, "y": 2}}),
         Body::Modify => json!({"kwargs": {"x": 5, "y": 6}, "misfire_grace_time": 30}),
         Body::Reschedule => json!({"trigger": "interval", "seconds": 30}),
+        Body::Apply => json!({"queue_name": EXAMPLE_QUEUE, "prune": true, "dry_run": true, "jobs": [
+            {"queue_name": EXAMPLE_QUEUE, "job_id": EXAMPLE_JOB, "trigger": "interval", "seconds": 10, "kwargs": {"x": 1, "y": 2}},
+            {"queue_name": EXAMPLE_QUEUE, "job_id": "weekday_morning", "trigger": "cron", "day_of_week": "mon-fri", "hour": "9", "kwargs": {"x": 3, "y": 4}},
+        ]}),
         _ => json!({"trigger": "cron", "day_of_week": "mon-fri", "hour": "9", "after": "2025-12-05 10:00:00", "count": 2}),
     };
     Some(json!({"required": true, "content": {"application/json": {"schema": schema, "example": example}}}))
@@ -624,6 +664,7 @@ fn body_name(body: Body) -> &'static str {
         Body::Add => "AddRequest",
         Body::Modify => "ModifyRequest",
         Body::Reschedule => "RescheduleRequest",
+        Body::Apply => "ApplyRequest",
         _ => "PreviewRequest",
     }
 }
@@ -637,10 +678,26 @@ fn schemas() -> Value {
             ("job_store_kind", store_schema()),
             ("replace_existing", json!({"type": "boolean", "default": false, "description": "replace a job with the same id instead of answering 409"})),
             ("paused", json!({"type": "boolean", "default": false, "description": "store the job paused"})),
+            ("next_run_time", datetime_input("the first run (APScheduler's add_job(next_run_time=...)); the trigger goes on from it; not with paused")),
         ]);
         fields.extend(job_options());
         per_trigger(&fields, &["queue_name", "trigger"])
     };
+    let apply = object(
+        props([
+            (
+                "queue_name",
+                json!({"allOf": [new_queue_schema()], "description": "apply the set to this queue only (every job must be of it); default: the set's queues, or every queue with prune"}),
+            ),
+            (
+                "jobs",
+                json!({"type": "array", "maxItems": super::apply::MAX_APPLY_JOBS, "items": schema_ref("AddRequest"), "description": "the whole desired set, each job as add takes it, with its job_id"}),
+            ),
+            ("prune", json!({"type": "boolean", "default": false, "description": "delete the stored jobs the set leaves out"})),
+            ("dry_run", json!({"type": "boolean", "default": false, "description": "answer the plan, store nothing"})),
+        ]),
+        &["jobs"],
+    );
     let mut modify = object(job_options(), &[]);
     modify["minProperties"] = 1.into();
     let preview = props([
@@ -652,6 +709,21 @@ fn schemas() -> Value {
         "AddRequest": add,
         "ModifyRequest": modify,
         "RescheduleRequest": per_trigger(&Map::new(), &["trigger"]),
+        "Trigger": per_trigger(&Map::new(), &["trigger"]),
+        "ApplyRequest": apply,
+        "UnreadableJob": object(
+            props([
+                ("job_id", json!({"type": "string"})),
+                ("queue_name", json!({"type": "string"})),
+                ("trigger", json!({"type": "null"})),
+                ("trigger_str", json!({"type": "null"})),
+                ("next_run_time", json!({"type": "null"})),
+                ("status", json!({"const": "error"})),
+                ("error", string("why the stored job cannot be read")),
+                ("job_store_kind", json!({"type": "string", "enum": ["redis", "memory"]})),
+            ]),
+            &["job_id", "queue_name", "status", "error"],
+        ),
         "PreviewRequest": per_trigger(&preview, &["trigger"]),
         "Job": job_schema(false),
         "JobDetail": job_schema(true),
@@ -674,16 +746,23 @@ fn job_schema(detail: bool) -> Value {
     let mut fields = props([
         ("job_id", json!({"type": "string"})),
         ("queue_name", json!({"type": "string"})),
-        ("trigger", json!({"type": "string", "enum": ["date", "interval", "cron"]})),
-        ("trigger_str", string("APScheduler's str(trigger): date[2030-12-03 15:00:00 CST], interval[0:00:10], cron[hour='15']")),
+        ("trigger", json!({"type": "string", "enum": crate::trigger::KINDS})),
+        (
+            "trigger_str",
+            json!({"type": ["string", "null"], "description": "APScheduler's str(trigger): date[2030-12-03 15:00:00 CST], interval[0:00:10], cron[hour='15']; null for a job in error"}),
+        ),
     ]);
-    for kind in ["date", "interval", "cron"] {
-        fields.extend(trigger_fields(kind));
+    // A field two kinds share keeps the first kind's (wider) type: cron's hour takes strings.
+    for kind in crate::trigger::KINDS {
+        for (name, schema) in trigger_fields(kind) {
+            fields.entry(name).or_insert(schema);
+        }
     }
     let brokers: Vec<&str> = BrokerKind::ALL.iter().map(|k| k.name()).collect();
     fields.extend(props([
         ("next_run_time", py_time(true)),
-        ("status", json!({"type": "string", "enum": ["running", "paused", "finished"]})),
+        ("status", json!({"type": "string", "enum": ["running", "paused", "finished", "error"]})),
+        ("error", string("why the job was stopped (status error): it cannot be read or scheduled")),
         ("args", json!({"type": "array"})),
         ("kwargs", json!({"type": "object"})),
         ("job_store_kind", json!({"type": "string", "enum": ["redis", "memory"]})),
@@ -733,12 +812,15 @@ fn data_schema(data: Data) -> Value {
     match data {
         Data::Null => json!({"type": "null"}),
         Data::Job => schema_ref("Job"),
-        Data::JobDetail => schema_ref("JobDetail"),
+        Data::JobDetail => json!({"anyOf": [schema_ref("JobDetail"), schema_ref("UnreadableJob")]}),
         Data::List => object(
             props([
-                ("jobs", json!({"type": "array", "items": schema_ref("Job")})),
+                ("jobs", json!({"type": "array", "items": {"anyOf": [schema_ref("Job"), schema_ref("UnreadableJob")]}})),
                 ("count", count("jobs listed")),
-                ("jobs_by_queue", json!({"type": "object", "additionalProperties": {"type": "array", "items": schema_ref("Job")}})),
+                (
+                    "jobs_by_queue",
+                    json!({"type": "object", "additionalProperties": {"type": "array", "items": {"anyOf": [schema_ref("Job"), schema_ref("UnreadableJob")]}}}),
+                ),
                 ("total_count", count("jobs listed")),
             ]),
             &["jobs", "count", "jobs_by_queue", "total_count"],
@@ -769,9 +851,27 @@ fn data_schema(data: Data) -> Value {
             object(props([("queue_name", queue()), ("status_str", json!({"type": "string", "enum": ["paused", "running"]}))]), &["queue_name", "status_str"])
         }
         Data::QueueConfig => json!({"type": "object", "description": "funboost's registration of the queue's consumer (funboost_queue__consumer_parmas)"}),
+        Data::Apply => {
+            let key = object(props([("queue_name", queue()), ("job_id", json!({"type": "string"}))]), &["queue_name", "job_id"]);
+            let update = object(
+                props([("queue_name", queue()), ("job_id", json!({"type": "string"})), ("changes", json!({"type": "array", "items": {"type": "string"}}))]),
+                &["queue_name", "job_id", "changes"],
+            );
+            object(
+                props([
+                    ("dry_run", json!({"type": "boolean"})),
+                    ("applied", json!({"type": "boolean", "description": "false on a dry run"})),
+                    ("create", json!({"type": "array", "items": key})),
+                    ("update", json!({"type": "array", "items": update})),
+                    ("unchanged", json!({"type": "array", "items": key})),
+                    ("delete", json!({"type": "array", "items": key})),
+                ]),
+                &["dry_run", "applied", "create", "update", "unchanged", "delete"],
+            )
+        }
         Data::Preview => object(
             props([
-                ("trigger", json!({"type": "string", "enum": ["date", "interval", "cron"]})),
+                ("trigger", json!({"type": "string", "enum": crate::trigger::KINDS})),
                 ("trigger_str", json!({"type": "string"})),
                 ("timezone", json!({"type": "string"})),
                 ("after", py_time(false)),

@@ -74,9 +74,9 @@ impl<'a> KvStore<'a> {
         Ok(self.kv.get(&key(queue, job_id)).map_err(failed)?.map(|bytes| decode(queue, job_id, bytes)))
     }
 
-    /// Replaces `before` with `after` if its version is unchanged, appending `fires` to its
-    /// history (the ticker's update). False when the job changed or is gone.
-    pub fn update(&self, before: &Stored, after: &Job, fires: &[FireRecord]) -> Result<bool, ApiError> {
+    /// Replaces `before` with `after` (or deletes it) if its version is unchanged, appending
+    /// `fires` to its history (the ticker's update). False when the job changed or is gone.
+    pub fn update(&self, before: &Stored, after: Option<&Job>, fires: &[FireRecord]) -> Result<bool, ApiError> {
         let job = &before.job;
         let Some(Entry { found: Ok(current), mut history }) = self.read(&job.queue_name, &job.job_id)? else {
             return Ok(false);
@@ -84,6 +84,10 @@ impl<'a> KvStore<'a> {
         if current.version != before.version {
             return Ok(false);
         }
+        let Some(after) = after else {
+            self.kv.delete(&key(&job.queue_name, &job.job_id)).map_err(failed)?;
+            return Ok(true);
+        };
         history.extend_from_slice(fires);
         let excess = history.len().saturating_sub(crate::job::HISTORY_LEN);
         let (value, _) = encode(after, &history[excess..]);
@@ -139,7 +143,7 @@ impl JobStore for KvStore<'_> {
         Ok(jobs)
     }
 
-    fn replace(&self, before: &Stored, after: &Job) -> Result<bool, ApiError> {
+    fn replace(&self, before: &Stored, after: Option<&Job>) -> Result<bool, ApiError> {
         self.update(before, after, &[])
     }
 

@@ -49,9 +49,9 @@ pub trait JobStore {
     fn history(&self, queue: &str, job_id: &str) -> Result<Vec<FireRecord>, ApiError>;
     /// Jobs of one queue, or of all queues; unreadable ones included.
     fn list(&self, queue: Option<&str>) -> Result<Vec<Listed>, ApiError>;
-    /// Replaces `before` with `after` (its history stays) only if the stored version is still
-    /// `before`'s. Returns false when someone else changed the job first.
-    fn replace(&self, before: &Stored, after: &Job) -> Result<bool, ApiError>;
+    /// Replaces `before` with `after` (its history stays), or deletes it (`None`), only if the
+    /// stored version is still `before`'s. Returns false when someone else changed the job first.
+    fn replace(&self, before: &Stored, after: Option<&Job>) -> Result<bool, ApiError>;
     /// Deletes one job, readable or not; false when there was none.
     fn remove(&self, queue: &str, job_id: &str) -> Result<bool, ApiError>;
     /// Deletes every job of one queue (or of all queues); returns how many.

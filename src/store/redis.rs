@@ -593,7 +593,7 @@ impl JobStore for RedisStore<'_> {
         Ok(listed)
     }
 
-    fn replace(&self, before: &Stored, after: &Job) -> Result<bool, ApiError> {
+    fn replace(&self, before: &Stored, after: Option<&Job>) -> Result<bool, ApiError> {
         let job = &before.job;
         if before.version.is_empty() {
             // Read from layout 1: move it, then let the caller read it again.
@@ -604,8 +604,8 @@ impl JobStore for RedisStore<'_> {
             queue: &job.queue_name,
             job_id: &job.job_id,
             expect: Expect::Version(&before.version),
-            job: Some(after),
-            same_spec: record::encode_spec(after) == record::encode_spec(job),
+            job: after,
+            same_spec: after.is_some_and(|after| record::encode_spec(after) == record::encode_spec(job)),
             history: HistoryChange::Keep,
         };
         match self.write(&[write], usize::MAX)? {

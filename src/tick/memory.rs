@@ -71,7 +71,7 @@ pub(super) fn tick(services: &Services, store: &KvStore, at: TickTime, options: 
                 report.errors.push(format!("{}/{}: stopped with status error: {e:#}", job.queue_name, job.job_id));
                 let mut stopped = job.clone();
                 stopped.error = Some(format!("{e:#}"));
-                if store.update(&stored, &stopped, &[]).map_err(|e| anyhow::anyhow!(e.message))? {
+                if store.update(&stored, Some(&stopped), &[]).map_err(|e| anyhow::anyhow!(e.message))? {
                     report.quarantined += 1;
                 }
                 continue;
@@ -85,10 +85,7 @@ pub(super) fn tick(services: &Services, store: &KvStore, at: TickTime, options: 
                 continue;
             }
         }
-        let applied = match &after {
-            Some(after) => store.update(&stored, after, &records),
-            None => store.remove(&job.queue_name, &job.job_id),
-        };
+        let applied = store.update(&stored, after.as_ref(), &records);
         if applied.map_err(|e| anyhow::anyhow!(e.message))? {
             counts.add_to(report);
         } else {

@@ -244,7 +244,7 @@ pub fn run_now(services: &Services, stored: &Stored) -> Result<Option<ManualFire
             anyhow::bail!("publishing to queue {}: {error}", job.queue_name);
         }
         // Published: the history is kept unless the job changed meanwhile (no retry, no repeat).
-        services.kv.map(KvStore::new).context("no key-value store")?.update(stored, job, &[record]).map_err(|e| anyhow::anyhow!(e.message))?;
+        services.kv.map(KvStore::new).context("no key-value store")?.update(stored, Some(job), &[record]).map_err(|e| anyhow::anyhow!(e.message))?;
         return Ok(Some(fired));
     }
     if stored.version.is_empty() {

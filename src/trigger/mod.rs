@@ -16,6 +16,7 @@ pub mod date;
 pub mod interval;
 pub mod misfire;
 pub mod offsets;
+pub mod tzdb;
 pub mod zoned;
 
 use std::fmt;

@@ -1,26 +1,23 @@
-//! A per-zone, per-year table of UTC offset changes, built once from chrono-tz and cached
-//! per thread, so offset lookups in the trigger search are a few array reads instead of a
-//! chrono-tz binary search plus local-time resolution each time.
+//! A per-zone, per-year table of UTC offset changes, built once from the zone's changes
+//! ([`tzdb`](super::tzdb)) and cached per thread, so offset lookups in the trigger search are a
+//! few array reads instead of a binary search plus local-time resolution each time.
 //!
 //! A year's table covers UTC instants from two days before New Year to two days after the
-//! next one, found by probing the offset every 3 days and bisecting each change to the
-//! second. It assumes no zone changes its offset twice within 3 days: the closest pair in
-//! tzdb is about 7 days apart (Asia/Gaza), and for every zone and year from 1900 to 2200
-//! the tables equal those probed every 6 hours (checked once for all 597 zones; the test
-//! below keeps the closest ones). The build is per fresh instance, i.e. per request under
-//! Spin, so its ~160 lookups instead of ~1,500 matter. Tables exist for 1900 to 2200, and
-//! chrono-tz tabulates changes through 2099.
+//! next one: the changes of the total offset in that stretch (a change of the abbreviation
+//! alone is not one). The tables equal those found by probing the offset every 3 days and
+//! bisecting each change to the second, as they were built before (tested below for every
+//! zone and year): no zone changes its offset twice within 3 days (the closest pair in tzdb is
+//! about 7 days apart, Asia/Gaza; build.rs checks it). The build is per fresh instance, i.e.
+//! per request under Spin, and is a walk over the year's changes (it was ~160 lookups). Tables
+//! exist for 1900 to 2200, and chrono-tz tabulates changes through 2099.
 
 use std::cell::RefCell;
 
-use chrono::{DateTime, Offset, TimeZone};
-use chrono_tz::Tz;
-
 use super::civil::{civil_from_days, days_from_civil};
+use super::tzdb::{self, Tz};
 
 const FIRST_YEAR: i32 = 1900;
 const LAST_YEAR: i32 = 2200;
-const PROBE_SECS: i64 = 3 * 86_400;
 const MARGIN_SECS: i64 = 2 * 86_400;
 
 /// An offset change at `at` (UTC seconds): `before` applies until `at`, `after` from it.
@@ -49,18 +46,35 @@ pub struct Span {
     pub offset: i32,
 }
 
+/// The offset at a UTC instant, as chrono-tz answered it (0 outside chrono's range).
 pub(super) fn chrono_offset(tz: Tz, utc_secs: i64) -> i32 {
-    match DateTime::from_timestamp(utc_secs, 0) {
-        Some(utc) => tz.offset_from_utc_datetime(&utc.naive_utc()).fix().local_minus_utc(),
-        None => 0,
+    if tzdb::in_chrono_range(utc_secs) {
+        tz.offset_at(utc_secs).seconds
+    } else {
+        0
     }
 }
 
 impl YearTable {
     fn build(tz: Tz, year: i32) -> YearTable {
-        YearTable::probed(tz, year, PROBE_SECS)
+        let cover_start = days_from_civil(year, 1, 1) * 86_400 - MARGIN_SECS;
+        let cover_end = days_from_civil(year + 1, 1, 1) * 86_400 + MARGIN_SECS;
+        let (first, changes) = tz.changes_after(cover_start);
+        let first_offset = first.seconds;
+        let mut transitions = Vec::new();
+        let mut offset = first_offset;
+        for (at, after) in changes.iter().take_while(|(at, _)| *at <= cover_end) {
+            if after.seconds != offset {
+                transitions.push(Transition { at: *at, before: offset, after: after.seconds });
+                offset = after.seconds;
+            }
+        }
+        YearTable { cover_start, cover_end, first_offset, transitions }
     }
 
+    /// The table as it was built before: probing the offset every `probe_secs` and bisecting
+    /// each change to the second.
+    #[cfg(test)]
     fn probed(tz: Tz, year: i32, probe_secs: i64) -> YearTable {
         let cover_start = days_from_civil(year, 1, 1) * 86_400 - MARGIN_SECS;
         let cover_end = days_from_civil(year + 1, 1, 1) * 86_400 + MARGIN_SECS;
@@ -120,7 +134,7 @@ impl YearTable {
     }
 }
 
-/// Per zone (indexed by `Tz as usize`), per year since FIRST_YEAR.
+/// Per zone (indexed by `Tz::index`), per year since FIRST_YEAR.
 type ZoneTables = Vec<Option<Box<[Option<Box<YearTable>>]>>>;
 
 thread_local! {
@@ -131,7 +145,7 @@ thread_local! {
 
 /// The span of constant offset containing `utc_secs`.
 pub fn span_at(tz: Tz, utc_secs: i64) -> Option<Span> {
-    let slot = tz as usize % 16;
+    let slot = tz.index() % 16;
     let recent = RECENT_SPANS.with(|spans| spans.borrow()[slot]);
     if let Some((zone, span)) = recent {
         if zone == tz && span.start <= utc_secs && utc_secs < span.end {
@@ -152,7 +166,7 @@ pub fn with_year_table<R>(tz: Tz, secs: i64, f: impl FnOnce(&YearTable) -> R) ->
     }
     TABLES.with(|tables| {
         let mut tables = tables.borrow_mut();
-        let zone_index = tz as usize;
+        let zone_index = tz.index();
         if tables.len() <= zone_index {
             tables.resize_with(zone_index + 1, || None);
         }
@@ -168,23 +182,43 @@ mod tests {
 
     #[test]
     fn tables_agree_with_chrono_tz_every_hour_of_a_dst_year() {
+        use chrono::{DateTime, Offset as _, TimeZone as _};
         for name in ["America/New_York", "Australia/Lord_Howe", "Europe/Dublin", "Africa/Casablanca", "Asia/Shanghai"] {
-            let tz: Tz = name.parse().unwrap();
+            let tz = Tz::parse(name).unwrap();
+            let theirs: chrono_tz::Tz = name.parse().unwrap();
             let start = days_from_civil(2024, 1, 1) * 86_400;
             for hour in 0..(366 * 24) {
                 let t = start + hour * 3600 + 1234;
-                assert_eq!(with_year_table(tz, t, |table| table.offset_at(t)), Some(chrono_offset(tz, t)), "{name} at {t}");
+                let expected = theirs.offset_from_utc_datetime(&DateTime::from_timestamp(t, 0).unwrap().naive_utc()).fix().local_minus_utc();
+                assert_eq!(with_year_table(tz, t, |table| table.offset_at(t)), Some(expected), "{name} at {t}");
+            }
+        }
+    }
+
+    fn changes(table: YearTable) -> Vec<(i64, i32, i32)> {
+        table.transitions.iter().map(|t| (t.at, t.before, t.after)).collect()
+    }
+
+    #[test]
+    fn tables_from_the_changes_equal_the_3_day_probes_of_before_for_every_zone_and_year() {
+        // One name per zone data (links share it); the probes are what the tables were.
+        let mut seen = std::collections::HashSet::new();
+        for tz in Tz::all() {
+            if !seen.insert(tz.data_index()) {
+                continue;
+            }
+            for year in FIRST_YEAR..=LAST_YEAR {
+                assert_eq!(changes(YearTable::build(tz, year)), changes(YearTable::probed(tz, year, 3 * 86_400)), "{} {year}", tz.name());
             }
         }
     }
 
     #[test]
-    fn three_day_probes_find_the_changes_that_6_hour_probes_find() {
+    fn tables_equal_6_hour_probes_in_the_zones_with_the_closest_changes() {
         // The zones with the closest pairs of changes in tzdb (about 7 to 25 days apart).
         for name in ["Asia/Gaza", "Asia/Hebron", "Brazil/DeNoronha", "America/Argentina/Tucuman", "Europe/Tirane", "Africa/Casablanca"] {
-            let tz: Tz = name.parse().unwrap();
+            let tz = Tz::parse(name).unwrap();
             for year in FIRST_YEAR..=LAST_YEAR {
-                let changes = |table: YearTable| table.transitions.iter().map(|t| (t.at, t.before, t.after)).collect::<Vec<_>>();
                 assert_eq!(changes(YearTable::build(tz, year)), changes(YearTable::probed(tz, year, 6 * 3600)), "{name} {year}");
             }
         }
@@ -192,7 +226,7 @@ mod tests {
 
     #[test]
     fn new_york_2024_has_two_transitions() {
-        let tz: Tz = "America/New_York".parse().unwrap();
+        let tz = Tz::parse("America/New_York").unwrap();
         let at =
             with_year_table(tz, days_from_civil(2024, 6, 1) * 86_400, |table| table.transitions.iter().map(|t| (t.at, t.before, t.after)).collect::<Vec<_>>())
                 .unwrap();

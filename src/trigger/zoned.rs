@@ -6,11 +6,9 @@
 use std::cmp::Ordering;
 use std::fmt;
 
-use chrono::{DateTime, Offset, TimeZone};
-use chrono_tz::{OffsetName, Tz};
-
 use super::civil::{push_padded, Civil, US_PER_SEC};
 use super::offsets;
+use super::tzdb::{self, Local, Tz};
 
 /// A time zone as APScheduler builds it: `"UTC"` is `datetime.timezone.utc`, other names are
 /// IANA zones, and `±HH:MM` suffixes on date strings give fixed offsets.
@@ -34,7 +32,7 @@ impl Zone {
         if name == "UTC" {
             return Ok(Zone::Utc);
         }
-        name.parse::<Tz>().map(Zone::Iana).map_err(|_| format!("unknown time zone {name:?} (expected an IANA name such as \"Asia/Shanghai\" or \"UTC\")"))
+        Tz::parse(name).map(Zone::Iana).ok_or_else(|| format!("unknown time zone {name:?} (expected an IANA name such as \"Asia/Shanghai\" or \"UTC\")"))
     }
 
     /// A fixed offset in seconds (`UTC` for zero), if less than a day, as Python's `timezone`.
@@ -113,17 +111,16 @@ impl Zone {
         if let Some((before, after)) = offsets::with_year_table(*tz, wall_secs, |t| t.local_offsets(wall_secs)) {
             return LocalOffsets { before, after };
         }
-        let Some(wall) = DateTime::from_timestamp(wall_secs, 0).map(|d| d.naive_utc()) else {
+        if !tzdb::in_chrono_range(wall_secs) {
             return fixed(0);
-        };
-        match tz.offset_from_local_datetime(&wall) {
-            chrono::LocalResult::Single(o) => fixed(o.fix().local_minus_utc()),
-            chrono::LocalResult::Ambiguous(a, b) => {
-                let (a, b) = (a.fix().local_minus_utc(), b.fix().local_minus_utc());
+        }
+        match tz.local(wall_secs) {
+            Local::Single(o) => fixed(o.seconds),
+            Local::Ambiguous(a, b) => {
                 // fold=0 is the earlier instant, i.e. the larger offset.
-                LocalOffsets { before: a.max(b), after: a.min(b) }
+                LocalOffsets { before: a.seconds.max(b.seconds), after: a.seconds.min(b.seconds) }
             }
-            chrono::LocalResult::None => {
+            Local::None => {
                 // In a gap: the offsets in force a day either side of it.
                 LocalOffsets { before: self.offset_at(wall_secs - 86_400), after: self.offset_at(wall_secs + 86_400) }
             }
@@ -148,9 +145,9 @@ impl Zone {
                 } else {
                     wall_secs - i64::from(offsets.before.min(offsets.after))
                 };
-                let utc = DateTime::from_timestamp(probe, 0).unwrap_or_default().naive_utc();
-                let o = tz.offset_from_utc_datetime(&utc);
-                o.abbreviation().map(str::to_string).unwrap_or_else(|| numeric_abbreviation(offset))
+                // chrono's `from_timestamp(..).unwrap_or_default()`: 1970 outside its range.
+                let probe = if tzdb::in_chrono_range(probe) { probe } else { 0 };
+                tz.offset_at(probe).abbreviation().map(str::to_string).unwrap_or_else(|| numeric_abbreviation(offset))
             }
         }
     }

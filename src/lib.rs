@@ -4,7 +4,9 @@
 // `ApiError` is large, but it only travels on the error path of a request, once.
 #![allow(clippy::result_large_err)]
 
+pub mod access;
 pub mod api;
+pub mod audit;
 pub mod config;
 pub mod error;
 pub mod host;

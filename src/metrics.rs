@@ -19,7 +19,9 @@
 //! | `tick\x1f<le>`, `tick_sum_us` | tick duration histogram |
 //! | `lateness\x1f<le>`, `lateness_sum_us` | fire lateness histogram (due fires only) |
 //!
-//! Only the `redis` store is measured: memory-store jobs are neither counted nor listed.
+//! Only the `redis` store is measured: memory-store jobs are neither counted nor listed. The
+//! changes made through the API are counted by route and token name in `{prefix}:audit_counts`,
+//! beside the audit trail (`crate::audit`).
 
 use std::fmt::Write;
 
@@ -96,6 +98,8 @@ pub struct Snapshot {
     pub histograms: [[i64; 14]; 2],
     /// By queue name: jobs by [`STATUSES`], then the [`COUNTERS`].
     pub queues: Vec<(String, [i64; 11])>,
+    /// Changes made through the API: route, token name, count.
+    pub changes: Vec<(String, String, i64)>,
 }
 
 const STATUSES: [&str; 5] = ["scheduled", "held", "paused", "finished", "error"];
@@ -117,11 +121,12 @@ const HISTOGRAMS: [(&str, &str); 2] = [
 crate::lua_script!(
     /// Reads TIME, the last tick ('' if none), the clock skew ('' if none), the tick count, the
     /// layout-1 jobs an upgrade has yet to move, the two histograms (cumulative buckets, then the
-    /// sum), then per queue (every queue with jobs or counts, by name): name, jobs scheduled,
+    /// sum), the changes counts (how many, then field and count each), then per queue (every
+    /// queue with jobs or counts, by name): name, jobs scheduled,
     /// held, paused, finished and in error, then the counters. O(queues × log jobs): each status
     /// is a score range of the queue's `next` index.
     SCRAPE = "scrape", 1,
-    keys [metrics, last_tick, job_queues, paused_queues, v1_jobs],
+    keys [metrics, last_tick, job_queues, paused_queues, v1_jobs, audit_counts],
     args [next_prefix],
     entry [],
     concat!(
@@ -143,6 +148,10 @@ for _, name in ipairs({'tick', 'lateness'}) do
   reply[#reply + 1] = c + n(name .. '\31inf')
   reply[#reply + 1] = n(name .. '_sum_us')
 end
+local changes = {}
+if redis.call('TYPE', K.audit_counts).ok == 'hash' then changes = redis.call('HGETALL', K.audit_counts) end
+reply[#reply + 1] = #changes / 2
+for _, v in ipairs(changes) do reply[#reply + 1] = v end
 local counters = {'fires', 'missed', 'coalesced', 'conflicts', 'push_failures', 'quarantined'}
 local seen, queues = {}, {}
 local function add(q)
@@ -179,6 +188,7 @@ pub fn read(redis: &dyn Redis, store: &crate::store::redis::RedisStore) -> Resul
         .key("job_queues", keys.job_queues())
         .key("paused_queues", keys.paused_queues())
         .key("v1_jobs", keys.v1().jobs)
+        .key("audit_counts", keys.audit_counts())
         .arg("next_prefix", keys.queue_prefix("next"))
         .run(redis)
         .map_err(script_error)?;
@@ -194,7 +204,14 @@ pub fn read(redis: &dyn Redis, store: &crate::store::redis::RedisStore) -> Resul
     for (k, value) in snapshot.histograms.iter_mut().flatten().enumerate() {
         *value = number(6 + k).unwrap_or(0);
     }
-    for row in reply.get(34..).unwrap_or_default().chunks_exact(12) {
+    let changes = number(34).unwrap_or(0).max(0) as usize;
+    for pair in reply.get(35..35 + 2 * changes).unwrap_or_default().chunks_exact(2) {
+        let field = text(&pair[0]).unwrap_or_default();
+        let (route, token) = field.split_once('\u{1f}').unwrap_or((field.as_str(), ""));
+        snapshot.changes.push((route.to_string(), token.to_string(), int(&pair[1]).unwrap_or(0)));
+    }
+    snapshot.changes.sort();
+    for row in reply.get(35 + 2 * changes..).unwrap_or_default().chunks_exact(12) {
         let mut values = [0; 11];
         for (value, v) in values.iter_mut().zip(&row[1..]) {
             *value = int(v).unwrap_or(0);
@@ -218,6 +235,10 @@ pub fn render(snapshot: &Snapshot) -> String {
         for (queue, values) in &snapshot.queues {
             let _ = writeln!(out, "funboost_edge_{name}{{queue=\"{}\"}} {}", Escaped(queue), values[STATUSES.len() + k]);
         }
+    }
+    header(&mut out, "changes_total", "counter", "Changes made through the API (each has an audit record), by route and token name.");
+    for (route, token, n) in &snapshot.changes {
+        let _ = writeln!(out, "funboost_edge_changes_total{{route=\"{}\",token=\"{}\"}} {n}", Escaped(route), Escaped(token));
     }
     header(&mut out, "ticks_total", "counter", "Ticks run (cron or HTTP).");
     let _ = writeln!(out, "funboost_edge_ticks_total {}", snapshot.ticks);
@@ -297,6 +318,7 @@ mod tests {
             upgrade_pending: 0,
             histograms: [tick, [0, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 9000]],
             queues: vec![("gone".into(), [0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0]), ("orders".into(), [3, 0, 1, 0, 1, 7, 1, 0, 0, 0, 1])],
+            changes: vec![("/pause_timing_job".into(), "oncall".into(), 2)],
         }
     }
 
@@ -321,6 +343,8 @@ mod tests {
             "funboost_edge_conflicts_total{queue=\"gone\"} 2",
             "funboost_edge_push_failures_total{queue=\"orders\"} 0",
             "funboost_edge_ticks_total 12",
+            "# TYPE funboost_edge_changes_total counter",
+            "funboost_edge_changes_total{route=\"/pause_timing_job\",token=\"oncall\"} 2",
             "# TYPE funboost_edge_tick_duration_seconds histogram",
             "funboost_edge_tick_duration_seconds_bucket{le=\"0.001\"} 10",
             "funboost_edge_tick_duration_seconds_bucket{le=\"0.005\"} 11",
@@ -355,7 +379,7 @@ mod tests {
         let text = render(&Snapshot::default());
         assert!(text.contains("funboost_edge_ticks_total 0\n"));
         assert!(text.contains("funboost_edge_fire_lateness_seconds_count 0\n"));
-        assert_eq!(text.matches("# TYPE ").count(), 13);
+        assert_eq!(text.matches("# TYPE ").count(), 14);
         assert!(!text.lines().any(|l| l.starts_with("funboost_edge_last_tick_age_seconds") || l.starts_with("funboost_edge_clock_skew_seconds")));
     }
 

@@ -5,6 +5,7 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::host::{KeyValue, Redis};
 use crate::job::StoreKind;
+use crate::store::audit::AuditLog;
 use crate::store::kv::KvStore;
 use crate::store::redis::{server_time_us, RedisStore};
 use crate::store::JobStore;
@@ -23,7 +24,7 @@ impl Services<'_> {
         match kind {
             StoreKind::Redis => Ok(Box::new(RedisStore::new(self.redis, &self.config.key_prefix))),
             StoreKind::Memory => match self.kv {
-                Some(kv) => Ok(Box::new(KvStore::new(kv))),
+                Some(kv) => Ok(Box::new(KvStore::audited(kv, AuditLog::new(self.redis, &self.config.key_prefix)))),
                 None => Err(ApiError::store_unavailable("this host has no key-value store for job_store_kind=memory")),
             },
         }

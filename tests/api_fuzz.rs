@@ -98,7 +98,7 @@ const ADD_FIELDS: &[&str] = &[
     "do_task_filtering",
 ];
 const PREVIEW_FIELDS: &[&str] = &["count", "after"];
-const QUERY_NAMES: &[&str] = &["job_id", "queue_name", "job_store_kind", "count"];
+const QUERY_NAMES: &[&str] = &["job_id", "queue_name", "job_store_kind", "count", "note", "limit", "before"];
 
 /// Route, method, weight (deleting all jobs is rare, so the stores fill up and ids collide).
 const ROUTES: &[(&str, &str, usize)] = &[
@@ -111,6 +111,8 @@ const ROUTES: &[(&str, &str, usize)] = &[
     ("/pause_timing_job", "POST", 5),
     ("/resume_timing_job", "POST", 5),
     ("/health", "GET", 3),
+    ("/get_audit_records", "GET", 2),
+    ("/whoami", "GET", 1),
 ];
 const ODD_PATHS: &[&str] =
     &["/", "", "/add_timing_job/", "/ADD_TIMING_JOB", "/get_scheduler_status", "/add_timing_job/x", "/%61dd_timing_job", "/funboost/health"];
@@ -584,6 +586,23 @@ fn random_query(rng: &mut Rng, route: &str) -> String {
     if (route != "/health" && !takes_body && rng.chance(40)) || rng.chance(3) {
         pairs.push(("job_store_kind".into(), rng.pick(&["redis", "memory", "memory", "Redis", ""]).to_string()));
     }
+    if matches!(route, "/delete_timing_job" | "/pause_timing_job" | "/resume_timing_job" | "/delete_all_timing_jobs") && rng.chance(20) {
+        let long = "n".repeat(501);
+        pairs.push(("note".into(), rng.pick(&["incident 42", "", "a\nb", long.as_str(), "\u{1F600}", "%"]).to_string()));
+    }
+    if route == "/get_audit_records" {
+        for (name, values) in [
+            ("job_id", JOB_IDS),
+            ("queue_name", QUEUES),
+            ("token", &["reader", "api_token", "", "x y"][..]),
+            ("limit", &["1", "50", "1000", "1001", "0", "-1", "x"][..]),
+            ("before", &["1733456789012-0", "0-0", "1-18446744073709551615", "yesterday", "1-", "-1", "99999999999999999999999-0"][..]),
+        ] {
+            if rng.chance(30) {
+                pairs.push((name.into(), rng.pick(values).to_string()));
+            }
+        }
+    }
     if route == "/get_timing_job" && rng.chance(40) {
         pairs.push(("count".into(), rng.pick(&["1", "5", "1000", "1001", "0", "-1", "+5", "1e3", "x"]).to_string()));
     }
@@ -611,7 +630,7 @@ fn random_query(rng: &mut Rng, route: &str) -> String {
 /// `case` seeds both.
 fn request(case: u64) -> (usize, HttpRequest) {
     let mut rng = Rng::new(case);
-    let config = rng.below(3);
+    let config = rng.below(4);
     let (path, method) = if rng.chance(92) {
         let mut pick = rng.below(ROUTES.iter().map(|r| r.2).sum());
         let &(path, method, _) = ROUTES
@@ -650,7 +669,8 @@ fn request(case: u64) -> (usize, HttpRequest) {
     };
     let query = random_query(&mut rng, &path);
     let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
-    // Config 1 has an API token: mostly the right one, sometimes a wrong or odd one.
+    // Config 1 has an API token: mostly the right one, sometimes a wrong or odd one. Config 3
+    // has named tokens of every role, one limited to queue q: any of them, or a near miss.
     if (config == 1 && rng.chance(90)) || rng.chance(3) {
         let auth = if rng.chance(80) {
             "Bearer fuzz-token"
@@ -658,6 +678,26 @@ fn request(case: u64) -> (usize, HttpRequest) {
             *rng.pick(&["Bearer wrong", "bearer fuzz-token", "Basic x", "", "Bearer ", "Bearer fuzz-token\u{0}", "Bearer  fuzz-token "])
         };
         headers.push(("authorization".to_string(), auth.to_string()));
+    }
+    if config == 3 && rng.chance(95) {
+        let token = if rng.chance(85) {
+            *rng.pick(&["fuzz-token", "fuzz-reader", "fuzz-q-writer", "fuzz-q-writer"])
+        } else {
+            *rng.pick(&[
+                "fuzz-reade",
+                "FUZZ-READER",
+                "fuzz-reader ",
+                "fuzz-q-writer\u{0}",
+                "reader",
+                "",
+                "\u{1F600}",
+                "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+            ])
+        };
+        headers.push(("authorization".to_string(), format!("Bearer {token}")));
+        if rng.chance(5) {
+            headers.push(("authorization".to_string(), "Bearer fuzz-token".to_string()));
+        }
     }
     let client_addr = if rng.chance(3) { rng.pick(&["10.0.0.1:1", "[::1]:2", "garbage", "", "127.0.0.1"]).to_string() } else { "127.0.0.1:40000".to_string() };
     (config, HttpRequest { method, path, query, headers, body, client_addr: Some(client_addr) })
@@ -725,6 +765,7 @@ fn check(request: &HttpRequest, status: u16, body: &[u8]) -> Result<i64, String>
     let expected_status = match code {
         4000 | 5001 => 400,
         4010 => 401,
+        4030 => 403,
         4001 | 4040 | 4041 => 404,
         4050 => 405,
         4090 | 4091 => 409,
@@ -757,6 +798,9 @@ fn check(request: &HttpRequest, status: u16, body: &[u8]) -> Result<i64, String>
             }
         }
         4001 if !msg.starts_with("queue ") => return Err("4001 must name the queue".into()),
+        4030 if !["needs role", "may not touch queue", "may touch only some queues"].iter().any(|says| msg.contains(says)) => {
+            return Err("4030 must name the missing role or queue".into())
+        }
         4040 if !msg.starts_with("No job by the id of ") => return Err("4040 must name the job".into()),
         4090 if !msg.starts_with("Job identifier (") => return Err("4090 must name the job".into()),
         _ => {}
@@ -784,8 +828,8 @@ fn cases(default: u64) -> u64 {
     std::env::var("FUNBOOST_EDGE_FUZZ_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(default)
 }
 
-/// Three configurations: spin.toml's defaults with small limits; with an API token; with
-/// unregistered queues allowed.
+/// Four configurations: spin.toml's defaults with small limits; with an API token; with
+/// unregistered queues allowed; with named tokens ([`TOKENS`]).
 fn configs(redis: &RedisServer) -> Vec<Config> {
     let url = redis.url(7);
     let base = move |extra: &[(&str, &str)]| {
@@ -798,8 +842,17 @@ fn configs(redis: &RedisServer) -> Vec<Config> {
         }
         Config::from_vars(&|name: &str| vars.get(name).cloned()).expect("config")
     };
-    vec![base(&[]), base(&[("api_token", "fuzz-token")]), base(&[("allow_unregistered_queues", "true"), ("timezone", "America/New_York")])]
+    vec![
+        base(&[]),
+        base(&[("api_token", "fuzz-token")]),
+        base(&[("allow_unregistered_queues", "true"), ("timezone", "America/New_York")]),
+        base(&[("api_token", "fuzz-token"), ("tokens", TOKENS)]),
+    ]
 }
+
+/// A reader of every queue and a writer of queue q (secrets fuzz-reader, fuzz-q-writer).
+const TOKENS: &str = r#"[{"name": "reader", "sha256": "443c9d4e4dd4a1fbda9796696a2935a4244bdb7fe633d31067a0add17470a492", "role": "read"},
+  {"name": "q_writer", "sha256": "ce4a1f6742e94802546c70bb7700585104a23b4f9f64f3dc9d84fef036cebfa7", "role": "write", "queues": ["q"]}]"#;
 
 fn register(redis: &RedisServer) {
     let mut conn = connect(redis);
@@ -926,7 +979,7 @@ fn a_hundred_thousand_random_requests_through_the_core_get_clean_4xx_or_200() {
     tally.print(&format!("{total} native requests in {:?}", started.elapsed()));
     assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
     if total >= 10_000 {
-        tally.assert_covers(&[200, 4000, 4001, 4010, 4040, 4041, 4050, 4090, 4091, 4130, 5001]);
+        tally.assert_covers(&[200, 4000, 4001, 4010, 4030, 4040, 4041, 4050, 4090, 4091, 4130, 5001]);
     }
 }
 
@@ -934,8 +987,13 @@ fn a_hundred_thousand_random_requests_through_the_core_get_clean_4xx_or_200() {
 async fn a_slice_of_the_same_requests_through_the_wasm_component() {
     let redis = RedisServer::start().expect("redis-server");
     register(&redis);
-    // The same three configurations, each in its own host.
-    let overrides: [&[(&str, &str)]; 3] = [&[], &[("api_token", "fuzz-token")], &[("allow_unregistered_queues", "true"), ("timezone", "America/New_York")]];
+    // The same four configurations, each in its own host.
+    let overrides: [&[(&str, &str)]; 4] = [
+        &[],
+        &[("api_token", "fuzz-token")],
+        &[("allow_unregistered_queues", "true"), ("timezone", "America/New_York")],
+        &[("api_token", "fuzz-token"), ("tokens", TOKENS)],
+    ];
     let hosts: Vec<_> = overrides
         .iter()
         .map(|extra| {
@@ -984,7 +1042,44 @@ async fn a_slice_of_the_same_requests_through_the_wasm_component() {
     }
     tally.print(&format!("{total} requests through the wasm component in {:?}", started.elapsed()));
     assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
-    tally.assert_covers(&[200, 4000, 4001, 4040, 4050, 5001]);
+    tally.assert_covers(&[200, 4000, 4001, 4030, 4040, 4050, 5001]);
+}
+
+#[test]
+fn mangled_tokens_variables_configure_whole_or_are_refused_naming_the_variable() {
+    let seed = seed();
+    let (mut accepted, mut refused) = (0, 0);
+    for case in 0..cases(100_000).min(20_000) {
+        let mut rng = Rng::new(seed ^ (case + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let text = if rng.chance(50) {
+            let mut value: Value = serde_json::from_str(TOKENS).expect("TOKENS is JSON");
+            mutate_value(&mut rng, &mut value);
+            value.to_string()
+        } else {
+            String::from_utf8_lossy(&mutate_bytes(&mut rng, TOKENS.as_bytes().to_vec())).into_owned()
+        };
+        let vars = [("tokens", text.as_str()), ("api_token", "fuzz-token")];
+        let configured = catch_unwind(|| Config::from_vars(&|name: &str| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string())));
+        match configured {
+            Err(_) => panic!("case {case} panicked on tokens {text:?}"),
+            Ok(Ok(config)) => {
+                let mut names: Vec<&str> = config.tokens.iter().map(|t| t.name.as_str()).collect();
+                assert!(names.iter().all(|n| !n.is_empty()), "case {case}: {text}");
+                names.sort();
+                names.dedup();
+                assert_eq!(names.len(), config.tokens.len(), "case {case}: names are unique: {text}");
+                accepted += 1;
+            }
+            Ok(Err(e)) => {
+                let message = format!("{e:#}");
+                assert!(message.contains("variable tokens") || message.contains("variable api_token"), "case {case}: {message}");
+                assert!(!message.contains("fuzz-token"), "case {case}: a secret is never echoed: {message}");
+                refused += 1;
+            }
+        }
+    }
+    eprintln!("tokens variables: {accepted} accepted, {refused} refused");
+    assert!(accepted > 0 && refused > 0);
 }
 
 /// A query string as a client would send it on the wire: bytes outside the URI's query

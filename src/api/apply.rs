@@ -14,20 +14,16 @@ use serde_json::json;
 
 use super::jobs::new_job;
 use super::query::Query;
-use super::Outcome;
+use super::{Ctx, Outcome};
+use crate::audit;
 use crate::error::{code, ApiError};
-use crate::host::HttpRequest;
 use crate::job::{validate_queue_name, AddRequest, Body, Job, StoreKind};
-use crate::services::Services;
 use crate::store::redis::{Expect, HistoryChange, RedisStore, Refusal, Write};
 use crate::store::{registry, Listed, Stored};
 use crate::trigger::Zdt;
 
 /// Most jobs one apply takes (one script applies them all at once).
 pub const MAX_APPLY_JOBS: usize = 10_000;
-
-/// The declared fields an update compares, as the plan names them.
-const DECLARED: [&str; 10] = ["trigger", "timezone", "args", "kwargs", "misfire_grace_time", "coalesce", "broker_kind", "priority", "task_options", "paused"];
 
 /// What the plan does with one job.
 enum Step {
@@ -38,12 +34,15 @@ enum Step {
 }
 
 /// POST apply_timing_jobs (body: `jobs`, and optionally `queue_name`, `prune`, `dry_run`).
-pub(super) fn apply(request: &HttpRequest, services: &Services, query: Query) -> Outcome {
+/// A token limited to some queues applies sets of those queues, and prunes only in them.
+pub(super) fn apply(ctx: &Ctx, query: Query) -> Outcome {
+    let services = ctx.services;
     query.finish()?;
-    let mut body = Body::parse(&request.body)?;
+    let mut body = Body::parse(&ctx.request.body)?;
     let scope = body.string("queue_name")?;
     if let Some(q) = &scope {
         validate_queue_name("queue_name", q)?;
+        ctx.check_queue(q)?;
     }
     let prune = body.boolean("prune")?.unwrap_or(false);
     let dry_run = body.boolean("dry_run")?.unwrap_or(false);
@@ -72,6 +71,11 @@ pub(super) fn apply(request: &HttpRequest, services: &Services, query: Query) ->
         if let Some(q) = scope.as_ref().filter(|q| **q != add.queue_name) {
             return Err(at(ApiError::invalid("queue_name", format!("{} is outside the applied queue {q}", add.queue_name))));
         }
+        ctx.check_queue(&add.queue_name).map_err(|e| ApiError {
+            message: format!("jobs[{k}].queue_name: {}", e.message),
+            field: Some(format!("jobs[{k}].queue_name")),
+            ..e
+        })?;
         if desired.insert((add.queue_name.clone(), job_id.clone()), (k, add)).is_some() {
             return Err(at(ApiError::invalid("job_id", format!("{job_id} appears twice in the set"))));
         }
@@ -86,7 +90,7 @@ pub(super) fn apply(request: &HttpRequest, services: &Services, query: Query) ->
         (None, false) => queues.iter().map(|q| store.list(Some(q))).collect::<Result<_, _>>()?,
     };
     let mut unreadable = Vec::new();
-    for listed in listings.into_iter().flatten() {
+    for listed in listings.into_iter().flatten().filter(|l| ctx.caller.scope.allows(l.queue())) {
         match listed {
             Listed::Job(s) => {
                 stored.insert((s.job.queue_name.clone(), s.job.job_id.clone()), *s);
@@ -121,7 +125,7 @@ pub(super) fn apply(request: &HttpRequest, services: &Services, query: Query) ->
         let step = match stored.remove(&key) {
             None => Step::Create(wanted),
             Some(before) => {
-                let changes = changed(&before.job, &wanted);
+                let changes = before.job.declared_changes(&wanted);
                 if changes.is_empty() {
                     Step::Unchanged
                 } else {
@@ -153,16 +157,30 @@ pub(super) fn apply(request: &HttpRequest, services: &Services, query: Query) ->
     if dry_run {
         return Ok((format!("plan (dry run, nothing stored): {summary}"), answer));
     }
+    // Each change is audited on its own (a job's trail shows it), all in the same write.
+    let audits: Vec<Option<audit::Entry>> = plan
+        .iter()
+        .map(|((queue, job_id), step)| {
+            let changes = match step {
+                Step::Create(job) => audit::settings(job),
+                Step::Update { before, after, .. } => audit::diff(&before.job, after),
+                Step::Delete(before) => json!({"deleted": audit::settings(&before.job)}),
+                Step::Unchanged => return None,
+            };
+            Some(ctx.audit(queue, Some(job_id), changes, None))
+        })
+        .collect();
     let writes: Vec<Write> = plan
         .iter()
-        .filter_map(|((queue, job_id), step)| {
+        .zip(&audits)
+        .filter_map(|(((queue, job_id), step), audit)| {
             let (expect, job, history) = match step {
                 Step::Create(job) => (Expect::Absent, Some(job), HistoryChange::Clear),
                 Step::Update { before, after, .. } => (Expect::Version(&before.version), Some(after), HistoryChange::Keep),
                 Step::Delete(before) => (Expect::Version(&before.version), None, HistoryChange::Keep),
                 Step::Unchanged => return None,
             };
-            Some(Write { queue, job_id, expect, job, same_spec: false, history })
+            Some(Write { queue, job_id, expect, job, same_spec: false, history, audit: audit.as_ref() })
         })
         .collect();
     if !writes.is_empty() {
@@ -207,25 +225,6 @@ fn in_job(k: usize, e: ApiError) -> ApiError {
     let field = format!("jobs[{k}].{field}");
     let message = e.message.split_once(": ").map_or(e.message.clone(), |(_, m)| m.to_string());
     ApiError { field: Some(field.clone()), message: format!("{field}: {message}"), ..e }
-}
-
-/// The declared fields that differ between the stored job and the wanted one.
-fn changed(stored: &Job, wanted: &Job) -> Vec<&'static str> {
-    DECLARED
-        .into_iter()
-        .filter(|field| match *field {
-            "trigger" => stored.trigger != wanted.trigger,
-            "timezone" => stored.timezone != wanted.timezone,
-            "args" => stored.args != wanted.args,
-            "kwargs" => stored.kwargs != wanted.kwargs || stored.message_kwargs != wanted.message_kwargs,
-            "misfire_grace_time" => stored.misfire_grace_time != wanted.misfire_grace_time,
-            "coalesce" => stored.coalesce != wanted.coalesce,
-            "broker_kind" => stored.broker_kind != wanted.broker_kind,
-            "priority" => stored.priority != wanted.priority || stored.max_priority != wanted.max_priority,
-            "task_options" => stored.extra != wanted.extra,
-            _ => stored.paused != wanted.paused,
-        })
-        .collect()
 }
 
 /// An update keeps the counts and the last fire, and the next run unless the schedule changed

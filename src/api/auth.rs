@@ -1,36 +1,66 @@
-//! Who may call a route: the API token (a bearer header, compared in constant time), the tick
-//! token (also as a `token` query parameter), or, with no token configured, loopback clients
-//! that are not a web page of another site: a browser on the machine is a loopback client too,
-//! so without a token a request with a foreign `Origin`, with `Sec-Fetch-Site: cross-site`, or
-//! with a `Host` that is not a loopback name (DNS rebinding) is refused.
+//! Who calls a route, and whether they may: a named token (`crate::access`) sent as
+//! `Authorization: Bearer <token>` (the tick's also as a `token` query parameter), compared in
+//! constant time against every configured token's hash; or, with no token configured for the
+//! route, a loopback client that is not a web page of another site: a browser on the machine is
+//! a loopback client too, so without a token a request with a foreign `Origin`, with
+//! `Sec-Fetch-Site: cross-site`, or with a `Host` that is not a loopback name (DNS rebinding) is
+//! refused.
 
 use std::net::IpAddr;
 
 use super::query::percent_decode;
+use super::Access;
+use crate::access::{find, Caller, NamedToken, Role};
 use crate::config::Config;
 use crate::error::{code, ApiError};
 use crate::host::HttpRequest;
 
-/// With an API token, a matching `Authorization: Bearer` header; without one, loopback only.
-pub(super) fn authorize(request: &HttpRequest, config: &Config) -> Result<(), ApiError> {
-    let unauthorized = |msg: String| ApiError::new(401, code::UNAUTHORIZED, "Unauthorized", msg);
-    match &config.api_token {
-        Some(token) => match bearer_token(request) {
-            Some(given) if constant_time_eq(given.as_bytes(), token.as_bytes()) => Ok(()),
-            Some(_) => Err(unauthorized("the bearer token is wrong".into())),
-            None => Err(unauthorized("send the API token as `Authorization: Bearer <token>`".into())),
-        },
-        None => {
-            let loopback = request.client_addr.as_deref().and_then(client_ip).is_some_and(|ip| ip.to_canonical().is_loopback());
-            if loopback {
-                not_from_a_web_page(request)
-            } else {
-                Err(unauthorized(
-                    "no API token is configured, so only loopback clients are served; set the Spin variable api_token (SPIN_VARIABLE_API_TOKEN) and send `Authorization: Bearer <token>`".into(),
-                ))
-            }
+fn unauthorized(message: impl Into<String>) -> ApiError {
+    ApiError::new(401, code::UNAUTHORIZED, "Unauthorized", message)
+}
+
+/// Who sends `request` to the route at `path`, if they may call it (401: no or an unknown
+/// token; 403: a known token without the route's role, or a web page without a token).
+pub(super) fn caller(request: &HttpRequest, config: &Config, path: &str, access: Access) -> Result<Caller, ApiError> {
+    let (accepted, needs, hint): (Vec<&NamedToken>, Role, &str) = match access {
+        Access::Open => return Ok(Caller { name: "anonymous".to_string(), role: Role::Read, scope: crate::access::Scope::all() }),
+        Access::Api(role) => (config.tokens.iter().collect(), role, "a token of the variable tokens (or api_token)"),
+        Access::Tick => (config.tick_token.iter().chain(&config.tokens).collect(), Role::Admin, "the tick token (variable tick_token) or an admin token"),
+        Access::Metrics => {
+            (config.metrics_token.iter().chain(&config.tokens).collect(), Role::Read, "the metrics token (variable metrics_token) or any API token")
         }
+    };
+    if accepted.is_empty() {
+        if !is_loopback_client(request) {
+            return Err(unauthorized(
+                "no token is configured, so only loopback clients are served; set the Spin variable tokens or api_token (SPIN_VARIABLE_TOKENS, SPIN_VARIABLE_API_TOKEN) and send `Authorization: Bearer <token>`",
+            ));
+        }
+        not_from_a_web_page(request)?;
+        return Ok(Caller::loopback());
     }
+    let given = match access {
+        // Hosted cron services can set only a path and query.
+        Access::Tick => query_token(request).or_else(|| bearer_token(request).map(String::from)),
+        _ => bearer_token(request).map(String::from),
+    };
+    let Some(given) = given else {
+        return Err(unauthorized(format!("{path} needs {hint}, sent as `Authorization: Bearer <token>`")));
+    };
+    let token = find(accepted, &given).ok_or_else(|| unauthorized(format!("the token is not one of the configured tokens; {path} needs {hint}")))?;
+    if token.role < needs {
+        return Err(ApiError::new(
+            403,
+            code::FORBIDDEN,
+            "Forbidden",
+            format!("{path} needs role {}; the token {} has role {}", needs.name(), token.name, token.role.name()),
+        ));
+    }
+    Ok(token.caller())
+}
+
+fn is_loopback_client(request: &HttpRequest) -> bool {
+    request.client_addr.as_deref().and_then(client_ip).is_some_and(|ip| ip.to_canonical().is_loopback())
 }
 
 /// Without a token, a loopback client is trusted only if it is not a browser acting for a page
@@ -43,7 +73,7 @@ fn not_from_a_web_page(request: &HttpRequest) -> Result<(), ApiError> {
             403,
             code::FORBIDDEN,
             "Forbidden",
-            format!("{msg}; without an API token only requests from this machine that are not made by a web page of another site are served (set the Spin variable api_token to call the API from elsewhere)"),
+            format!("{msg}; without an API token only requests from this machine that are not made by a web page of another site are served (set the Spin variable tokens or api_token to call the API from elsewhere)"),
         )
     };
     // Every value counts: a header given twice must not hide one behind the other.
@@ -78,42 +108,10 @@ fn is_loopback_host(authority: &str) -> bool {
     host == "localhost" || host.ends_with(".localhost") || host.parse::<IpAddr>().is_ok_and(|ip| ip.to_canonical().is_loopback())
 }
 
-/// The tick route has its own token, as a bearer header or a `token` query parameter (hosted
-/// cron services can set only a path and query); without one, loopback only.
-pub(super) fn authorize_tick(request: &HttpRequest, config: &Config) -> Result<(), ApiError> {
-    let Some(token) = &config.tick_token else {
-        let tick_config = Config { api_token: None, ..config.clone() };
-        return authorize(request, &tick_config);
-    };
-    // Only the token is looked for here: a malformed query gets 401 before it gets 400.
-    let from_query = request.query.split('&').find_map(|part| part.strip_prefix("token=")).and_then(percent_decode);
-    match from_query.or_else(|| bearer_token(request).map(String::from)) {
-        Some(given) if constant_time_eq(given.as_bytes(), token.as_bytes()) => Ok(()),
-        _ => Err(ApiError::new(
-            401,
-            code::UNAUTHORIZED,
-            "Unauthorized",
-            "the tick route needs the tick token (variable tick_token) as `Authorization: Bearer <token>` or `?token=<token>`",
-        )),
-    }
-}
-
-/// The metrics route takes its own token or the API token, as a bearer header; with neither
-/// configured, loopback only.
-pub(super) fn authorize_metrics(request: &HttpRequest, config: &Config) -> Result<(), ApiError> {
-    let Some(token) = &config.metrics_token else {
-        return authorize(request, config);
-    };
-    let accepted = |given: &str| [Some(token), config.api_token.as_ref()].into_iter().flatten().any(|t| constant_time_eq(given.as_bytes(), t.as_bytes()));
-    match bearer_token(request) {
-        Some(given) if accepted(given) => Ok(()),
-        _ => Err(ApiError::new(
-            401,
-            code::UNAUTHORIZED,
-            "Unauthorized",
-            "the metrics route needs the metrics token (variable metrics_token) or the API token as `Authorization: Bearer <token>`",
-        )),
-    }
+/// The `token` query parameter (only the token is looked for here: a malformed query gets 401
+/// before it gets 400).
+fn query_token(request: &HttpRequest) -> Option<String> {
+    request.query.split('&').find_map(|part| part.strip_prefix("token=")).and_then(percent_decode)
 }
 
 /// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive).
@@ -126,14 +124,6 @@ fn bearer_token(request: &HttpRequest) -> Option<&str> {
 /// `127.0.0.1:5000`, `[::1]:5000` or a bare address.
 fn client_ip(addr: &str) -> Option<IpAddr> {
     addr.parse::<std::net::SocketAddr>().map(|a| a.ip()).ok().or_else(|| addr.parse().ok())
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut diff = u8::from(a.len() != b.len());
-    for (i, x) in a.iter().enumerate() {
-        diff |= x ^ b.get(i % b.len().max(1)).copied().unwrap_or(0);
-    }
-    diff == 0
 }
 
 #[cfg(test)]
@@ -149,13 +139,18 @@ mod tests {
         }
     }
 
-    fn config(api_token: Option<&str>, tick_token: Option<&str>) -> Config {
-        config_with(api_token, tick_token, None)
+    const READ_HASH: &str = "3d0941964aa3ebdcb00ccef58b1bb399f9f898465e9886d5aec7f31090a0fb30";
+
+    fn config_with(vars: &[(&str, &str)]) -> Config {
+        Config::from_vars(&|name: &str| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string())).expect("config")
     }
 
-    fn config_with(api_token: Option<&str>, tick_token: Option<&str>, metrics_token: Option<&str>) -> Config {
-        let vars = [("api_token", api_token.unwrap_or("")), ("tick_token", tick_token.unwrap_or("")), ("metrics_token", metrics_token.unwrap_or(""))];
-        Config::from_vars(&|name: &str| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string())).expect("config")
+    fn config(api_token: Option<&str>, tick_token: Option<&str>) -> Config {
+        config_with(&[("api_token", api_token.unwrap_or("")), ("tick_token", tick_token.unwrap_or(""))])
+    }
+
+    fn status(result: Result<Caller, ApiError>) -> Result<String, u16> {
+        result.map(|c| c.name).map_err(|e| e.status)
     }
 
     #[test]
@@ -167,18 +162,11 @@ mod tests {
     }
 
     #[test]
-    fn constant_time_eq_compares_whole_values() {
-        let cases = [("abc", "abc", true), ("abc", "abd", false), ("abc", "ab", false), ("", "", true), ("", "a", false)];
-        for (a, b, want) in cases {
-            assert_eq!(constant_time_eq(a.as_bytes(), b.as_bytes()), want, "{a:?} vs {b:?}");
-        }
-    }
-
-    #[test]
     fn without_a_token_only_loopback_clients_are_served() {
         let open = config(None, None);
         for (client, ok) in [("127.0.0.1:5000", true), ("[::1]:5000", true), ("[::ffff:127.0.0.1]:1", true), ("10.0.0.2:5000", false), ("nonsense", false)] {
-            assert_eq!(authorize(&request(&[], "", client), &open).is_ok(), ok, "{client}");
+            let result = caller(&request(&[], "", client), &open, "/x", Access::Api(Role::Admin));
+            assert_eq!(result.as_ref().map(|c| c.name.as_str()).ok(), ok.then_some("loopback"), "{client}");
         }
     }
 
@@ -201,7 +189,7 @@ mod tests {
             (&[("origin", "http://127.0.0.1:8888"), ("sec-fetch-site", "same-site"), ("host", "127.0.0.1:3000")], true),
         ];
         for (headers, served) in cases {
-            let result = authorize(&request(headers, "", "127.0.0.1:5000"), &open);
+            let result = caller(&request(headers, "", "127.0.0.1:5000"), &open, "/x", Access::Api(Role::Read));
             assert_eq!(result.is_ok(), served, "{headers:?}: {result:?}");
             if let Err(e) = result {
                 assert_eq!((e.status, e.kind), (403, "Forbidden"));
@@ -209,38 +197,66 @@ mod tests {
         }
         // A token makes the API callable from anywhere that sends it, browsers included.
         let with_token = config(Some("t"), None);
-        assert!(authorize(&request(&[("authorization", "Bearer t"), ("origin", "https://dashboard.example")], "", "10.0.0.2:1"), &with_token).is_ok());
+        let from_a_page = request(&[("authorization", "Bearer t"), ("origin", "https://dashboard.example")], "", "10.0.0.2:1");
+        assert_eq!(status(caller(&from_a_page, &with_token, "/x", Access::Api(Role::Admin))), Ok("api_token".to_string()));
     }
 
     #[test]
-    fn the_tick_token_may_come_in_the_query() {
-        let config = config(Some("api"), Some("t%k"));
-        assert!(authorize_tick(&request(&[], "token=t%25k", "10.0.0.2:1"), &config).is_ok());
-        assert!(authorize_tick(&request(&[("authorization", "Bearer t%k")], "", "10.0.0.2:1"), &config).is_ok());
-        assert_eq!(authorize_tick(&request(&[("authorization", "Bearer api")], "", "10.0.0.2:1"), &config).map_err(|e| e.status), Err(401));
-    }
-
-    #[test]
-    fn the_metrics_route_takes_its_token_or_the_api_token() {
-        let bearer = |t: &str| format!("Bearer {t}");
-        let remote = |token: Option<&str>, config: &Config| {
-            let header = token.map(bearer);
-            let headers: Vec<(&str, &str)> = header.iter().map(|h| ("authorization", h.as_str())).collect();
-            authorize_metrics(&request(&headers, "", "10.0.0.2:1"), config).map_err(|e| e.status)
+    fn a_token_is_served_up_to_its_role_and_an_unknown_one_never() {
+        // sha256("reader") is READ_HASH.
+        let tokens = format!(r#"[{{"name": "dash", "sha256": "{READ_HASH}", "role": "read"}}]"#);
+        let config = config_with(&[("tokens", &tokens), ("api_token", "root")]);
+        let call = |token: &str, access: Access| {
+            let header = format!("Bearer {token}");
+            status(caller(&request(&[("authorization", &header)], "", "10.0.0.2:1"), &config, "/x", access))
         };
-        let both = config_with(Some("api"), None, Some("m"));
-        assert_eq!(remote(Some("m"), &both), Ok(()));
-        assert_eq!(remote(Some("api"), &both), Ok(()));
+        let cases = [
+            ("reader", Access::Api(Role::Read), Ok("dash")),
+            ("reader", Access::Api(Role::Write), Err(403)),
+            ("reader", Access::Tick, Err(403)),
+            ("reader", Access::Metrics, Ok("dash")),
+            ("root", Access::Api(Role::Admin), Ok("api_token")),
+            ("root", Access::Tick, Ok("api_token")),
+            ("reade", Access::Api(Role::Read), Err(401)),
+            (READ_HASH, Access::Api(Role::Read), Err(401)),
+        ];
+        for (token, access, want) in cases {
+            assert_eq!(call(token, access), want.map(String::from), "{token} on {access:?}");
+        }
+        assert_eq!(status(caller(&request(&[], "", "127.0.0.1:1"), &config, "/x", Access::Api(Role::Read))), Err(401), "tokens set: loopback is not enough");
+    }
+
+    #[test]
+    fn the_tick_token_may_come_in_the_query_and_serves_only_the_tick() {
+        let config = config(Some("api"), Some("t%k"));
+        let remote = |headers: &[(&str, &str)], query: &str, access: Access| status(caller(&request(headers, query, "10.0.0.2:1"), &config, "/tick", access));
+        assert_eq!(remote(&[], "token=t%25k", Access::Tick), Ok("tick_token".to_string()));
+        assert_eq!(remote(&[("authorization", "Bearer t%k")], "", Access::Tick), Ok("tick_token".to_string()));
+        assert_eq!(remote(&[("authorization", "Bearer api")], "", Access::Tick), Ok("api_token".to_string()), "an admin token may tick");
+        assert_eq!(remote(&[("authorization", "Bearer t%k")], "", Access::Api(Role::Read)), Err(401), "the tick token is no API token");
+    }
+
+    #[test]
+    fn the_metrics_route_takes_its_token_or_an_api_token() {
+        let remote = |token: Option<&str>, config: &Config| {
+            let header = token.map(|t| format!("Bearer {t}"));
+            let headers: Vec<(&str, &str)> = header.iter().map(|h| ("authorization", h.as_str())).collect();
+            status(caller(&request(&headers, "", "10.0.0.2:1"), config, "/metrics", Access::Metrics))
+        };
+        let both = config_with(&[("api_token", "api"), ("metrics_token", "m")]);
+        assert_eq!(remote(Some("m"), &both), Ok("metrics_token".to_string()));
+        assert_eq!(remote(Some("api"), &both), Ok("api_token".to_string()));
         assert_eq!(remote(Some("x"), &both), Err(401));
         assert_eq!(remote(None, &both), Err(401));
-        let metrics_only = config_with(None, None, Some("m"));
-        assert_eq!(remote(Some("m"), &metrics_only), Ok(()));
-        assert_eq!(authorize_metrics(&request(&[], "", "127.0.0.1:1"), &metrics_only).map_err(|e| e.status), Err(401), "a token set: loopback is not enough");
-        let api_only = config_with(Some("api"), None, None);
-        assert_eq!(remote(Some("api"), &api_only), Ok(()));
-        assert_eq!(remote(Some("m"), &api_only), Err(401));
-        let neither = config_with(None, None, None);
-        assert_eq!(authorize_metrics(&request(&[], "", "127.0.0.1:1"), &neither), Ok(()));
+        let metrics_only = config_with(&[("metrics_token", "m")]);
+        assert_eq!(remote(Some("m"), &metrics_only), Ok("metrics_token".to_string()));
+        assert_eq!(
+            status(caller(&request(&[], "", "127.0.0.1:1"), &metrics_only, "/metrics", Access::Metrics)),
+            Err(401),
+            "a token set: loopback is not enough"
+        );
+        let neither = config_with(&[]);
+        assert_eq!(status(caller(&request(&[], "", "127.0.0.1:1"), &neither, "/metrics", Access::Metrics)), Ok("loopback".to_string()));
         assert_eq!(remote(None, &neither), Err(401));
     }
 }

@@ -3,9 +3,9 @@
 use serde_json::{json, Map, Value};
 
 use super::query::Query;
-use super::Outcome;
+use super::{Ctx, Outcome};
+use crate::audit;
 use crate::error::{code, ApiError};
-use crate::host::HttpRequest;
 use crate::job::{history, resolve_broker_kind, unreadable_view, validate_name, AddRequest, Body, Job, Status, StoreKind, StoredTime};
 use crate::services::Services;
 use crate::store::registry::QueueParams;
@@ -57,13 +57,16 @@ fn new_job_id() -> String {
 }
 
 /// POST add_timing_job (body: the add request).
-pub(super) fn add(request: &HttpRequest, services: &Services, query: Query) -> Outcome {
+pub(super) fn add(ctx: &Ctx, query: Query) -> Outcome {
+    let services = ctx.services;
     query.finish()?;
-    let add = AddRequest::parse(&request.body)?;
+    let add = AddRequest::parse(&ctx.request.body)?;
+    ctx.check_queue(&add.queue_name)?;
     let replace = add.replace_existing;
     let registry::Lookup { params: registered, server_now_us: now_us, .. } = registry::lookup(services.redis, &add.queue_name)?;
     let (job, schedule) = new_job(services, add, registered.as_ref(), now_us)?;
-    let outcome = services.store(job.store)?.add(&job, replace, services.config.max_jobs_per_queue)?;
+    let audit = ctx.audit(&job.queue_name, Some(&job.job_id), audit::settings(&job), None);
+    let outcome = services.store(job.store)?.add(&job, replace, services.config.max_jobs_per_queue, &audit)?;
     let msg = match outcome {
         AddOutcome::Added => format!("timing job {} added to queue {}", job.job_id, job.queue_name),
         AddOutcome::Replaced => format!("timing job {} in queue {} replaced", job.job_id, job.queue_name),
@@ -147,16 +150,20 @@ fn view(job: &Job) -> (Value, Option<Schedule>) {
 
 /// GET get_timing_jobs: every job of one queue or of all, by next run time (paused, finished
 /// and stopped jobs last); a job that cannot be read is listed with status `error`.
-pub(super) fn list(_: &HttpRequest, services: &Services, mut query: Query) -> Outcome {
+pub(super) fn list(ctx: &Ctx, mut query: Query) -> Outcome {
+    let services = ctx.services;
     let queue = query.take("queue_name");
     if let Some(q) = &queue {
         validate_name("queue_name", q)?;
+        ctx.check_queue(q)?;
     }
     let store = query.store()?;
     query.finish()?;
     // (queue, sort key, view)
     let mut jobs: Vec<(String, (bool, i64, String), Value)> = Vec::new();
-    for listed in services.store(store)?.list(queue.as_deref())? {
+    let listed = services.store(store)?.list(queue.as_deref())?;
+    let in_scope = |q: &str| ctx.caller.scope.allows(q);
+    for listed in listed.into_iter().filter(|l| in_scope(l.queue())) {
         match listed {
             Listed::Job(stored) => {
                 let job = stored.job;
@@ -178,6 +185,7 @@ pub(super) fn list(_: &HttpRequest, services: &Services, mut query: Query) -> Ou
         Some(q) => vec![q.clone()],
         None => registry::registered_queues(services.redis)?,
     };
+    listed.retain(|q| in_scope(q));
     listed.sort();
     for q in listed {
         by_queue.insert(q, Value::Array(Vec::new()));
@@ -194,8 +202,9 @@ pub(super) fn list(_: &HttpRequest, services: &Services, mut query: Query) -> Ou
 
 /// GET get_timing_job: one job, its next `count` fire times and its recent fires; a job that
 /// cannot be read is shown with status `error` and why.
-pub(super) fn get(_: &HttpRequest, services: &Services, mut query: Query) -> Outcome {
-    let (job_id, queue, store) = job_key(&mut query)?;
+pub(super) fn get(ctx: &Ctx, mut query: Query) -> Outcome {
+    let services = ctx.services;
+    let (job_id, queue, store) = job_key(ctx, &mut query)?;
     let count = query.count(5)?;
     query.finish()?;
     let jobs = services.store(store)?;
@@ -222,64 +231,95 @@ pub(super) fn get(_: &HttpRequest, services: &Services, mut query: Query) -> Out
     Ok(("ok".to_string(), view))
 }
 
-/// DELETE delete_timing_job.
-pub(super) fn delete(_: &HttpRequest, services: &Services, mut query: Query) -> Outcome {
-    let (job_id, queue, store) = job_key(&mut query)?;
+/// DELETE delete_timing_job (optional `note`). The audit record keeps the job's declared
+/// fields, so it can be added again as it was.
+pub(super) fn delete(ctx: &Ctx, mut query: Query) -> Outcome {
+    let services = ctx.services;
+    let (job_id, queue, store) = job_key(ctx, &mut query)?;
+    let note = query.note()?;
     query.finish()?;
-    if !services.store(store)?.remove(&queue, &job_id)? {
+    let jobs = services.store(store)?;
+    let deleted = match jobs.get(&queue, &job_id)? {
+        None => false,
+        Some(Err(Unreadable(reason))) => {
+            let audit = ctx.audit(&queue, Some(&job_id), json!({"unreadable": reason}), note.as_deref());
+            jobs.remove(&queue, &job_id, &audit)?
+        }
+        Some(Ok(_)) => {
+            update_job(ctx, store, &queue, &job_id, note.as_deref(), |_| Ok(None))?;
+            true
+        }
+    };
+    if !deleted {
         return Err(missing_job(services, &queue, &job_id));
     }
     Ok((format!("timing job {job_id} deleted from queue {queue}"), Value::Null))
 }
 
 /// Replaces a stored job with `change(job)` (`None` deletes it) by compare-and-set, reading it
-/// again when a tick or another call changed it in between. Returns the new job.
+/// again when a tick or another call changed it in between, with its audit record (what
+/// changed; a deleted job's declared fields). Returns the new job.
 fn update_job(
-    services: &Services,
+    ctx: &Ctx,
     store: StoreKind,
     queue: &str,
     job_id: &str,
+    note: Option<&str>,
     change: impl Fn(&Job) -> Result<Option<Job>, ApiError>,
 ) -> Result<Option<Job>, ApiError> {
-    let jobs = services.store(store)?;
+    let jobs = ctx.services.store(store)?;
     for _ in 0..5 {
-        let stored = load(services, store, queue, job_id)?;
+        let stored = load(ctx.services, store, queue, job_id)?;
         let after = change(&stored.job)?;
-        if jobs.replace(&stored, after.as_ref())? {
+        let changes = match &after {
+            Some(after) => audit::diff(&stored.job, after),
+            None => json!({"deleted": audit::settings(&stored.job)}),
+        };
+        if jobs.replace(&stored, after.as_ref(), &ctx.audit(queue, Some(job_id), changes, note))? {
             return Ok(after);
         }
     }
     Err(ApiError::new(409, code::JOB_EXISTS, "Conflict", format!("timing job {job_id} kept changing; try again")))
 }
 
-/// DELETE delete_all_timing_jobs: every job of one queue, or of all.
-pub(super) fn delete_all(_: &HttpRequest, services: &Services, mut query: Query) -> Outcome {
+/// DELETE delete_all_timing_jobs: every job of one queue, or of all (a token limited to some
+/// queues must name one); optional `note`.
+pub(super) fn delete_all(ctx: &Ctx, mut query: Query) -> Outcome {
     let queue = query.take("queue_name");
-    if let Some(q) = &queue {
-        validate_name("queue_name", q)?;
+    match &queue {
+        Some(q) => {
+            validate_name("queue_name", q)?;
+            ctx.check_queue(q)?;
+        }
+        None => ctx.check_every_queue("queue_name")?,
     }
     let store = query.store()?;
+    let note = query.note()?;
     query.finish()?;
-    let deleted = services.store(store)?.delete_all(queue.as_deref())?;
+    let audit = ctx.audit(queue.as_deref().unwrap_or("*"), None, json!({}), note.as_deref());
+    let deleted = ctx.services.store(store)?.delete_all(queue.as_deref(), &audit)?;
     let scope = queue.map_or_else(|| "all queues".to_string(), |q| format!("queue {q}"));
     Ok((format!("deleted {deleted} timing jobs from {scope}"), json!({"deleted_count": deleted, "failed_jobs": []})))
 }
 
 /// POST pause_timing_job: the job stays stored and leaves the due index.
-pub(super) fn pause(_: &HttpRequest, services: &Services, query: Query) -> Outcome {
-    pause_or_resume(services, query, true)
+pub(super) fn pause(ctx: &Ctx, query: Query) -> Outcome {
+    pause_or_resume(ctx, query, true)
 }
 
 /// POST resume_timing_job: the next run is recomputed from now (APScheduler's rule); a job
 /// whose trigger has no more fire times is removed, as APScheduler's `resume_job` does.
-pub(super) fn resume(_: &HttpRequest, services: &Services, query: Query) -> Outcome {
-    pause_or_resume(services, query, false)
+pub(super) fn resume(ctx: &Ctx, query: Query) -> Outcome {
+    pause_or_resume(ctx, query, false)
 }
 
-fn pause_or_resume(services: &Services, mut query: Query, pause: bool) -> Outcome {
-    let (job_id, queue, store) = job_key(&mut query)?;
+/// Both take an optional `note`, kept in the audit record.
+fn pause_or_resume(ctx: &Ctx, mut query: Query, pause: bool) -> Outcome {
+    let services = ctx.services;
+    let (job_id, queue, store) = job_key(ctx, &mut query)?;
+    let note = query.note()?;
     query.finish()?;
-    let job = update_job(services, store, &queue, &job_id, |job| {
+    let job = update_job(ctx, store, &queue, &job_id, note.as_deref(), |job| {
         let mut job = job.clone();
         job.paused = pause;
         if pause {
@@ -306,25 +346,29 @@ fn pause_or_resume(services: &Services, mut query: Query, pause: bool) -> Outcom
     }
 }
 
-/// The `job_id`, `queue_name` and `job_store_kind` query parameters of the routes on one job.
-fn job_key(query: &mut Query) -> Result<(String, String, StoreKind), ApiError> {
-    Ok((query.required_name("job_id")?, query.required_name("queue_name")?, query.store()?))
+/// The `job_id`, `queue_name` and `job_store_kind` query parameters of the routes on one job
+/// (a queue the caller may touch).
+fn job_key(ctx: &Ctx, query: &mut Query) -> Result<(String, String, StoreKind), ApiError> {
+    let (job_id, queue) = (query.required_name("job_id")?, query.required_name("queue_name")?);
+    ctx.check_queue(&queue)?;
+    Ok((job_id, queue, query.store()?))
 }
 
 /// POST modify_timing_job (body: any of args, kwargs, the task options, misfire_grace_time,
 /// coalesce, broker_kind, priority): APScheduler's `modify_job`; the schedule, the counters
 /// and the history stay. Task options given replace the job's of the same name.
-pub(super) fn modify(request: &HttpRequest, services: &Services, mut query: Query) -> Outcome {
-    let (job_id, queue, store) = job_key(&mut query)?;
+pub(super) fn modify(ctx: &Ctx, mut query: Query) -> Outcome {
+    let services = ctx.services;
+    let (job_id, queue, store) = job_key(ctx, &mut query)?;
     query.finish()?;
-    let mut body = Body::parse(&request.body)?;
+    let mut body = Body::parse(&ctx.request.body)?;
     let options = body.job_options()?;
     body.finish()?;
     if options.is_empty() {
         return Err(ApiError::invalid("body", "give at least one of args, kwargs, a task option, misfire_grace_time, coalesce, broker_kind, priority"));
     }
     let registered = registry::lookup(services.redis, &queue)?.params;
-    let job = update_job(services, store, &queue, &job_id, |job| {
+    let job = update_job(ctx, store, &queue, &job_id, None, |job| {
         let mut job = job.clone();
         if options.args.is_some() || options.kwargs.is_some() {
             job.args = options.args.clone().unwrap_or(job.args);
@@ -350,16 +394,17 @@ pub(super) fn modify(request: &HttpRequest, services: &Services, mut query: Quer
 /// POST reschedule_timing_job (body: `trigger` and its fields, as in add): APScheduler's
 /// `reschedule_job`: a new trigger, the next run computed from now (a paused job runs again);
 /// the counters and history stay.
-pub(super) fn reschedule(request: &HttpRequest, services: &Services, mut query: Query) -> Outcome {
-    let (job_id, queue, store) = job_key(&mut query)?;
+pub(super) fn reschedule(ctx: &Ctx, mut query: Query) -> Outcome {
+    let services = ctx.services;
+    let (job_id, queue, store) = job_key(ctx, &mut query)?;
     query.finish()?;
-    let mut body = Body::parse(&request.body)?;
+    let mut body = Body::parse(&ctx.request.body)?;
     let kind = body.string("trigger")?.ok_or_else(|| ApiError::invalid("trigger", crate::trigger::required_kind()))?;
     let spec = body.trigger_spec(kind)?;
     body.finish()?;
     let now_us = services.now_us()?;
     let schedule = Schedule::build(&spec, services.config.timezone, now_us)?;
-    let job = update_job(services, store, &queue, &job_id, |job| {
+    let job = update_job(ctx, store, &queue, &job_id, None, |job| {
         let mut job = job.clone();
         job.trigger = spec.clone();
         job.timezone = schedule.zone().name();
@@ -376,13 +421,15 @@ pub(super) fn reschedule(request: &HttpRequest, services: &Services, mut query: 
 
 /// POST run_timing_job_now: publishes one message now, with its own `fire_id`
 /// (`<queue>:<job_id>:manual:<µs>`); the schedule stays; works for paused jobs and queues.
-pub(super) fn run_now(_: &HttpRequest, services: &Services, mut query: Query) -> Outcome {
-    let (job_id, queue, store) = job_key(&mut query)?;
+pub(super) fn run_now(ctx: &Ctx, mut query: Query) -> Outcome {
+    let services = ctx.services;
+    let (job_id, queue, store) = job_key(ctx, &mut query)?;
     query.finish()?;
+    let audit = |fired: &crate::tick::ManualFire| ctx.audit(&queue, Some(&job_id), json!({"fire_id": fired.fire_id, "task_id": fired.task_id}), None);
     for _ in 0..5 {
         let stored = load(services, store, &queue, &job_id)?;
         let zone = stored.job.schedule()?.zone();
-        if let Some(fired) = crate::tick::run_now(services, &stored).map_err(|e| ApiError::store_unavailable(format!("{e:#}")))? {
+        if let Some(fired) = crate::tick::run_now(services, &stored, audit).map_err(|e| ApiError::store_unavailable(format!("{e:#}")))? {
             let data = json!({"job_id": job_id, "queue_name": queue, "task_id": fired.task_id, "fire_id": fired.fire_id, "published_time": Zdt::from_utc(fired.published_us, zone).py_str()});
             return Ok((format!("timing job {job_id} in queue {queue} published now"), data));
         }

@@ -1,14 +1,17 @@
-//! GET metrics: Prometheus's text format (see `crate::metrics`), with its own token.
+//! GET metrics: Prometheus's text format (see `crate::metrics`), with its own token. A token
+//! limited to some queues sees only their samples.
 
 use super::query::Query;
+use super::Ctx;
 use crate::error::ApiError;
-use crate::host::{HttpRequest, HttpResponse};
+use crate::host::HttpResponse;
 use crate::metrics::{read, render, CONTENT_TYPE};
-use crate::services::Services;
 use crate::store::redis::RedisStore;
 
-pub(super) fn serve(_: &HttpRequest, services: &Services, query: Query) -> Result<HttpResponse, ApiError> {
+pub(super) fn serve(ctx: &Ctx, query: Query) -> Result<HttpResponse, ApiError> {
     query.finish()?;
-    let snapshot = read(services.redis, &RedisStore::new(services.redis, &services.config.key_prefix))?;
+    let services = ctx.services;
+    let mut snapshot = read(services.redis, &RedisStore::new(services.redis, &services.config.key_prefix))?;
+    snapshot.queues.retain(|(queue, _)| ctx.caller.scope.allows(queue));
     Ok(HttpResponse { status: 200, headers: vec![("content-type".to_string(), CONTENT_TYPE.to_string())], body: render(&snapshot).into_bytes() })
 }

@@ -1,8 +1,8 @@
 //! The `/funboost/...` HTTP API: funboost's timing-job routes (same paths, query-string
-//! arguments for pause/resume/delete/get, the same response envelope) plus preview, tick and
-//! health. One route table ([`ROUTES`]) gives each route its methods, who may call it and its
-//! handler; 404, 405 and authorization are decided from it. Handlers live by route group:
-//! `jobs`, `scheduler`, `ops`, `metrics`.
+//! arguments for pause/resume/delete/get, the same response envelope) plus preview, apply,
+//! the audit trail, tick and health. One route table ([`ROUTES`]) gives each route its
+//! methods, the role it needs and its handler; 404, 405 and authorization are decided from it.
+//! Handlers live by route group: `jobs`, `apply`, `scheduler`, `trail`, `ops`, `metrics`.
 
 mod apply;
 mod auth;
@@ -12,9 +12,12 @@ pub mod openapi;
 mod ops;
 mod query;
 mod scheduler;
+mod trail;
 
 use serde_json::{json, Value};
 
+use crate::access::{Caller, Role};
+use crate::audit;
 use crate::error::{code, ApiError};
 use crate::host::{HttpRequest, HttpResponse};
 use crate::services::Services;
@@ -64,28 +67,96 @@ fn envelope(succ: bool, msg: &str, data: Value, code: i32, error: Option<&ApiErr
 
 type Outcome = Result<(String, Value), ApiError>;
 
+/// What a handler works with: the request, the services, who calls and through which route.
+pub(super) struct Ctx<'a> {
+    pub request: &'a HttpRequest,
+    pub services: &'a Services<'a>,
+    pub caller: Caller,
+    /// The route's path, as the audit trail names it.
+    pub route: &'static str,
+}
+
+impl Ctx<'_> {
+    /// 403 unless the caller's token may touch `queue`.
+    pub fn check_queue(&self, queue: &str) -> Result<(), ApiError> {
+        if self.caller.scope.allows(queue) {
+            return Ok(());
+        }
+        let mut error = ApiError::new(
+            403,
+            code::FORBIDDEN,
+            "Forbidden",
+            format!("the token {} may not touch queue {queue} (its queues: {})", self.caller.name, self.caller.scope.patterns().join(", ")),
+        );
+        error.field = Some("queue_name".to_string());
+        Err(error)
+    }
+
+    /// 403 for a change of every queue by a token limited to some.
+    pub fn check_every_queue(&self, field: &str) -> Result<(), ApiError> {
+        if self.caller.scope.is_all() {
+            return Ok(());
+        }
+        Err(ApiError::new(
+            403,
+            code::FORBIDDEN,
+            "Forbidden",
+            format!("the token {} may touch only some queues ({}): give {field}", self.caller.name, self.caller.scope.patterns().join(", ")),
+        ))
+    }
+
+    /// The audit record of a change of `queue` (`*`: every queue) by this call.
+    pub fn audit(&self, queue: &str, job_id: Option<&str>, changes: Value, note: Option<&str>) -> audit::Entry {
+        let record = audit::Record {
+            token: self.caller.name.clone(),
+            route: self.route.to_string(),
+            queue: queue.to_string(),
+            job_id: job_id.map(String::from),
+            changes,
+            note: note.map(String::from),
+        };
+        record.entry(self.services.config.audit_max_records)
+    }
+}
+
 /// A route's handler: most answer in funboost's envelope; metrics answers in its own format.
 #[derive(Clone, Copy)]
 enum Handler {
-    Envelope(fn(&HttpRequest, &Services, Query) -> Outcome),
-    Raw(fn(&HttpRequest, &Services, Query) -> Result<HttpResponse, ApiError>),
+    Envelope(fn(&Ctx, Query) -> Outcome),
+    Raw(fn(&Ctx, Query) -> Result<HttpResponse, ApiError>),
     /// Served by another component of spin.toml (named here), which routes the path to it.
     Component(&'static str),
 }
 use Handler::{Component, Envelope, Raw};
 
-/// Who may call a route.
+/// Who may call a route (with no token configured for it: loopback clients, see `auth`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
     /// Anyone (health).
     Open,
-    /// The API token, or loopback clients when none is set.
-    Api,
-    /// The tick token (header or `token` query parameter), or loopback clients when none is set.
+    /// A token of at least this role.
+    Api(Role),
+    /// The tick token (header or `token` query parameter) or an admin token.
     Tick,
-    /// The metrics token or the API token, or loopback clients when neither is set.
+    /// The metrics token or any API token.
     Metrics,
 }
+
+impl Access {
+    /// The role the route needs, as the OpenAPI document states it.
+    pub fn role(self) -> Option<Role> {
+        match self {
+            Access::Open => None,
+            Access::Api(role) => Some(role),
+            Access::Tick => Some(Role::Admin),
+            Access::Metrics => Some(Role::Read),
+        }
+    }
+}
+
+const READ: Access = Access::Api(Role::Read);
+const WRITE: Access = Access::Api(Role::Write);
+const ADMIN: Access = Access::Api(Role::Admin);
 
 /// One route: its path under `/funboost`, methods, access, whether it takes a JSON body, a
 /// one-line summary and handler.
@@ -105,34 +176,27 @@ pub const ROUTES: &[Route] = &[
         path: "/add_timing_job",
         methods: &["POST"],
         body: true,
-        access: Access::Api,
+        access: WRITE,
         summary: "add a job (or replace one with replace_existing)",
         handler: Envelope(jobs::add),
     },
-    Route { path: "/get_timing_jobs", methods: &["GET"], body: false, access: Access::Api, summary: "list jobs by queue", handler: Envelope(jobs::list) },
-    Route {
-        path: "/get_timing_job",
-        methods: &["GET"],
-        body: false,
-        access: Access::Api,
-        summary: "one job and its next fire times",
-        handler: Envelope(jobs::get),
-    },
-    Route { path: "/delete_timing_job", methods: &["DELETE"], body: false, access: Access::Api, summary: "delete one job", handler: Envelope(jobs::delete) },
+    Route { path: "/get_timing_jobs", methods: &["GET"], body: false, access: READ, summary: "list jobs by queue", handler: Envelope(jobs::list) },
+    Route { path: "/get_timing_job", methods: &["GET"], body: false, access: READ, summary: "one job and its next fire times", handler: Envelope(jobs::get) },
+    Route { path: "/delete_timing_job", methods: &["DELETE"], body: false, access: WRITE, summary: "delete one job", handler: Envelope(jobs::delete) },
     Route {
         path: "/delete_all_timing_jobs",
         methods: &["DELETE"],
         body: false,
-        access: Access::Api,
+        access: ADMIN,
         summary: "delete the jobs of one queue, or all",
         handler: Envelope(jobs::delete_all),
     },
-    Route { path: "/pause_timing_job", methods: &["POST"], body: false, access: Access::Api, summary: "pause a job", handler: Envelope(jobs::pause) },
+    Route { path: "/pause_timing_job", methods: &["POST"], body: false, access: WRITE, summary: "pause a job", handler: Envelope(jobs::pause) },
     Route {
         path: "/resume_timing_job",
         methods: &["POST"],
         body: false,
-        access: Access::Api,
+        access: WRITE,
         summary: "resume a job (next run recomputed from now)",
         handler: Envelope(jobs::resume),
     },
@@ -140,7 +204,7 @@ pub const ROUTES: &[Route] = &[
         path: "/modify_timing_job",
         methods: &["POST"],
         body: true,
-        access: Access::Api,
+        access: WRITE,
         summary: "change a job's arguments and options; the schedule stays",
         handler: Envelope(jobs::modify),
     },
@@ -148,7 +212,7 @@ pub const ROUTES: &[Route] = &[
         path: "/reschedule_timing_job",
         methods: &["POST"],
         body: true,
-        access: Access::Api,
+        access: WRITE,
         summary: "give a job a new trigger; next run from now",
         handler: Envelope(jobs::reschedule),
     },
@@ -156,7 +220,7 @@ pub const ROUTES: &[Route] = &[
         path: "/run_timing_job_now",
         methods: &["POST"],
         body: false,
-        access: Access::Api,
+        access: WRITE,
         summary: "publish one message of a job now; the schedule stays",
         handler: Envelope(jobs::run_now),
     },
@@ -164,7 +228,7 @@ pub const ROUTES: &[Route] = &[
         path: "/apply_timing_jobs",
         methods: &["POST"],
         body: true,
-        access: Access::Api,
+        access: WRITE,
         summary: "jobs as code: make the stored jobs the given set (plan, dry run, prune)",
         handler: Envelope(apply::apply),
     },
@@ -172,7 +236,7 @@ pub const ROUTES: &[Route] = &[
         path: "/get_scheduler_status",
         methods: &["GET"],
         body: false,
-        access: Access::Api,
+        access: READ,
         summary: "a queue's scheduler: running, paused or stopped",
         handler: Envelope(scheduler::status),
     },
@@ -180,7 +244,7 @@ pub const ROUTES: &[Route] = &[
         path: "/pause_scheduler",
         methods: &["POST"],
         body: false,
-        access: Access::Api,
+        access: ADMIN,
         summary: "pause firing for a whole queue",
         handler: Envelope(scheduler::pause),
     },
@@ -188,7 +252,7 @@ pub const ROUTES: &[Route] = &[
         path: "/resume_scheduler",
         methods: &["POST"],
         body: false,
-        access: Access::Api,
+        access: ADMIN,
         summary: "resume firing for a whole queue",
         handler: Envelope(scheduler::resume),
     },
@@ -196,15 +260,31 @@ pub const ROUTES: &[Route] = &[
         path: "/get_one_queue_config",
         methods: &["GET"],
         body: false,
-        access: Access::Api,
+        access: READ,
         summary: "the queue's consumer registration (parameters, broker kind)",
         handler: Envelope(scheduler::queue_config),
+    },
+    Route {
+        path: "/get_audit_records",
+        methods: &["GET"],
+        body: false,
+        access: READ,
+        summary: "the audit trail: who changed what, newest first (filter by queue, job, token)",
+        handler: Envelope(trail::records),
+    },
+    Route {
+        path: "/whoami",
+        methods: &["GET"],
+        body: false,
+        access: READ,
+        summary: "the calling token's name, role and queues, and the routes it may call",
+        handler: Envelope(trail::whoami),
     },
     Route {
         path: "/preview_timing_job",
         methods: &["POST"],
         body: true,
-        access: Access::Api,
+        access: READ,
         summary: "dry run: a trigger's next fire times",
         handler: Envelope(ops::preview),
     },
@@ -243,15 +323,15 @@ const TICK: Route = Route {
 /// sends it, and (for a route with a body) its content type. Returns how many body bytes the
 /// route reads at most (`None`: it reads no body, so the adapter need not read it).
 pub fn admit(request: &HttpRequest, services: &Services) -> Result<Option<usize>, ApiError> {
-    admit_in(ROUTES, request, services).map(|route| route.body.then_some(services.config.max_body_bytes))
+    admit_in(ROUTES, request, services).map(|(route, _)| route.body.then_some(services.config.max_body_bytes))
 }
 
 /// [`admit`] for the `http-tick` component.
 pub fn admit_tick(request: &HttpRequest, services: &Services) -> Result<Option<usize>, ApiError> {
-    admit_in(&[TICK], request, services).map(|route| route.body.then_some(services.config.max_body_bytes))
+    admit_in(&[TICK], request, services).map(|(route, _)| route.body.then_some(services.config.max_body_bytes))
 }
 
-fn admit_in<'r>(routes: &'r [Route], request: &HttpRequest, services: &Services) -> Result<&'r Route, ApiError> {
+fn admit_in<'r>(routes: &'r [Route], request: &HttpRequest, services: &Services) -> Result<(&'r Route, Caller), ApiError> {
     let path = request.path.trim_end_matches('/');
     let method = request.method.to_ascii_uppercase();
     let route = routes
@@ -266,12 +346,7 @@ fn admit_in<'r>(routes: &'r [Route], request: &HttpRequest, services: &Services)
             format!("{} takes {}, not {method}", request.path, route.methods.join(", ")),
         ));
     }
-    match route.access {
-        Access::Open => {}
-        Access::Api => auth::authorize(request, services.config)?,
-        Access::Tick => auth::authorize_tick(request, services.config)?,
-        Access::Metrics => auth::authorize_metrics(request, services.config)?,
-    }
+    let caller = auth::caller(request, services.config, route.path, route.access)?;
     if route.body && !is_json(request) {
         // A browser can send a cross-site POST without asking first only with a form's content
         // types; a JSON API has no use for them.
@@ -282,7 +357,7 @@ fn admit_in<'r>(routes: &'r [Route], request: &HttpRequest, services: &Services)
             format!("{} takes a JSON body: send the header `content-type: application/json`", request.path),
         ));
     }
-    Ok(route)
+    Ok((route, caller))
 }
 
 /// `content-type: application/json`, with or without parameters (`; charset=utf-8`).
@@ -301,14 +376,15 @@ pub fn body_too_large(limit: usize) -> ApiError {
 }
 
 fn route(routes: &[Route], request: &HttpRequest, services: &Services) -> Result<HttpResponse, ApiError> {
-    let route = admit_in(routes, request, services)?;
+    let (route, caller) = admit_in(routes, request, services)?;
     if request.body.len() > services.config.max_body_bytes {
         return Err(body_too_large(services.config.max_body_bytes));
     }
     let query = Query::parse(&request.query)?;
+    let ctx = Ctx { request, services, caller, route: route.path };
     match route.handler {
-        Envelope(handler) => handler(request, services, query).map(|(msg, data)| json_response(200, envelope(true, &msg, data, code::OK, None))),
-        Raw(handler) => handler(request, services, query),
+        Envelope(handler) => handler(&ctx, query).map(|(msg, data)| json_response(200, envelope(true, &msg, data, code::OK, None))),
+        Raw(handler) => handler(&ctx, query),
         Component(name) => Err(ApiError::new(
             404,
             code::ROUTE_NOT_FOUND,
@@ -339,13 +415,15 @@ mod tests {
     }
 
     #[test]
-    fn only_health_is_open_and_only_tick_takes_the_tick_token() {
+    fn reads_need_read_changes_need_write_and_whole_queue_switches_need_admin() {
         for route in ROUTES {
             let want = match route.path {
                 "/health" => Access::Open,
                 "/tick" => Access::Tick,
                 "/metrics" => Access::Metrics,
-                _ => Access::Api,
+                "/delete_all_timing_jobs" | "/pause_scheduler" | "/resume_scheduler" => ADMIN,
+                path if path.starts_with("/get_") || matches!(path, "/whoami" | "/preview_timing_job") => READ,
+                _ => WRITE,
             };
             assert_eq!(route.access, want, "{}", route.path);
         }

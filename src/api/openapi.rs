@@ -10,7 +10,8 @@ use serde_json::{json, Map, Value};
 
 use super::ops::MAX_LOOKAHEAD_SECS;
 use super::query::MAX_COUNT;
-use super::Access;
+use super::{Access, ADMIN, READ, WRITE};
+use crate::access::Role;
 use crate::error::code;
 use crate::job::request::{JsonKind, TASK_OPTIONS};
 use crate::job::{BrokerKind, HISTORY_LEN, MAX_JITTER_SECS, MAX_NAME_LEN};
@@ -28,6 +29,13 @@ enum Param {
     RedisStore,
     Count,
     Lookahead,
+    /// The optional `note` of a change, kept in its audit record.
+    Note,
+    /// The audit trail's filters and paging.
+    JobIdFilter,
+    TokenFilter,
+    Limit,
+    Before,
 }
 
 /// A request body.
@@ -57,6 +65,8 @@ enum Data {
     Preview,
     Health,
     Tick,
+    AuditRecords,
+    Whoami,
     /// Prometheus text, not an envelope.
     Metrics,
 }
@@ -75,6 +85,8 @@ struct Doc {
 }
 
 const JOB_KEY: &[Param] = &[Param::JobId, Param::Queue, Param::Store];
+const JOB_KEY_NOTE: &[Param] = &[Param::JobId, Param::Queue, Param::Store, Param::Note];
+const SWITCH: &[Param] = &[Param::Queue, Param::RedisStore, Param::Note];
 
 /// The README quick start's queue (a consumer of `add(x, y)`) and job, used in examples.
 const EXAMPLE_QUEUE: &str = "test_queue";
@@ -85,7 +97,7 @@ const DOCS: &[Doc] = &[
     Doc {
         path: "/add_timing_job",
         methods: &["POST"],
-        access: Access::Api,
+        access: WRITE,
         summary: "add a job (or replace one with replace_existing)",
         params: &[],
         body: Body::Add,
@@ -95,7 +107,7 @@ const DOCS: &[Doc] = &[
     Doc {
         path: "/get_timing_jobs",
         methods: &["GET"],
-        access: Access::Api,
+        access: READ,
         summary: "list jobs by queue, by next run time, paused jobs last",
         params: &[Param::QueueOptional, Param::Store],
         body: Body::None,
@@ -105,7 +117,7 @@ const DOCS: &[Doc] = &[
     Doc {
         path: "/get_timing_job",
         methods: &["GET"],
-        access: Access::Api,
+        access: READ,
         summary: "one job, its next fire times and its last fires",
         params: &[Param::JobId, Param::Queue, Param::Store, Param::Count],
         body: Body::None,
@@ -115,9 +127,9 @@ const DOCS: &[Doc] = &[
     Doc {
         path: "/delete_timing_job",
         methods: &["DELETE"],
-        access: Access::Api,
+        access: WRITE,
         summary: "delete one job",
-        params: JOB_KEY,
+        params: JOB_KEY_NOTE,
         body: Body::None,
         data: Data::Null,
         extra_statuses: &[404, 409],
@@ -125,9 +137,9 @@ const DOCS: &[Doc] = &[
     Doc {
         path: "/delete_all_timing_jobs",
         methods: &["DELETE"],
-        access: Access::Api,
+        access: ADMIN,
         summary: "delete the jobs of one queue, or all",
-        params: &[Param::QueueOptional, Param::Store],
+        params: &[Param::QueueOptional, Param::Store, Param::Note],
         body: Body::None,
         data: Data::DeleteAll,
         extra_statuses: &[],
@@ -135,9 +147,9 @@ const DOCS: &[Doc] = &[
     Doc {
         path: "/pause_timing_job",
         methods: &["POST"],
-        access: Access::Api,
+        access: WRITE,
         summary: "pause a job: it stays stored and does not fire",
-        params: JOB_KEY,
+        params: JOB_KEY_NOTE,
         body: Body::None,
         data: Data::Job,
         extra_statuses: &[404, 409],
@@ -145,9 +157,9 @@ const DOCS: &[Doc] = &[
     Doc {
         path: "/resume_timing_job",
         methods: &["POST"],
-        access: Access::Api,
+        access: WRITE,
         summary: "resume a job (next run recomputed from now)",
-        params: JOB_KEY,
+        params: JOB_KEY_NOTE,
         body: Body::None,
         data: Data::Job,
         extra_statuses: &[404, 409],
@@ -155,7 +167,7 @@ const DOCS: &[Doc] = &[
     Doc {
         path: "/modify_timing_job",
         methods: &["POST"],
-        access: Access::Api,
+        access: WRITE,
         summary: "change a job's arguments and options; the schedule stays",
         params: JOB_KEY,
         body: Body::Modify,
@@ -165,7 +177,7 @@ const DOCS: &[Doc] = &[
     Doc {
         path: "/reschedule_timing_job",
         methods: &["POST"],
-        access: Access::Api,
+        access: WRITE,
         summary: "give a job a new trigger; next run from now",
         params: JOB_KEY,
         body: Body::Reschedule,
@@ -175,7 +187,7 @@ const DOCS: &[Doc] = &[
     Doc {
         path: "/run_timing_job_now",
         methods: &["POST"],
-        access: Access::Api,
+        access: WRITE,
         summary: "publish one message of a job now; the schedule stays",
         params: JOB_KEY,
         body: Body::None,
@@ -185,7 +197,7 @@ const DOCS: &[Doc] = &[
     Doc {
         path: "/apply_timing_jobs",
         methods: &["POST"],
-        access: Access::Api,
+        access: WRITE,
         summary: "jobs as code: make the stored jobs the given set (a plan; dry run; prune)",
         params: &[],
         body: Body::Apply,
@@ -195,7 +207,7 @@ const DOCS: &[Doc] = &[
     Doc {
         path: "/get_scheduler_status",
         methods: &["GET"],
-        access: Access::Api,
+        access: READ,
         summary: "a queue's scheduler: 1 running, 2 paused, 0 stopped (no tick for 90 s)",
         params: &[Param::Queue, Param::RedisStore],
         body: Body::None,
@@ -205,9 +217,9 @@ const DOCS: &[Doc] = &[
     Doc {
         path: "/pause_scheduler",
         methods: &["POST"],
-        access: Access::Api,
+        access: ADMIN,
         summary: "pause firing for a whole queue",
-        params: &[Param::Queue, Param::RedisStore],
+        params: SWITCH,
         body: Body::None,
         data: Data::SchedulerSwitch,
         extra_statuses: &[404],
@@ -215,9 +227,9 @@ const DOCS: &[Doc] = &[
     Doc {
         path: "/resume_scheduler",
         methods: &["POST"],
-        access: Access::Api,
+        access: ADMIN,
         summary: "resume firing for a whole queue",
-        params: &[Param::Queue, Param::RedisStore],
+        params: SWITCH,
         body: Body::None,
         data: Data::SchedulerSwitch,
         extra_statuses: &[404],
@@ -225,7 +237,7 @@ const DOCS: &[Doc] = &[
     Doc {
         path: "/get_one_queue_config",
         methods: &["GET"],
-        access: Access::Api,
+        access: READ,
         summary: "the queue's consumer registration (parameters, broker kind), as funboost returns it",
         params: &[Param::Queue],
         body: Body::None,
@@ -233,9 +245,29 @@ const DOCS: &[Doc] = &[
         extra_statuses: &[404],
     },
     Doc {
+        path: "/get_audit_records",
+        methods: &["GET"],
+        access: READ,
+        summary: "the audit trail: who changed what, newest first (filter by queue, job, token; page with before)",
+        params: &[Param::QueueOptional, Param::JobIdFilter, Param::TokenFilter, Param::Limit, Param::Before],
+        body: Body::None,
+        data: Data::AuditRecords,
+        extra_statuses: &[],
+    },
+    Doc {
+        path: "/whoami",
+        methods: &["GET"],
+        access: READ,
+        summary: "the calling token's name, role and queues, and the routes it may call",
+        params: &[],
+        body: Body::None,
+        data: Data::Whoami,
+        extra_statuses: &[],
+    },
+    Doc {
         path: "/preview_timing_job",
         methods: &["POST"],
-        access: Access::Api,
+        access: READ,
         summary: "dry run: a trigger's next fire times; stores nothing",
         params: &[],
         body: Body::Preview,
@@ -326,9 +358,9 @@ pub fn document() -> Value {
         "paths": paths,
         "components": {
             "securitySchemes": {
-                "apiToken": {"type": "http", "scheme": "bearer", "description": "the variable api_token; when none is set, only loopback clients are served"},
-                "tickToken": {"type": "http", "scheme": "bearer", "description": "the variable tick_token; when none is set, only loopback clients are served"},
-                "metricsToken": {"type": "http", "scheme": "bearer", "description": "the variable metrics_token (the API token is accepted too)"},
+                "apiToken": {"type": "http", "scheme": "bearer", "description": "a token of the variable tokens (or api_token, an admin token), with the role the route states (x-role); when none is set, only loopback clients are served"},
+                "tickToken": {"type": "http", "scheme": "bearer", "description": "the variable tick_token (admin tokens are accepted too); when none is set, only loopback clients are served"},
+                "metricsToken": {"type": "http", "scheme": "bearer", "description": "the variable metrics_token (every API token is accepted too)"},
                 "tickTokenQuery": {"type": "apiKey", "in": "query", "name": "token", "description": "the tick token as a query parameter, for hosted cron services"},
             },
             "responses": responses,
@@ -341,6 +373,10 @@ fn operation(doc: &Doc, method: &str) -> Value {
     let mut op = Map::new();
     op.insert("operationId".into(), operation_id(doc, method).into());
     op.insert("summary".into(), doc.summary.into());
+    if let Some(role) = doc.access.role() {
+        op.insert("x-role".into(), role.name().into());
+        op.insert("description".into(), format!("Needs a token with role {} or above (roles: read < write < admin).", role.name()).into());
+    }
     op.insert("parameters".into(), Value::Array(doc.params.iter().map(|p| parameter(*p)).collect()));
     if let Some(body) = request_body(doc.body) {
         op.insert("requestBody".into(), body);
@@ -348,7 +384,7 @@ fn operation(doc: &Doc, method: &str) -> Value {
     let security = match doc.access {
         Access::Open => json!([]),
         Access::Tick => json!([{"tickToken": []}, {"tickTokenQuery": []}]),
-        Access::Api => json!([{"apiToken": []}]),
+        Access::Api(_) => json!([{"apiToken": []}]),
         Access::Metrics => json!([{"metricsToken": []}, {"apiToken": []}]),
     };
     op.insert("security".into(), security);
@@ -364,7 +400,8 @@ fn operation(doc: &Doc, method: &str) -> Value {
     responses.insert("200".into(), success);
     let mut statuses = vec![400, 413, 500, 503];
     if doc.access != Access::Open {
-        // 403: without a token, a browser request made by a page of another site.
+        // 403: a token without the route's role or the queue in its scope; without a token, a
+        // browser request made by a page of another site.
         statuses.extend([401, 403]);
     }
     if doc.body != Body::None {
@@ -489,6 +526,15 @@ fn parameter(param: Param) -> Value {
             json!({"type": "integer", "minimum": 0, "maximum": MAX_LOOKAHEAD_SECS, "default": 0}),
             "also publish fires due within this many seconds, each on its instant",
         ),
+        Param::Note => ("note", false, json!({"type": "string", "maxLength": crate::audit::MAX_NOTE_CHARS}), "why: kept in the change's audit record"),
+        Param::JobIdFilter => {
+            ("job_id", false, name_schema(), "records of this job (with queue_name, also those of its whole queue, such as a scheduler pause)")
+        }
+        Param::TokenFilter => ("token", false, json!({"type": "string"}), "records of this token name"),
+        Param::Limit => ("limit", false, json!({"type": "integer", "minimum": 1, "maximum": 1000, "default": 50}), "how many records at most"),
+        Param::Before => {
+            ("before", false, json!({"type": "string", "pattern": "^[0-9]{1,20}-[0-9]{1,20}$"}), "records older than this id (the previous page's next_before)")
+        }
     };
     let mut parameter = json!({"name": name, "in": "query", "required": required, "schema": schema, "description": description});
     // The quick start's job, so that a client (or a fuzzer) reaches a stored job.
@@ -898,6 +944,42 @@ fn data_schema(data: Data) -> Value {
             // The tick's report grows with the tick; only what callers rely on is fixed.
             json!({"type": "object", "properties": fields, "required": ["fired", "missed", "coalesced", "errors"]})
         }
+        Data::AuditRecords => {
+            let nullable_string = || json!({"type": ["string", "null"]});
+            let record = object(
+                props([
+                    ("id", string("the record's id (a Redis stream id, <ms>-<n>)")),
+                    ("time", py_time(false)),
+                    ("token", string("the token's name (loopback without tokens), never the token")),
+                    ("route", string("the route's path")),
+                    ("queue_name", string("the queue, * for a change of every queue")),
+                    ("job_id", nullable_string()),
+                    (
+                        "changes",
+                        json!({"type": "object", "description": "an edit: {field: {from, to}}; an add: the job's declared fields; a delete: {deleted: fields}; a delete-all: {deleted_count}; run-now: {fire_id, task_id}; a scheduler switch: {scheduler}"}),
+                    ),
+                    ("note", nullable_string()),
+                ]),
+                &["id", "time", "token", "route", "queue_name", "job_id", "changes", "note"],
+            );
+            object(
+                props([
+                    ("records", json!({"type": "array", "items": record})),
+                    ("count", count("records returned")),
+                    ("next_before", json!({"type": ["string", "null"], "description": "pass as before for older records; null at the trail's end"})),
+                ]),
+                &["records", "count", "next_before"],
+            )
+        }
+        Data::Whoami => object(
+            props([
+                ("token", string("the token's name; loopback without tokens")),
+                ("role", json!({"type": "string", "enum": [Role::Read.name(), Role::Write.name(), Role::Admin.name()]})),
+                ("queues", json!({"type": ["array", "null"], "items": {"type": "string"}, "description": "queue names and * patterns; null: every queue"})),
+                ("routes", json!({"type": "array", "items": {"type": "string"}, "description": "the routes the token may call"})),
+            ]),
+            &["token", "role", "queues", "routes"],
+        ),
         Data::Metrics => json!({"type": "string"}),
     }
 }

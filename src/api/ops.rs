@@ -3,17 +3,16 @@
 use serde_json::{json, Value};
 
 use super::query::{Query, MAX_COUNT};
-use super::{Outcome, VERSION};
+use super::{Ctx, Outcome, VERSION};
 use crate::error::ApiError;
-use crate::host::HttpRequest;
 use crate::job::{validate_name, Body};
-use crate::services::Services;
 use crate::trigger::{parse_datetime, Schedule, Zdt};
 
 /// POST preview_timing_job: validate a trigger and list its next fire times; stores nothing.
-pub(super) fn preview(request: &HttpRequest, services: &Services, query: Query) -> Outcome {
+pub(super) fn preview(ctx: &Ctx, query: Query) -> Outcome {
+    let services = ctx.services;
     query.finish()?;
-    let mut body = Body::parse(&request.body)?;
+    let mut body = Body::parse(&ctx.request.body)?;
     if let Some(queue) = body.string("queue_name")? {
         validate_name("queue_name", &queue)?;
     }
@@ -45,7 +44,8 @@ pub(super) fn preview(request: &HttpRequest, services: &Services, query: Query) 
 pub(super) const MAX_LOOKAHEAD_SECS: u32 = 300;
 
 /// GET/POST tick: one tick now, for hosts without the cron trigger.
-pub(super) fn tick(_: &HttpRequest, services: &Services, mut query: Query) -> Outcome {
+pub(super) fn tick(ctx: &Ctx, mut query: Query) -> Outcome {
+    let services = ctx.services;
     query.take("token");
     let lookahead_secs = match query.take("lookahead") {
         None => 0,
@@ -73,7 +73,8 @@ pub(super) fn tick(_: &HttpRequest, services: &Services, mut query: Query) -> Ou
 
 /// GET health: the store is reachable; version and clocks. Open to anyone, so a failure names
 /// neither the store's address nor its error (the authorized routes do).
-pub(super) fn health(_: &HttpRequest, services: &Services, query: Query) -> Outcome {
+pub(super) fn health(ctx: &Ctx, query: Query) -> Outcome {
+    let services = ctx.services;
     query.finish()?;
     let server_us = services.now_us().map_err(|_| ApiError::store_unavailable("(details on the authorized routes and in the app's log)"))?;
     let zone = services.config.timezone;

@@ -58,6 +58,16 @@ impl Query {
         }
     }
 
+    /// The optional `note` of a change, kept in its audit record.
+    pub(super) fn note(&mut self) -> Result<Option<String>, ApiError> {
+        let Some(note) = self.take("note") else { return Ok(None) };
+        let max = crate::audit::MAX_NOTE_CHARS;
+        if note.chars().count() > max || note.chars().any(char::is_control) {
+            return Err(ApiError::invalid("note", format!("must be at most {max} characters, without control characters")));
+        }
+        Ok(Some(note).filter(|n| !n.trim().is_empty()))
+    }
+
     pub(super) fn finish(self) -> Result<(), ApiError> {
         match self.pairs.first() {
             None => Ok(()),

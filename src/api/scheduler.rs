@@ -6,9 +6,8 @@ use serde_json::{json, Value};
 
 use super::jobs::queue_not_found;
 use super::query::Query;
-use super::Outcome;
+use super::{Ctx, Outcome};
 use crate::error::ApiError;
-use crate::host::HttpRequest;
 use crate::job::StoreKind;
 use crate::services::Services;
 use crate::store::redis::RedisStore;
@@ -20,8 +19,10 @@ const STOPPED_AFTER_US: i64 = 90_000_000;
 
 /// The queue and store of a scheduler route. Only the `redis` store has a per-queue switch;
 /// a queue is known when a consumer registered it or it holds jobs.
-fn queue_of(services: &Services, query: &mut Query) -> Result<String, ApiError> {
+fn queue_of(ctx: &Ctx, query: &mut Query) -> Result<String, ApiError> {
+    let services = ctx.services;
     let queue = query.required_name("queue_name")?;
+    ctx.check_queue(&queue)?;
     if query.store()? != StoreKind::Redis {
         return Err(ApiError::invalid("job_store_kind", "only the redis store has a per-queue scheduler switch"));
     }
@@ -40,10 +41,10 @@ fn store<'a>(services: &'a Services) -> RedisStore<'a> {
 
 /// GET get_scheduler_status: `{queue_name, status_code, status_str}`, 1 running, 2 paused,
 /// 0 stopped (no tick for 90 s).
-pub(super) fn status(_: &HttpRequest, services: &Services, mut query: Query) -> Outcome {
-    let queue = queue_of(services, &mut query)?;
+pub(super) fn status(ctx: &Ctx, mut query: Query) -> Outcome {
+    let queue = queue_of(ctx, &mut query)?;
     query.finish()?;
-    let state = store(services).scheduler_state(&queue)?;
+    let state = store(ctx.services).scheduler_state(&queue)?;
     let ticking = state.last_tick_us.is_some_and(|last| state.now_us - last <= STOPPED_AFTER_US);
     let (code, name) = match (state.paused, ticking) {
         (true, _) => (2, "paused"),
@@ -55,30 +56,34 @@ pub(super) fn status(_: &HttpRequest, services: &Services, mut query: Query) -> 
 
 /// POST pause_scheduler: none of the queue's jobs fires until `resume_scheduler`; they stay
 /// listed and editable.
-pub(super) fn pause(_: &HttpRequest, services: &Services, query: Query) -> Outcome {
-    switch(services, query, true)
+pub(super) fn pause(ctx: &Ctx, query: Query) -> Outcome {
+    switch(ctx, query, true)
 }
 
 /// POST resume_scheduler: what came due meanwhile follows each job's misfire_grace_time and
 /// coalesce, as after APScheduler's `scheduler.resume()`.
-pub(super) fn resume(_: &HttpRequest, services: &Services, query: Query) -> Outcome {
-    switch(services, query, false)
+pub(super) fn resume(ctx: &Ctx, query: Query) -> Outcome {
+    switch(ctx, query, false)
 }
 
-fn switch(services: &Services, mut query: Query, paused: bool) -> Outcome {
-    let queue = queue_of(services, &mut query)?;
+/// Both take an optional `note`, kept in the audit record.
+fn switch(ctx: &Ctx, mut query: Query, paused: bool) -> Outcome {
+    let queue = queue_of(ctx, &mut query)?;
+    let note = query.note()?;
     query.finish()?;
-    store(services).set_queue_paused(&queue, paused)?;
     let status = if paused { "paused" } else { "running" };
+    let audit = ctx.audit(&queue, None, json!({"scheduler": status}), note.as_deref());
+    store(ctx.services).set_queue_paused(&queue, paused, &audit)?;
     Ok((format!("the scheduler of queue {queue} is {status}"), json!({"queue_name": queue, "status_str": status})))
 }
 
 /// GET get_one_queue_config: the consumer's registered parameters
 /// (`funboost_queue__consumer_parmas`), as funboost returns them.
-pub(super) fn queue_config(_: &HttpRequest, services: &Services, mut query: Query) -> Outcome {
+pub(super) fn queue_config(ctx: &Ctx, mut query: Query) -> Outcome {
     let queue = query.required_name("queue_name")?;
+    ctx.check_queue(&queue)?;
     query.finish()?;
-    let lookup = registry::lookup(services.redis, &queue)?;
+    let lookup = registry::lookup(ctx.services.redis, &queue)?;
     let raw = lookup.raw.filter(|_| lookup.params.is_some()).ok_or_else(|| queue_not_found(&queue))?;
     let config: Value =
         serde_json::from_str(&raw).map_err(|e| ApiError::invalid("queue_name", format!("the registration of queue {queue} is not JSON: {e}")))?;

@@ -168,7 +168,43 @@ impl StoredTime {
     }
 }
 
+/// The fields a user declares (what apply compares and the audit trail records), by the names
+/// the API gives them.
+pub const DECLARED: [&str; 10] =
+    ["trigger", "timezone", "args", "kwargs", "misfire_grace_time", "coalesce", "broker_kind", "priority", "task_options", "paused"];
+
 impl Job {
+    /// A declared field's value, as the audit trail shows it.
+    pub fn declared(&self, field: &str) -> Value {
+        match field {
+            "trigger" => serde_json::to_value(&self.trigger).unwrap_or(Value::Null),
+            "timezone" => self.timezone.clone().into(),
+            "args" => Value::Array(self.args.clone()),
+            "kwargs" => Value::Object(self.kwargs.clone()),
+            "misfire_grace_time" => self.misfire_grace_time.into(),
+            "coalesce" => self.coalesce.into(),
+            "broker_kind" => self.broker_kind.name().into(),
+            "priority" => self.priority.into(),
+            "task_options" => Value::Object(self.extra.clone()),
+            "paused" => self.paused.into(),
+            _ => Value::Null,
+        }
+    }
+
+    /// The declared fields that differ between `self` and `other` (what the consumer would
+    /// receive counts: kwargs differ when the mapped arguments do, priority when the queue's
+    /// maximum does).
+    pub fn declared_changes(&self, other: &Job) -> Vec<&'static str> {
+        DECLARED
+            .into_iter()
+            .filter(|field| match *field {
+                "kwargs" => self.kwargs != other.kwargs || self.message_kwargs != other.message_kwargs,
+                "priority" => self.priority != other.priority || self.max_priority != other.max_priority,
+                _ => self.declared(field) != other.declared(field),
+            })
+            .collect()
+    }
+
     pub fn status(&self) -> Status {
         if self.error.is_some() {
             Status::Error

@@ -8,15 +8,20 @@
 //! writes: a change made by another request or the ticker between that read and that write
 //! (the length of one key-value call) is overwritten. The ticker re-reads each job right before
 //! writing it, which keeps that window to one call; use the `redis` store where this matters.
+//! For the same reason a change's audit record goes to Redis right after the change, not with it.
 
+use super::audit::AuditLog;
 use super::record::{self, Unreadable};
 use super::{v1, AddOutcome, JobStore, Listed, Stored};
+use crate::audit;
 use crate::error::{code, ApiError};
 use crate::host::KeyValue;
 use crate::job::{history, FireRecord, Job, StoreKind};
 
 pub struct KvStore<'a> {
     kv: &'a dyn KeyValue,
+    /// Where the API's changes are recorded (the ticker records none).
+    audit: Option<AuditLog<'a>>,
 }
 
 const PREFIX: &str = "job\u{1f}";
@@ -59,7 +64,16 @@ fn encode(job: &Job, history: &[FireRecord]) -> (String, String) {
 
 impl<'a> KvStore<'a> {
     pub fn new(kv: &'a dyn KeyValue) -> KvStore<'a> {
-        KvStore { kv }
+        KvStore { kv, audit: None }
+    }
+
+    /// The store as the API uses it: its changes are recorded in `audit`.
+    pub fn audited(kv: &'a dyn KeyValue, audit: AuditLog<'a>) -> KvStore<'a> {
+        KvStore { kv, audit: Some(audit) }
+    }
+
+    fn record(&self, entry: &audit::Entry, deleted: Option<u64>) -> Result<(), ApiError> {
+        self.audit.as_ref().map_or(Ok(()), |log| log.append(entry, deleted))
     }
 
     fn keys(&self, queue: Option<&str>) -> Result<Vec<String>, ApiError> {
@@ -97,7 +111,7 @@ impl<'a> KvStore<'a> {
 }
 
 impl JobStore for KvStore<'_> {
-    fn add(&self, job: &Job, replace: bool, max_jobs: usize) -> Result<AddOutcome, ApiError> {
+    fn add(&self, job: &Job, replace: bool, max_jobs: usize, audit: &audit::Entry) -> Result<AddOutcome, ApiError> {
         let key = key(&job.queue_name, &job.job_id);
         let exists = self.kv.get(&key).map_err(failed)?.is_some();
         if exists && !replace {
@@ -117,6 +131,7 @@ impl JobStore for KvStore<'_> {
             ));
         }
         self.kv.set(&key, encode(job, &[]).0.as_bytes()).map_err(failed)?;
+        self.record(audit, None)?;
         Ok(if exists { AddOutcome::Replaced } else { AddOutcome::Added })
     }
 
@@ -143,22 +158,30 @@ impl JobStore for KvStore<'_> {
         Ok(jobs)
     }
 
-    fn replace(&self, before: &Stored, after: Option<&Job>) -> Result<bool, ApiError> {
-        self.update(before, after, &[])
+    fn replace(&self, before: &Stored, after: Option<&Job>, audit: &audit::Entry) -> Result<bool, ApiError> {
+        let done = self.update(before, after, &[])?;
+        if done {
+            self.record(audit, None)?;
+        }
+        Ok(done)
     }
 
-    fn remove(&self, queue: &str, job_id: &str) -> Result<bool, ApiError> {
+    fn remove(&self, queue: &str, job_id: &str, audit: &audit::Entry) -> Result<bool, ApiError> {
         let key = key(queue, job_id);
         let existed = self.kv.get(&key).map_err(failed)?.is_some();
         self.kv.delete(&key).map_err(failed)?;
+        if existed {
+            self.record(audit, None)?;
+        }
         Ok(existed)
     }
 
-    fn delete_all(&self, queue: Option<&str>) -> Result<u64, ApiError> {
+    fn delete_all(&self, queue: Option<&str>, audit: &audit::Entry) -> Result<u64, ApiError> {
         let keys = self.keys(queue)?;
         for key in &keys {
             self.kv.delete(key).map_err(failed)?;
         }
+        self.record(audit, Some(keys.len() as u64))?;
         Ok(keys.len() as u64)
     }
 }

@@ -18,6 +18,8 @@
 //! | `{P}:last_tick` | string | when the last tick ran (server clock, µs) |
 //! | `{P}:waiting_ticks` | sorted set | ticks waiting to publish fires on their instant, score = when they stop (µs) |
 //! | `{P}:metrics` | hash | Prometheus counters and histograms (`crate::metrics`) |
+//! | `{P}:audit` | stream | the audit trail ([`crate::audit`]): field `a`, a record's JSON; capped |
+//! | `{P}:audit_counts` | hash | `<route>\x1f<token name>` → changes made |
 //! | `{P}:upgrade_cursor` | string | while a layout-1 store is upgraded: where the scan of it stands |
 //!
 //! A tick finds due jobs through `heads` (which queues have something due) and then each
@@ -119,6 +121,14 @@ impl Keys {
 
     pub fn metrics(&self) -> String {
         self.key("metrics")
+    }
+
+    pub fn audit(&self) -> String {
+        self.key("audit")
+    }
+
+    pub fn audit_counts(&self) -> String {
+        self.key("audit_counts")
     }
 
     /// Markers of the memory store's published fires (`{P}:fired:<fire>`).

@@ -4,6 +4,7 @@
 //! update. In Redis that compare-and-set is atomic (a script); Spin's key-value store has no
 //! such primitive (see [`kv`]).
 
+pub mod audit;
 pub mod kv;
 pub mod layout;
 pub mod record;
@@ -33,16 +34,27 @@ pub enum Listed {
     Unreadable { queue: String, job_id: String, reason: String },
 }
 
+impl Listed {
+    pub fn queue(&self) -> &str {
+        match self {
+            Listed::Job(stored) => &stored.job.queue_name,
+            Listed::Unreadable { queue, .. } => queue,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AddOutcome {
     Added,
     Replaced,
 }
 
+/// Every change takes the audit record to append with it (atomically in Redis; see [`kv`] for
+/// the memory store).
 pub trait JobStore {
     /// Adds `job` (with an empty history); refuses an existing id unless `replace`, and a queue
     /// already holding `max_jobs` jobs.
-    fn add(&self, job: &Job, replace: bool, max_jobs: usize) -> Result<AddOutcome, ApiError>;
+    fn add(&self, job: &Job, replace: bool, max_jobs: usize, audit: &crate::audit::Entry) -> Result<AddOutcome, ApiError>;
     /// The job, or why it cannot be read.
     fn get(&self, queue: &str, job_id: &str) -> Result<Option<Result<Stored, Unreadable>>, ApiError>;
     /// The job's recent fires, in the order they were recorded.
@@ -51,9 +63,9 @@ pub trait JobStore {
     fn list(&self, queue: Option<&str>) -> Result<Vec<Listed>, ApiError>;
     /// Replaces `before` with `after` (its history stays), or deletes it (`None`), only if the
     /// stored version is still `before`'s. Returns false when someone else changed the job first.
-    fn replace(&self, before: &Stored, after: Option<&Job>) -> Result<bool, ApiError>;
+    fn replace(&self, before: &Stored, after: Option<&Job>, audit: &crate::audit::Entry) -> Result<bool, ApiError>;
     /// Deletes one job, readable or not; false when there was none.
-    fn remove(&self, queue: &str, job_id: &str) -> Result<bool, ApiError>;
+    fn remove(&self, queue: &str, job_id: &str, audit: &crate::audit::Entry) -> Result<bool, ApiError>;
     /// Deletes every job of one queue (or of all queues); returns how many.
-    fn delete_all(&self, queue: Option<&str>) -> Result<u64, ApiError>;
+    fn delete_all(&self, queue: Option<&str>, audit: &crate::audit::Entry) -> Result<u64, ApiError>;
 }

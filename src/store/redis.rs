@@ -8,6 +8,7 @@ use anyhow::Context;
 use super::layout::{v1_member, Keys, FORMAT};
 use super::record::{self, Unreadable};
 use super::{v1, AddOutcome, JobStore, Listed, Stored};
+use crate::audit;
 use crate::error::{code, ApiError};
 use crate::host::{Redis, RedisArg, RedisValue};
 use crate::job::{history, FireRecord, Job, StoreKind};
@@ -19,7 +20,8 @@ pub struct RedisStore<'a> {
 
 /// Lua: `wrong_type(key, want)` is an error reply (`CORRUPT ...`) when `key` exists with another
 /// type than `want`, else nil; `refresh_head(q)` puts queue `q` in `heads` at its earliest
-/// running job's score, or takes it out (paused scheduler, nothing running).
+/// running job's score, or takes it out (paused scheduler, nothing running);
+/// `audit_append(...)` appends an audit record ('' = none) to the capped trail and counts it.
 #[macro_export]
 #[doc(hidden)]
 macro_rules! store_lua {
@@ -48,6 +50,18 @@ end
 local function version_of(state)
   return state and string.match(state, '^{"v":"([^"]*)"')
 end
+local function audit_types(stream, counts)
+  return wrong_type(stream, 'stream') or wrong_type(counts, 'hash')
+end
+local function audit_append(stream, counts, keep, text, tally, deleted)
+  if text == '' then return end
+  if deleted then
+    redis.call('XADD', stream, 'MAXLEN', keep, '*', 'a', text, 'deleted', deleted)
+  else
+    redis.call('XADD', stream, 'MAXLEN', keep, '*', 'a', text)
+  end
+  redis.call('HINCRBY', counts, tally, 1)
+end
 "#
         )
     };
@@ -57,18 +71,20 @@ crate::lua_script!(
     /// Writes a batch of jobs, all or nothing. Per entry: `expect` is '' (the job must not
     /// exist), '*' (anything) or the version the stored state must have; `spec` is the new
     /// spec, '=' to keep it, or '' to delete the job; `history` is '' (keep), '-' (clear) or a
-    /// text to store. Replies `ok, 0` then one letter per entry (`a` added, `r` replaced, `u`
+    /// text to store; `audit` is the entry's audit record ('' = none), appended when the entry
+    /// changes something. Replies `ok, 0` then one letter per entry (`a` added, `r` replaced, `u`
     /// updated, `d` deleted, `n` nothing to delete), or a refusal and the entry it concerns:
     /// `exists`, `changed`, `full`, `v1` (the job is still in layout 1: upgrade it first).
-    pub WRITE = "write", 1,
-    keys [format, job_queues, heads, paused_queues, v1_jobs],
-    args [spec_prefix, state_prefix, hist_prefix, next_prefix, ids_prefix, max_jobs],
-    entry [queue, job_id, expect, spec, state, score, history],
+    pub WRITE = "write", 2,
+    keys [format, job_queues, heads, paused_queues, v1_jobs, audit, audit_counts],
+    args [spec_prefix, state_prefix, hist_prefix, next_prefix, ids_prefix, max_jobs, audit_keep],
+    entry [queue, job_id, expect, spec, state, score, history, audit, audit_tally],
     concat!(store_lua!(), r#"
 local fe = newer_format(K.format) if fe then return fe end
 for _, k in ipairs({{K.job_queues, 'set'}, {K.heads, 'zset'}, {K.paused_queues, 'set'}, {K.v1_jobs, 'hash'}}) do
   local e = wrong_type(k[1], k[2]) if e then return e end
 end
+local ae = audit_types(K.audit, K.audit_counts) if ae then return ae end
 local prefixes = {{A.spec_prefix, 'hash'}, {A.state_prefix, 'hash'}, {A.hist_prefix, 'hash'}, {A.next_prefix, 'zset'}, {A.ids_prefix, 'zset'}}
 local current, sizes, checked = {}, {}, {}
 for e = 1, N do
@@ -120,6 +136,7 @@ for e = 1, N do
       out[#out + 1] = 'u'
     end
   end
+  if out[#out] ~= 'n' then audit_append(K.audit, K.audit_counts, A.audit_keep, field(e, E.audit), field(e, E.audit_tally)) end
 end
 for q in pairs(checked) do
   refresh_head(K.heads, K.paused_queues, A.next_prefix, q)
@@ -187,13 +204,15 @@ return out
 );
 
 crate::lua_script!(
-    /// Deletes every job of one queue ('' = of all queues), in both layouts; replies how many.
-    pub DELETE_ALL = "delete_all", 1,
-    keys [format, job_queues, heads, v1_jobs, v1_due, v1_queues],
-    args [spec_prefix, state_prefix, hist_prefix, next_prefix, ids_prefix, v1_queue_prefix, v1_held_prefix, queue],
+    /// Deletes every job of one queue ('' = of all queues), in both layouts, and appends the
+    /// audit record with the count; replies how many.
+    pub DELETE_ALL = "delete_all", 2,
+    keys [format, job_queues, heads, v1_jobs, v1_due, v1_queues, audit, audit_counts],
+    args [spec_prefix, state_prefix, hist_prefix, next_prefix, ids_prefix, v1_queue_prefix, v1_held_prefix, queue, audit_keep, audit, audit_tally],
     entry [],
     concat!(store_lua!(), r#"
 local fe = newer_format(K.format) if fe then return fe end
+local ae = audit_types(K.audit, K.audit_counts) if ae then return ae end
 local queues, seen = {}, {}
 local function add(q) if not seen[q] then seen[q] = true queues[#queues + 1] = q end end
 if A.queue ~= '' then add(A.queue) else
@@ -214,6 +233,7 @@ for _, q in ipairs(queues) do
   redis.call('DEL', A.v1_queue_prefix .. q, A.v1_held_prefix .. q)
   redis.call('SREM', K.v1_queues, q)
 end
+audit_append(K.audit, K.audit_counts, A.audit_keep, A.audit, A.audit_tally, deleted)
 return {TAG, deleted}
 "#)
 );
@@ -222,12 +242,13 @@ crate::lua_script!(
     /// Pauses ('1') or resumes ('') a queue's scheduler: the queue leaves `heads` (or comes
     /// back at its earliest job), which is all a tick looks at. Layout-1 jobs held by an older
     /// ticker go back into layout 1's due index on resume, as that build did.
-    pub QUEUE_SWITCH = "queue_switch", 1,
-    keys [format, heads, paused_queues, v1_due],
-    args [next_prefix, v1_held_prefix, queue, pause],
+    pub QUEUE_SWITCH = "queue_switch", 2,
+    keys [format, heads, paused_queues, v1_due, audit, audit_counts],
+    args [next_prefix, v1_held_prefix, queue, pause, audit_keep, audit, audit_tally],
     entry [],
     concat!(store_lua!(), r#"
 local fe = newer_format(K.format) if fe then return fe end
+local ae = audit_types(K.audit, K.audit_counts) if ae then return ae end
 local q = A.queue
 if A.pause == '1' then
   redis.call('SADD', K.paused_queues, q)
@@ -238,6 +259,7 @@ else
   redis.call('DEL', A.v1_held_prefix .. q)
 end
 refresh_head(K.heads, K.paused_queues, A.next_prefix, q)
+audit_append(K.audit, K.audit_counts, A.audit_keep, A.audit, A.audit_tally)
 return {TAG, 1}
 "#)
 );
@@ -330,6 +352,8 @@ pub struct Write<'a> {
     /// Keep the stored spec (the change touches only the state).
     pub same_spec: bool,
     pub history: HistoryChange<'a>,
+    /// The audit record of the change, appended when it changes something.
+    pub audit: Option<&'a audit::Entry>,
 }
 
 /// What a [`Write`] requires of the stored job.
@@ -380,12 +404,15 @@ impl<'a> RedisStore<'a> {
             .key("heads", keys.heads())
             .key("paused_queues", keys.paused_queues())
             .key("v1_jobs", keys.v1().jobs)
+            .key("audit", keys.audit())
+            .key("audit_counts", keys.audit_counts())
             .arg("spec_prefix", keys.queue_prefix("spec"))
             .arg("state_prefix", keys.queue_prefix("state"))
             .arg("hist_prefix", keys.queue_prefix("hist"))
             .arg("next_prefix", keys.queue_prefix("next"))
             .arg("ids_prefix", keys.queue_prefix("ids"))
-            .arg("max_jobs", max_jobs);
+            .arg("max_jobs", max_jobs)
+            .arg("audit_keep", writes.iter().find_map(|w| w.audit).map_or(0, |a| a.keep));
         for w in writes {
             let expect = match w.expect {
                 Expect::Absent => String::new(),
@@ -411,7 +438,9 @@ impl<'a> RedisStore<'a> {
                 .field("spec", spec)
                 .field("state", state)
                 .field("score", score)
-                .field("history", history);
+                .field("history", history)
+                .field("audit", w.audit.map_or("", |a| a.text.as_str()))
+                .field("audit_tally", w.audit.map_or("", |a| a.tally.as_str()));
         }
         let reply = call.run(self.redis).map_err(script_error)?;
         let entry = reply.get(1).and_then(int).unwrap_or(0).max(1) as usize - 1;
@@ -426,7 +455,7 @@ impl<'a> RedisStore<'a> {
     }
 
     /// Pauses (`true`) or resumes a queue's scheduler: while paused, none of its jobs is due.
-    pub fn set_queue_paused(&self, queue: &str, paused: bool) -> Result<(), ApiError> {
+    pub fn set_queue_paused(&self, queue: &str, paused: bool, audit: &audit::Entry) -> Result<(), ApiError> {
         let keys = &self.keys;
         QUEUE_SWITCH
             .call()
@@ -434,10 +463,15 @@ impl<'a> RedisStore<'a> {
             .key("heads", keys.heads())
             .key("paused_queues", keys.paused_queues())
             .key("v1_due", keys.v1().due)
+            .key("audit", keys.audit())
+            .key("audit_counts", keys.audit_counts())
             .arg("next_prefix", keys.queue_prefix("next"))
             .arg("v1_held_prefix", keys.v1().held_prefix)
             .arg("queue", queue)
             .arg("pause", paused)
+            .arg("audit_keep", audit.keep)
+            .arg("audit", audit.text.as_str())
+            .arg("audit_tally", audit.tally.as_str())
             .run(self.redis)
             .map_err(script_error)?;
         Ok(())
@@ -501,7 +535,7 @@ impl<'a> RedisStore<'a> {
 }
 
 impl JobStore for RedisStore<'_> {
-    fn add(&self, job: &Job, replace: bool, max_jobs: usize) -> Result<AddOutcome, ApiError> {
+    fn add(&self, job: &Job, replace: bool, max_jobs: usize, audit: &audit::Entry) -> Result<AddOutcome, ApiError> {
         let write = Write {
             queue: &job.queue_name,
             job_id: &job.job_id,
@@ -509,6 +543,7 @@ impl JobStore for RedisStore<'_> {
             job: Some(job),
             same_spec: false,
             history: HistoryChange::Clear,
+            audit: Some(audit),
         };
         match self.write_moving_layout_1(&[write], max_jobs)? {
             Ok(letters) if letters.first() == Some(&'r') => Ok(AddOutcome::Replaced),
@@ -593,7 +628,7 @@ impl JobStore for RedisStore<'_> {
         Ok(listed)
     }
 
-    fn replace(&self, before: &Stored, after: Option<&Job>) -> Result<bool, ApiError> {
+    fn replace(&self, before: &Stored, after: Option<&Job>, audit: &audit::Entry) -> Result<bool, ApiError> {
         let job = &before.job;
         if before.version.is_empty() {
             // Read from layout 1: move it, then let the caller read it again.
@@ -607,6 +642,7 @@ impl JobStore for RedisStore<'_> {
             job: after,
             same_spec: after.is_some_and(|after| record::encode_spec(after) == record::encode_spec(job)),
             history: HistoryChange::Keep,
+            audit: Some(audit),
         };
         match self.write(&[write], usize::MAX)? {
             Ok(_) => Ok(true),
@@ -615,8 +651,8 @@ impl JobStore for RedisStore<'_> {
         }
     }
 
-    fn remove(&self, queue: &str, job_id: &str) -> Result<bool, ApiError> {
-        let write = Write { queue, job_id, expect: Expect::Anything, job: None, same_spec: false, history: HistoryChange::Keep };
+    fn remove(&self, queue: &str, job_id: &str, audit: &audit::Entry) -> Result<bool, ApiError> {
+        let write = Write { queue, job_id, expect: Expect::Anything, job: None, same_spec: false, history: HistoryChange::Keep, audit: Some(audit) };
         match self.write_moving_layout_1(&[write], usize::MAX)? {
             Ok(letters) => Ok(letters.first() == Some(&'d')),
             Err(refusal) => {
@@ -625,7 +661,7 @@ impl JobStore for RedisStore<'_> {
         }
     }
 
-    fn delete_all(&self, queue: Option<&str>) -> Result<u64, ApiError> {
+    fn delete_all(&self, queue: Option<&str>, audit: &audit::Entry) -> Result<u64, ApiError> {
         let keys = &self.keys;
         let v1 = keys.v1();
         let reply = DELETE_ALL
@@ -636,6 +672,8 @@ impl JobStore for RedisStore<'_> {
             .key("v1_jobs", v1.jobs)
             .key("v1_due", v1.due)
             .key("v1_queues", v1.queues)
+            .key("audit", keys.audit())
+            .key("audit_counts", keys.audit_counts())
             .arg("spec_prefix", keys.queue_prefix("spec"))
             .arg("state_prefix", keys.queue_prefix("state"))
             .arg("hist_prefix", keys.queue_prefix("hist"))
@@ -644,6 +682,9 @@ impl JobStore for RedisStore<'_> {
             .arg("v1_queue_prefix", v1.queue_prefix)
             .arg("v1_held_prefix", v1.held_prefix)
             .arg("queue", queue.unwrap_or(""))
+            .arg("audit_keep", audit.keep)
+            .arg("audit", audit.text.as_str())
+            .arg("audit_tally", audit.tally.as_str())
             .run(self.redis)
             .map_err(script_error)?;
         Ok(reply.first().and_then(int).unwrap_or(0).max(0) as u64)

@@ -13,6 +13,7 @@
 use anyhow::{Context, Result};
 
 use super::{Counts, TickReport};
+use crate::audit;
 use crate::host::Redis;
 use crate::message::Message;
 use crate::store::redis::{int, script_error, text, RedisStore};
@@ -79,15 +80,16 @@ crate::lua_script!(
     /// metrics the missed and coalesced counts and the scheduled instants of the fires published
     /// when due (joined with \30). Replies one status per entry (1 applied, 0 changed by someone
     /// else, 2 not published: its push failed or a key of its queue has the wrong type, 3
-    /// held), then one line per problem.
+    /// held), then one line per problem. A run-now's audit record (`audit`, '' for a tick) is
+    /// appended when its entry is applied.
     ///
     /// A call from Lua costs several times what a message does, so the states, scores and
     /// histories of a queue are read and written with one command each, and each queue gets one
     /// push (its jobs' messages in job order). The metrics (a tick's fires, not a run-now's) are
     /// counted by the same script, so a count changes exactly when what it counts does.
-    pub COMMIT = "commit", 2,
-    keys [format, job_queues, heads, paused_queues, metrics],
-    args [spec_prefix, state_prefix, hist_prefix, next_prefix, ids_prefix, retry_score, tick_started],
+    pub COMMIT = "commit", 3,
+    keys [format, job_queues, heads, paused_queues, metrics, audit, audit_counts],
+    args [spec_prefix, state_prefix, hist_prefix, next_prefix, ids_prefix, retry_score, tick_started, audit_keep, audit, audit_tally],
     entry [queue, job_id, version, state, score, history, push, push_key, payloads, manual, quarantine, missed, coalesced, due_fires],
     concat!(crate::store_lua!(), crate::metrics_lua!(), crate::history_lua!(), r#"
 local fe = newer_format(K.format) if fe then return fe end
@@ -96,6 +98,9 @@ local fe = newer_format(K.format) if fe then return fe end
 -- for that queue's keys, only the counting for the metrics hash.
 for _, k in ipairs({{K.job_queues, 'set'}, {K.heads, 'zset'}, {K.paused_queues, 'set'}}) do
   local e = wrong_type(k[1], k[2]) if e then return e end
+end
+if A.audit ~= '' then
+  local ae = audit_types(K.audit, K.audit_counts) if ae then return ae end
 end
 local problems = {}
 local metrics_ok = true
@@ -258,6 +263,10 @@ for e = 1, N do
   end
 end
 if A.tick_started ~= '' then observe(add, 'tick', now - tonumber(A.tick_started)) end
+if A.audit ~= '' and status[1] == 1 then
+  local ok, err = pcall(audit_append, K.audit, K.audit_counts, A.audit_keep, A.audit, A.audit_tally)
+  if not ok then report(tostring(err)) end
+end
 if metrics_ok then
   local ok, err = pcall(bump, K.metrics, add, {})
   if not ok then report(tostring(err)) end
@@ -279,6 +288,7 @@ pub(super) fn commit(
     entries: &[Entry],
     now_us: i64,
     tick_started_us: Option<i64>,
+    audit: Option<&audit::Entry>,
     report: &mut TickReport,
 ) -> Result<Vec<Status>> {
     let keys = store.keys();
@@ -289,13 +299,18 @@ pub(super) fn commit(
         .key("heads", keys.heads())
         .key("paused_queues", keys.paused_queues())
         .key("metrics", keys.metrics())
+        .key("audit", keys.audit())
+        .key("audit_counts", keys.audit_counts())
         .arg("spec_prefix", keys.queue_prefix("spec"))
         .arg("state_prefix", keys.queue_prefix("state"))
         .arg("hist_prefix", keys.queue_prefix("hist"))
         .arg("next_prefix", keys.queue_prefix("next"))
         .arg("ids_prefix", keys.queue_prefix("ids"))
         .arg("retry_score", now_us + PUBLISH_RETRY_US)
-        .arg("tick_started", tick_started_us.map(|us| us.to_string()).unwrap_or_default());
+        .arg("tick_started", tick_started_us.map(|us| us.to_string()).unwrap_or_default())
+        .arg("audit_keep", audit.map_or(0, |a| a.keep))
+        .arg("audit", audit.map_or("", |a| a.text.as_str()))
+        .arg("audit_tally", audit.map_or("", |a| a.tally.as_str()));
     for entry in entries {
         // A job's messages all go to one key with one command: message::build derives both
         // from the job alone.

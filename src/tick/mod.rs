@@ -20,9 +20,11 @@ mod on_time;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
+use crate::audit;
 use crate::job::{history, FireRecord, Job, Outcome, StoreKind};
 use crate::message::{self, FireId, Message, Timing};
 use crate::services::Services;
+use crate::store::audit::AuditLog;
 use crate::store::kv::KvStore;
 use crate::store::redis::RedisStore;
 use crate::store::{record, upgrade, Stored, Unreadable};
@@ -143,7 +145,7 @@ pub fn run_with(services: &Services, options: TickOptions) -> Result<TickReport>
         // The tick's last due batch observes its duration (on-time waiting is not counted).
         let last = !more || batch + 1 == options.max_batches;
         for (entries, is_last) in by_message_count(entries) {
-            let statuses = commit(services.redis, &store, &entries, now_us, (last && is_last).then_some(report.now_us), &mut report)?;
+            let statuses = commit(services.redis, &store, &entries, now_us, (last && is_last).then_some(report.now_us), None, &mut report)?;
             if options.on_time_window_ms > 0 {
                 fired_due_again.extend(on_time::due_again(entries, &statuses, i64::MAX));
             }
@@ -229,8 +231,9 @@ pub struct ManualFire {
 
 /// Publishes one message of a stored job now, outside its schedule, which stays as it is
 /// (also for a paused job or a paused queue); the job's history records it as `manual`.
-/// `None` when the job changed since it was read (read it again and retry).
-pub fn run_now(services: &Services, stored: &Stored) -> Result<Option<ManualFire>> {
+/// `None` when the job changed since it was read (read it again and retry). `audit` makes the
+/// audit record of the fire, appended with it.
+pub fn run_now(services: &Services, stored: &Stored, audit: impl FnOnce(&ManualFire) -> audit::Entry) -> Result<Option<ManualFire>> {
     let now_us = services.now_us().map_err(|e| anyhow::anyhow!(e.message))?;
     let job = &stored.job;
     let zone = job.schedule().map_err(|e| anyhow::anyhow!(e.message))?.zone();
@@ -238,6 +241,7 @@ pub fn run_now(services: &Services, stored: &Stored) -> Result<Option<ManualFire
     let message = message::build(job, &scheduled, now_us, services.config.timezone, Timing::Manual);
     let fire = FireId::of(job, &scheduled, Timing::Manual);
     let fired = ManualFire { task_id: message.task_id.clone(), fire_id: fire.text(), published_us: now_us };
+    let audit = audit(&fired);
     let record = FireRecord { scheduled_us: now_us, published_us: Some(now_us), outcome: Outcome::Manual };
     if job.store == StoreKind::Memory {
         if let Some(error) = memory::publish_once(services, std::slice::from_ref(&message))? {
@@ -245,6 +249,7 @@ pub fn run_now(services: &Services, stored: &Stored) -> Result<Option<ManualFire
         }
         // Published: the history is kept unless the job changed meanwhile (no retry, no repeat).
         services.kv.map(KvStore::new).context("no key-value store")?.update(stored, Some(job), &[record]).map_err(|e| anyhow::anyhow!(e.message))?;
+        AuditLog::new(services.redis, &services.config.key_prefix).append(&audit, None).map_err(|e| anyhow::anyhow!(e.message))?;
         return Ok(Some(fired));
     }
     if stored.version.is_empty() {
@@ -268,7 +273,7 @@ pub fn run_now(services: &Services, stored: &Stored) -> Result<Option<ManualFire
         due_fires_us: Vec::new(),
     };
     let mut report = TickReport::default();
-    match commit(services.redis, &store, &[entry], now_us, None, &mut report)?.first() {
+    match commit(services.redis, &store, &[entry], now_us, None, Some(&audit), &mut report)?.first() {
         Some(commit::Status::Applied) => Ok(Some(fired)),
         Some(commit::Status::Failed) => anyhow::bail!("{}", report.errors.join("; ")),
         _ => Ok(None),

@@ -48,7 +48,7 @@ pub(super) fn publish(
         for group in due.chunks(BATCH) {
             let entries: Vec<_> = group.iter().map(|u| advance(services, u.clone(), at, options, report)).collect();
             for (entries, _) in super::by_message_count(entries) {
-                let statuses = commit(services.redis, store, &entries, now_us, None, report)?;
+                let statuses = commit(services.redis, store, &entries, now_us, None, None, report)?;
                 for again in due_again(entries, &statuses, window_end_us) {
                     let position = upcoming.partition_point(|u| u.due_us > again.due_us);
                     upcoming.insert(position, again);

@@ -8,6 +8,8 @@
   const TOKEN_KEY = 'funboost-edge.api-token';
   const REFRESH_MS = 5000;
   const PREVIEW_DELAY_MS = 300;
+  /** Audit records a job's trail shows at first, and adds per "Older" click. */
+  const TRAIL_PAGE = 5;
   // The body fields of each trigger (the API refuses another trigger's fields).
   const TRIGGER_FIELDS = {
     date: ['run_date'],
@@ -28,7 +30,9 @@
 
   const $ = (id) => document.getElementById(id);
   const form = () => $('add-form');
-  const state = { listing: null, schedulers: {}, history: null, armed: null, loading: null, again: false };
+  // me: whoami's answer (token, role, queues, routes), for the token in meToken; pending: the
+  // change the confirm panel asks a note for.
+  const state = { listing: null, schedulers: {}, history: null, me: null, meToken: null, pending: null, loading: null, again: false };
 
   /** An element with attributes (`class`, `dataset`, `on<event>`, others as text) and children
    * (nodes, or strings that become text nodes). */
@@ -49,10 +53,21 @@
 
   const shown = (value) => (value === null || value === undefined || value === '' ? '—' : String(value));
 
-  function say(message, isError) {
+  /** The status line; `kind` 'bad' (an error) or 'denied' (a 403: the token may not). */
+  function say(message, kind) {
     const status = $('status');
     status.textContent = message || '';
-    status.classList.toggle('bad', !!isError);
+    status.classList.toggle('bad', !!kind);
+    status.classList.toggle('denied', kind === 'denied');
+  }
+
+  /** A failed reply's message; a 403's says that the token may not (the API names the role or queue). */
+  const failure = (reply) => (reply.http_status === 403 ? 'Not allowed: ' + reply.msg : reply.msg);
+
+  /** Shows a reply on the status line. */
+  function report(reply) {
+    if (reply.succ) say(reply.msg);
+    else say(failure(reply), reply.http_status === 403 ? 'denied' : 'bad');
   }
 
   // ---- the API, with the bearer token ----
@@ -72,7 +87,7 @@
       try {
         response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store' });
       } catch (e) {
-        return { succ: false, msg: 'cannot reach the API: ' + e.message, data: null, error_data: null };
+        return { succ: false, msg: 'cannot reach the API: ' + e.message, data: null, error_data: null, http_status: 0 };
       }
       let envelope;
       try {
@@ -80,7 +95,7 @@
       } catch (e) {
         envelope = { succ: false, msg: `HTTP ${response.status} without a JSON answer`, data: null, error_data: null };
       }
-      if (response.status !== 401) return envelope;
+      if (response.status !== 401) return { ...envelope, http_status: response.status };
       await askToken(envelope.msg);
     }
   }
@@ -107,6 +122,43 @@
     return tokenPrompt;
   }
 
+  // ---- who the token is, and what it may do ----
+
+  /** May the token call `route`? (whoami lists the routes its role opens; the API checks anyway.) */
+  const can = (route) => !!state.me && state.me.routes.includes('/' + route);
+
+  /** Asks whoami once per token; false when it failed (said on the status line). */
+  async function loadMe() {
+    if (state.me && state.meToken === sessionStorage.getItem(TOKEN_KEY)) return true;
+    const reply = await call('GET', 'whoami');
+    if (!reply.succ) {
+      report(reply);
+      return false;
+    }
+    state.me = reply.data;
+    state.meToken = sessionStorage.getItem(TOKEN_KEY); // the token given at a 401 prompt, if any
+    renderMe();
+    return true;
+  }
+
+  /** The header's token, role and queues; the add form only for a token that may add. */
+  function renderMe() {
+    const me = state.me;
+    const who = $('whoami');
+    who.hidden = !me;
+    $('add-panel').hidden = !can('add_timing_job');
+    if (!me) return who.replaceChildren();
+    const queues = me.queues ? 'queues: ' + me.queues.join(', ') : 'all queues';
+    who.dataset.role = me.role;
+    who.replaceChildren(
+      h('span', { class: 'who-token', title: 'the token in use' }, me.token),
+      ' ',
+      h('span', { class: 'badge who-role r-' + me.role }, me.role === 'read' ? 'read-only' : me.role),
+      ' ',
+      h('span', { class: 'who-queues hint' }, queues),
+    );
+  }
+
   // ---- the job list ----
 
   /** Reloads the listing (and the open history); calls during a reload make it run once more. */
@@ -115,6 +167,7 @@
       state.again = true;
       return state.loading;
     }
+    $('queues').setAttribute('aria-busy', 'true');
     state.loading = (async () => {
       do {
         state.again = false;
@@ -122,15 +175,17 @@
       } while (state.again);
     })().finally(() => {
       state.loading = null;
+      $('queues').setAttribute('aria-busy', 'false');
     });
     return state.loading;
   }
 
   async function load() {
+    if (!(await loadMe())) return;
     const store = $('filter-store').value;
     const listing = await call('GET', 'get_timing_jobs', { query: { job_store_kind: store } });
     if (!listing.succ) {
-      say(listing.msg, true);
+      report(listing);
       return;
     }
     const queues = Object.keys(listing.data.jobs_by_queue);
@@ -160,35 +215,65 @@
     select.value = values.includes(chosen) ? chosen : '';
   }
 
+  /** What the list and the history panel were rendered from: a refresh that changed nothing
+   * leaves them as they are (a click in progress, a selection and the focus are kept). */
+  const renderedFrom = { queues: null, history: null };
+
   function render() {
     if (!state.listing) return;
     const byQueue = state.listing.jobs_by_queue;
     const queues = Object.keys(byQueue).sort();
     syncOptions($('filter-queue'), queues);
-    $('queue-names').replaceChildren(...queues.map((q) => h('option', { value: q })));
     const queueWanted = $('filter-queue').value;
     const statusWanted = $('filter-status').value;
+    const from = JSON.stringify([state.listing, state.schedulers, state.me, queueWanted, statusWanted, $('filter-store').value]);
+    if (from !== renderedFrom.queues) {
+      renderedFrom.queues = from;
+      renderList(byQueue, queues, queueWanted, statusWanted);
+    }
+    renderHistory();
+  }
+
+  function renderList(byQueue, queues, queueWanted, statusWanted) {
+    $('queue-names').replaceChildren(...queues.map((q) => h('option', { value: q })));
     const groups = queues
       .filter((queue) => !queueWanted || queue === queueWanted)
       .map((queue) => renderQueue(queue, byQueue[queue].filter((job) => !statusWanted || job.status === statusWanted), byQueue[queue].length));
     $('queues').replaceChildren(...(groups.length ? groups : [h('p', { class: 'empty' }, 'No queue yet: a funboost consumer registers one when it starts.')]));
-    renderHistory();
   }
 
   function renderQueue(queue, jobs, total) {
     const scheduler = state.schedulers[queue];
-    const head = h('header', { class: 'queue-head' }, h('h2', null, queue), h('span', { class: 'hint' }, jobs.length === total ? `${total} jobs` : `${jobs.length} of ${total} jobs`));
-    if (scheduler) {
-      const paused = scheduler === 'paused';
-      head.append(
-        h('span', { class: 'badge scheduler s-' + scheduler, title: "this queue's scheduler" }, 'scheduler ' + scheduler),
+    const store = $('filter-store').value;
+    const paused = scheduler === 'paused';
+    const switchRoute = paused ? 'resume_scheduler' : 'pause_scheduler';
+    const switchLabel = paused ? 'Resume queue' : 'Pause queue';
+    // The scheduler switch and delete all only for a token that may use them (admin).
+    const head = h(
+      'header',
+      { class: 'queue-head' },
+      h('h2', null, queue),
+      h('span', { class: 'hint' }, jobs.length === total ? `${total} jobs` : `${jobs.length} of ${total} jobs`),
+      scheduler && h('span', { class: 'badge scheduler s-' + scheduler, title: "this queue's scheduler" }, 'scheduler ' + scheduler),
+      scheduler &&
+        can(switchRoute) &&
         h(
           'button',
-          { type: 'button', class: 'scheduler-toggle', onclick: () => act(paused ? 'resume_scheduler' : 'pause_scheduler', { queue_name: queue, job_store_kind: 'redis' }) },
-          paused ? 'Resume queue' : 'Pause queue',
+          {
+            type: 'button',
+            class: 'scheduler-toggle',
+            onclick: () => confirmChange(`${switchLabel} ${queue}: ${paused ? 'its jobs fire again' : 'none of its jobs fires until resumed'}.`, switchLabel, switchRoute, { queue_name: queue, job_store_kind: 'redis' }),
+          },
+          switchLabel,
         ),
-      );
-    }
+      total > 0 &&
+        can('delete_all_timing_jobs') &&
+        h(
+          'button',
+          { type: 'button', class: 'delete-all', onclick: () => confirmChange(`Delete all ${total} jobs of ${queue} (${store} store)?`, 'Delete all jobs', 'delete_all_timing_jobs', { queue_name: queue, job_store_kind: store }, true) },
+          'Delete all',
+        ),
+    );
     const table = jobs.length
       ? h(
           'table',
@@ -202,72 +287,179 @@
 
   function renderJob(job) {
     const key = { job_id: job.job_id, queue_name: job.queue_name, job_store_kind: job.job_store_kind || 'redis' };
-    const id = JSON.stringify(key);
     const paused = job.status === 'paused';
-    const armed = state.armed === id;
+    const toggle = paused ? 'resume_timing_job' : 'pause_timing_job';
     const cells = COLUMNS.map(([field, label]) => {
       const value = field === 'status' ? h('span', { class: 'badge s-' + job.status }, job.status) : shown(job[field]);
       return h('td', { class: 'c-' + field, dataset: { label } }, value);
     });
+    const name = `${job.job_id} (${job.queue_name})`;
+    // Only the buttons the token's role opens (whoami); the API refuses the others anyway.
     const actions = h(
       'td',
       { class: 'actions' },
       job.status !== 'finished' &&
-        h('button', { type: 'button', class: 'pause-resume', onclick: () => act(paused ? 'resume_timing_job' : 'pause_timing_job', key) }, paused ? 'Resume' : 'Pause'),
-      h('button', { type: 'button', class: 'run-now', onclick: () => act('run_timing_job_now', key) }, 'Run now'),
+        can(toggle) &&
+        h('button', { type: 'button', class: 'pause-resume', onclick: () => confirmChange(`${paused ? 'Resume' : 'Pause'} ${name}?`, paused ? 'Resume' : 'Pause', toggle, key) }, paused ? 'Resume' : 'Pause'),
+      can('run_timing_job_now') && h('button', { type: 'button', class: 'run-now', onclick: () => act('run_timing_job_now', key) }, 'Run now'),
       h('button', { type: 'button', class: 'show-history', onclick: () => openHistory(key) }, 'History'),
-      h('button', { type: 'button', class: 'delete' + (armed ? ' armed' : ''), onclick: () => deleteJob(key, id) }, armed ? 'Confirm delete' : 'Delete'),
+      can('delete_timing_job') && h('button', { type: 'button', class: 'delete', onclick: () => confirmChange(`Delete ${name}?`, 'Confirm delete', 'delete_timing_job', key, true) }, 'Delete'),
     );
     return h('tr', { class: 'job', dataset: { queue: job.queue_name, jobId: job.job_id, status: job.status } }, cells, actions);
   }
 
   async function act(route, query) {
     const reply = await call(route.startsWith('delete') ? 'DELETE' : 'POST', route, { query });
-    say(reply.msg, !reply.succ);
+    report(reply);
     await refresh();
   }
 
-  /** Delete asks for a second click (no window.confirm), within 4 s. */
-  function deleteJob(key, id) {
-    if (state.armed !== id) {
-      state.armed = id;
-      render();
-      setTimeout(() => {
-        if (state.armed === id) {
-          state.armed = null;
-          render();
-        }
-      }, 4000);
-      return;
-    }
-    state.armed = null;
-    if (state.history && JSON.stringify(state.history.key) === id) state.history = null;
-    act('delete_timing_job', key);
+  // ---- a change with a note: pause, resume, delete, a queue's scheduler, delete all ----
+
+  /** Opens the confirm panel for `route` (outside the list, so a refresh keeps what is typed). */
+  function confirmChange(text, label, route, query, danger) {
+    state.pending = { route, query };
+    $('confirm-text').textContent = text;
+    $('confirm-ok').textContent = label;
+    $('confirm-ok').classList.toggle('danger', !!danger);
+    $('confirm-note').value = '';
+    $('confirm-panel').hidden = false;
+    $('confirm-note').focus();
   }
 
-  // ---- a job's history ----
+  function closeConfirm() {
+    state.pending = null;
+    $('confirm-panel').hidden = true;
+  }
+
+  /** Sends the pending change, with the note when one was typed. */
+  function confirmed(event) {
+    event.preventDefault();
+    const pending = state.pending;
+    if (!pending) return;
+    const note = $('confirm-note').value.trim();
+    closeConfirm();
+    const history = state.history && state.history.key;
+    if (history && pending.route.startsWith('delete') && history.queue_name === pending.query.queue_name && (!pending.query.job_id || pending.query.job_id === history.job_id)) state.history = null;
+    act(pending.route, note ? { ...pending.query, note } : pending.query);
+  }
+
+  // ---- a job's history and audit trail ----
 
   async function openHistory(key) {
-    state.history = { key, data: null, error: null };
+    state.history = { key, data: null, error: null, trail: { records: [], next: null, error: null, version: 0 } };
     await loadHistory();
     renderHistory();
   }
 
   async function loadHistory() {
     const history = state.history;
-    const reply = await call('GET', 'get_timing_job', { query: { ...history.key, count: 5 } });
+    const [reply] = await Promise.all([call('GET', 'get_timing_job', { query: { ...history.key, count: 5 } }), loadTrail(history)]);
     history.data = reply.succ ? reply.data : null;
-    history.error = reply.succ ? null : reply.msg;
+    history.error = reply.succ ? null : failure(reply);
+  }
+
+  const sameIds = (a, b) => a.length === b.length && a.every((record, k) => record.id === b[k].id);
+
+  /** The job's newest audit records, as many as shown (so a refresh keeps the older pages).
+   * `trail.version` counts changes of the list: a reply to a list that changed meanwhile is dropped. */
+  async function loadTrail(history) {
+    const trail = history.trail;
+    if (!can('get_audit_records')) return;
+    const [version, limit] = [trail.version, Math.min(1000, Math.max(TRAIL_PAGE, trail.records.length))];
+    const reply = await call('GET', 'get_audit_records', { query: { queue_name: history.key.queue_name, job_id: history.key.job_id, limit } });
+    if (version !== trail.version) return;
+    trail.error = reply.succ ? null : failure(reply);
+    // The same records: keep the cursor (an "Older" that found the end stays gone).
+    if (!reply.succ || sameIds(reply.data.records, trail.records)) return;
+    [trail.records, trail.next] = [reply.data.records, reply.data.next_before];
+    trail.version += 1;
+  }
+
+  /** The next older records, after `next_before`. */
+  async function olderTrail() {
+    const history = state.history;
+    const trail = history && history.trail;
+    if (!trail || !trail.next) return;
+    const version = trail.version;
+    const reply = await call('GET', 'get_audit_records', { query: { queue_name: history.key.queue_name, job_id: history.key.job_id, limit: TRAIL_PAGE, before: trail.next } });
+    if (version !== trail.version || state.history !== history) return;
+    trail.error = reply.succ ? null : failure(reply);
+    if (reply.succ) [trail.records, trail.next] = [[...trail.records, ...reply.data.records], reply.data.next_before];
+    trail.version += 1;
+    renderHistory();
+  }
+
+  /** A value in a few characters, cut at `max`: an object as `k=v, …` (a trigger as
+   * `cron(hour=9, …)`), other values as JSON, strings as they are. */
+  function brief(value, max) {
+    let text;
+    if (typeof value === 'string') text = value;
+    else if (value && typeof value === 'object' && !Array.isArray(value)) {
+      const { trigger, ...rest } = value;
+      const fields = Object.entries(typeof trigger === 'string' ? rest : value).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(', ');
+      text = typeof trigger === 'string' ? `${trigger}(${fields})` : `{${fields}}`;
+    } else text = JSON.stringify(value);
+    return text.length > max ? text.slice(0, max - 1) + '…' : text;
+  }
+
+  const empty = (value) => value === null || value === undefined || value === '' || (typeof value === 'object' && Object.keys(value).length === 0);
+
+  /** What a record changed, in one line: edits `field: from → to`, others `field: value`
+   * (an add's or a delete's empty fields left out). */
+  function describeChanges(changes) {
+    if (!changes || typeof changes !== 'object') return shown(changes);
+    const parts = [];
+    for (const [field, value] of Object.entries(changes)) {
+      const isEdit = value && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).join() === 'from,to';
+      if (isEdit) parts.push(`${field}: ${brief(value.from, 40)} → ${brief(value.to, 40)}`);
+      else if (field === 'deleted' && value && typeof value === 'object') parts.push('deleted; was ' + describeChanges(value));
+      else if (!empty(value)) parts.push(`${field}: ${brief(value, 60)}`);
+    }
+    return brief(parts.join('; ') || '—', 200);
+  }
+
+  function renderTrail(trail) {
+    if (!can('get_audit_records')) return null;
+    const columns = [['time', 'Time'], ['token', 'Token'], ['route', 'Change'], ['changes', 'What changed'], ['note', 'Note']];
+    const cell = (record, field, label) => {
+      let value = record[field];
+      if (field === 'time') value = String(value || '').replace(/\.\d+/, ''); // to the second; the full time in title
+      if (field === 'route') value = String(value || '').replace(/^\//, '') + (record.job_id ? '' : record.queue_name === '*' ? ' (every queue)' : ' (queue)');
+      if (field === 'changes') value = describeChanges(value);
+      return h('td', { class: 'c-' + field, dataset: { label }, title: field === 'changes' ? JSON.stringify(record.changes) : field === 'time' ? record.time : null }, shown(value));
+    };
+    const table = trail.records.length
+      ? h(
+          'table',
+          { class: 'trail' },
+          h('thead', null, h('tr', null, columns.map(([, label]) => h('th', { scope: 'col' }, label)))),
+          h('tbody', null, trail.records.map((record) => h('tr', { class: 'record', dataset: { id: record.id } }, columns.map(([field, label]) => cell(record, field, label))))),
+        )
+      : h('p', { class: 'empty' }, trail.error ? '' : 'No changes recorded.');
+    return h(
+      'div',
+      { class: 'trail-part' },
+      h('h4', null, 'Audit trail ', h('span', { class: 'hint' }, 'newest first; with the queue\'s own changes')),
+      trail.error && h('p', { class: 'bad' }, trail.error),
+      table,
+      trail.next && h('button', { type: 'button', class: 'quiet older', onclick: olderTrail }, 'Older'),
+    );
   }
 
   function renderHistory() {
     const panel = $('history-panel');
     const history = state.history;
+    const trail = history && history.trail;
+    const from = history && JSON.stringify([history.key, history.data, history.error, trail.records, trail.next, trail.error, state.me]);
+    if (from && from === renderedFrom.history) return;
+    renderedFrom.history = from;
     panel.hidden = !history;
     if (!history) return panel.replaceChildren();
     const close = h('button', { type: 'button', class: 'quiet close-history', onclick: () => { state.history = null; renderHistory(); } }, 'Close');
     const title = h('h3', null, `History of ${history.key.job_id} `, h('span', { class: 'hint' }, `(${history.key.queue_name})`), close);
-    if (!history.data) return panel.replaceChildren(title, h('p', { class: 'bad' }, history.error || 'Loading…'));
+    const trailPart = renderTrail(trail);
+    if (!history.data) return panel.replaceChildren(title, h('div', { class: 'history-parts' }, h('div', { class: 'fires-part' }, h('p', { class: 'bad' }, history.error || 'Loading…')), trailPart));
     const fires = history.data.history || [];
     const columns = [['scheduled_time', 'Scheduled'], ['outcome', 'Outcome'], ['published_time', 'Published'], ['lateness_ms', 'Late (ms)'], ['fire_id', 'Fire id']];
     const table = fires.length
@@ -279,7 +471,8 @@
         )
       : h('p', { class: 'empty' }, 'No fires yet.');
     const next = history.data.next_run_times || [];
-    panel.replaceChildren(title, table, h('p', { class: 'hint' }, next.length ? 'Next: ' + next.join(', ') : 'No next fire time.'));
+    const firesPart = h('div', { class: 'fires-part' }, h('h4', null, 'Fires'), table, h('p', { class: 'hint' }, next.length ? 'Next: ' + next.join(', ') : 'No next fire time.'));
+    panel.replaceChildren(title, h('div', { class: 'history-parts' }, firesPart, trailPart));
   }
 
   // ---- the add form ----
@@ -396,7 +589,8 @@
     }
     const reply = await call('POST', 'add_timing_job', { body });
     if (!reply.succ) {
-      showError(reply.error_data && reply.error_data.field, reply.msg, 'add');
+      showError(reply.error_data && reply.error_data.field, failure(reply), 'add');
+      if (reply.http_status === 403) report(reply);
       return;
     }
     say(reply.msg);
@@ -417,7 +611,16 @@
     $('forget-token').addEventListener('click', () => {
       sessionStorage.removeItem(TOKEN_KEY);
       $('forget-token').hidden = true;
+      state.me = null; // the next token's rights come from its own whoami
+      closeConfirm();
+      renderMe();
+      render();
       say('token forgotten');
+    });
+    $('confirm-panel').addEventListener('submit', confirmed);
+    $('confirm-cancel').addEventListener('click', closeConfirm);
+    $('confirm-panel').addEventListener('keydown', (event) => {
+      if (event.key === 'Escape') closeConfirm();
     });
     form().addEventListener('submit', submitAdd);
     form().addEventListener('input', (event) => {

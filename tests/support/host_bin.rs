@@ -21,6 +21,17 @@ pub fn test_host_bin() -> PathBuf {
         .args(["build", "--quiet", "-p", "funboost-test-host", "--bin", "funboost-test-host"])
         .env("CARGO_TARGET_DIR", target_dir)
         .current_dir(env!("CARGO_MANIFEST_DIR"));
+    // Cargo sets these for the test process; passed on, build scripts that watch them (ring's)
+    // would see another build and rebuild half the tree, and the next build would undo it.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        let per_crate = name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_BIN_")
+            || ["CARGO_MANIFEST_DIR", "CARGO_MANIFEST_PATH", "CARGO_CRATE_NAME", "CARGO_PRIMARY_PACKAGE", "CARGO_TARGET_TMPDIR", "OUT_DIR"].contains(&name.as_ref());
+        if per_crate {
+            command.env_remove(name.as_ref());
+        }
+    }
     if profile_dir.file_name().is_some_and(|n| n == "release") {
         command.arg("--release");
     }

@@ -3,8 +3,9 @@
 //!
 //! 1. `a_random_call_sequence_gives_what_funboost_gives_and_the_fires_carry_the_same_arguments`:
 //!    tests/python/client_differential.py sends one seeded sequence of 600 random calls (adds of
-//!    every trigger kind and value form, replaces, duplicate and unknown ids, modify_job,
-//!    reschedule_job, pause, resume, remove, bad values) through funboost's `ApsJobAdder(booster,
+//!    every trigger kind and value form, `OrTrigger`, `AndTrigger` and `CalendarIntervalTrigger`
+//!    objects included, replaces, duplicate and unknown ids, modify_job, reschedule_job, pause,
+//!    resume, remove, bad values) through funboost's `ApsJobAdder(booster,
 //!    job_store_kind='redis')` (APScheduler 3.11.3 with its Redis job store, its scheduler
 //!    started paused) and through `EdgeJobAdder` against the real `.wasm` served over TCP by
 //!    the test host, both from the same frozen instant: the redis-server runs with a frozen
@@ -300,8 +301,24 @@ async fn a_random_call_sequence_gives_what_funboost_gives_and_the_fires_carry_th
     ] {
         assert!(ops[op].as_u64().unwrap_or(0) >= 3, "too few {op} calls: {ops}");
     }
+    // The app's own APScheduler behaviours, each answered in one call: resuming a job with no
+    // fire time left removes it; rescheduling a paused job resumes it.
+    for op in ["resume_job_removed", "reschedule_paused_job"] {
+        assert!(ops[op].as_u64().unwrap_or(0) >= 1, "no {op}: {ops}");
+    }
     let forms = frozen["trigger_forms"].as_object().unwrap();
-    for form in ["date", "interval", "cron", "DateTrigger(date", "IntervalTrigger(interval", "CronTrigger(cron", "from_crontab"] {
+    for form in [
+        "date",
+        "interval",
+        "cron",
+        "DateTrigger(date",
+        "IntervalTrigger(interval",
+        "CronTrigger(cron",
+        "from_crontab",
+        "OrTrigger",
+        "AndTrigger",
+        "CalendarIntervalTrigger",
+    ] {
         assert!(forms.get(form).and_then(Value::as_u64).unwrap_or(0) >= 1, "no {form} trigger: {forms:?}");
     }
     assert!(forms.keys().any(|k| k.contains("DST")), "no trigger at a DST change: {forms:?}");
@@ -328,6 +345,8 @@ async fn a_random_call_sequence_gives_what_funboost_gives_and_the_fires_carry_th
         "refused_option:name",
         "refused_option:next_run_time",
         "first_of_two_errors",
+        "or_trigger_zone",
+        "calendarinterval_zoneinfo_utc",
     ];
     for tag in frozen["known_differences"].as_object().unwrap().keys() {
         assert!(documented.contains(&tag.as_str()), "an undocumented difference {tag}: {}", frozen["known_differences"][tag]);
@@ -438,12 +457,26 @@ fn the_package_passes_its_unit_tests_and_mypy_strict_and_builds_a_typed_wheel() 
     let wheel =
         std::fs::read_dir(&wheels).unwrap().filter_map(Result::ok).map(|e| e.path()).find(|p| p.extension().is_some_and(|e| e == "whl")).expect("a wheel");
     let listing = run(&["-c", &format!("import zipfile; print('\\n'.join(zipfile.ZipFile({:?}).namelist()))", wheel.to_str().unwrap())], "list the wheel");
-    for file in ["funboost_edge/__init__.py", "funboost_edge/py.typed", "funboost_edge/adder.py"] {
+    for file in ["funboost_edge/__init__.py", "funboost_edge/py.typed", "funboost_edge/adder.py", "funboost_edge/cli.py", "funboost_edge/jobfile.py"] {
         assert!(listing.lines().any(|l| l == file), "{file} not in {}: {listing}", wheel.display());
     }
     let metadata = listing.lines().find(|l| l.ends_with(".dist-info/METADATA")).expect("METADATA");
     let text = run(&["-c", &format!("import zipfile; print(zipfile.ZipFile({:?}).read({metadata:?}).decode())", wheel.to_str().unwrap())], "read METADATA");
     assert!(text.contains("Name: funboost-edge") && text.contains("Requires-Python: >=3.9") && text.contains("Requires-Dist: requests"), "{text}");
+    // requests only by default; the command's readers are optional extras.
     let requires: Vec<&str> = text.lines().filter(|l| l.starts_with("Requires-Dist:")).collect();
-    assert_eq!(requires.len(), 1, "requests only: {requires:?}");
+    let by_default: Vec<&&str> = requires.iter().filter(|l| !l.contains("extra ==")).collect();
+    assert_eq!(by_default.len(), 1, "requests only by default: {requires:?}");
+    for extra in ["toml", "yaml"] {
+        assert!(text.lines().any(|l| l == format!("Provides-Extra: {extra}")), "no extra {extra}: {text}");
+    }
+    assert!(requires.iter().any(|l| l.contains("PyYAML") && l.contains("extra == \"yaml\"")), "{requires:?}");
+    assert!(requires.iter().any(|l| l.contains("tomli") && l.contains("python_version < \"3.11\"") && l.contains("extra == \"toml\"")), "{requires:?}");
+    // The console script.
+    let entry_points = listing.lines().find(|l| l.ends_with(".dist-info/entry_points.txt")).expect("entry_points.txt");
+    let scripts = run(
+        &["-c", &format!("import zipfile; print(zipfile.ZipFile({:?}).read({entry_points:?}).decode())", wheel.to_str().unwrap())],
+        "read entry_points.txt",
+    );
+    assert!(scripts.contains("[console_scripts]") && scripts.contains("funboost-edge = funboost_edge.cli:run"), "{scripts}");
 }

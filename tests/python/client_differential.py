@@ -12,7 +12,8 @@
    funboost's own ApsJobAdder(booster, job_store_kind='redis', is_auto_start=True,
    is_auto_paused=True) (its scheduler started paused: it stores, never fires) and through
    EdgeJobAdder(booster, job_store_kind='redis') against the real .wasm: adds of every trigger
-   kind and value form, replaces, duplicate ids, modify_job, reschedule_job, pause, resume,
+   kind and value form (OrTrigger, AndTrigger and CalendarIntervalTrigger as objects, the only
+   way APScheduler 3.11.3 takes them), replaces, duplicate ids, modify_job, reschedule_job, pause, resume,
    remove, unknown ids, bad values. Each call's outcome is compared: the returned job
    (str(job): name, str(trigger), next run time with its zone's abbreviation; next_run_time;
    args; kwargs; misfire_grace_time; coalesce) or the exception raised, and the job lists
@@ -201,11 +202,134 @@ class Gen:
         start = r.choice([None, value])
         return 'cron', {'hour': naive.hour, 'minute': r.choice([naive.minute, '*/20']), 'timezone': zone, 'start_date': start}, f'cron at DST {zone} {wall} from {start!r}', None
 
+    # -- APScheduler's other triggers, as objects: APScheduler 3.11.3 cannot create them by name
+    # ('calendarinterval', 'and', 'or' are not among its trigger plugins), so funboost's
+    # ApsJobAdder takes them only as objects, and so are they sent through both sides.
+
+    def tz_arg(self, zone):
+        """A zone as a trigger constructor takes it: its name, or a ZoneInfo / timezone.utc."""
+        if self.rng.random() < 0.3:
+            return UTC if zone == 'UTC' else ZoneInfo(zone)
+        return zone
+
+    def calendar(self, zone=None, start=None, time_of_day=None):
+        """(CalendarIntervalTrigger, description). Its start date (a date: APScheduler's first
+        answer, even when past) near now, at a month's end, or on a DST change day."""
+        from apscheduler.triggers.calendarinterval import CalendarIntervalTrigger
+
+        r = self.rng
+        units = {}
+        for unit, top in (('years', 2), ('months', 14), ('weeks', 3), ('days', 10)):
+            if r.random() < 0.35:
+                units[unit] = r.randint(0, top)
+        if not any(units.values()):
+            units[r.choice(['months', 'weeks', 'days'])] = r.randint(1, 3)
+        args = dict(units)
+        if time_of_day is None:
+            time_of_day = {k: v for k, v in (('hour', r.randint(0, 23)), ('minute', r.choice([0, 30, 59])), ('second', r.choice([0, 15]))) if r.random() < 0.6}
+        args.update(time_of_day)
+        today = self.clock.now().date()
+        if start is None:
+            c = r.random()
+            if c < 0.15:
+                start = None  # date.today(): the frozen machine's date
+            elif c < 0.6:
+                start = today + dt.timedelta(days=r.randint(-40, 120))
+            elif c < 0.8:
+                start = r.choice([dt.date(2030, 1, 31), dt.date(2030, 3, 31), dt.date(2032, 2, 29), dt.date(2030, 8, 31)])
+            elif zone is None:
+                # the spring-forward / fall-back days of 2030: 02:30 is skipped or repeated there
+                zone, start = r.choice([('America/New_York', dt.date(2030, 3, 10)), ('America/New_York', dt.date(2030, 11, 3)), ('Europe/London', dt.date(2030, 3, 31)), ('Europe/London', dt.date(2030, 10, 27))])
+                args.update({'hour': r.choice([1, 2]), 'minute': 30})
+            else:
+                start = today + dt.timedelta(days=r.randint(-40, 120))
+        if start is not None:
+            args['start_date'] = r.choice([start, start.isoformat()])
+        if r.random() < 0.25:
+            first = start or today
+            args['end_date'] = first + dt.timedelta(days=r.choice([0, 20, 45, 400]))
+        if zone is None:
+            zone = r.choice(ZONES)
+            if r.random() < 0.15:
+                zone = None  # no timezone: the machine's (tzlocal), as APScheduler takes it
+        if zone is not None:
+            args['timezone'] = self.tz_arg(zone)
+        return CalendarIntervalTrigger(**args), f'calendarinterval{args}'
+
+    def part(self, zone):
+        """(a trigger object of any kind, description), for an `or`."""
+        from apscheduler.triggers.cron import CronTrigger
+        from apscheduler.triggers.date import DateTrigger
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        r = self.rng
+        if r.random() < 0.3:
+            zone = r.choice(ZONES)  # parts of other zones: APScheduler answers in the winner's
+        c = r.random()
+        if c < 0.4:
+            names = r.sample(list(self.CRON_VALUES), r.choice([1, 1, 2, 3]))
+            args = {name: r.choice(self.CRON_VALUES[name]) for name in names}
+            if r.random() < 0.2:
+                args['end_date'] = self.instant(past=False) + dt.timedelta(days=r.choice([-5, 30, 400]))
+            return CronTrigger(**args, timezone=self.tz_arg(zone)), f'cron{args}@{zone}'
+        if c < 0.6:
+            units = {r.choice(['hours', 'minutes', 'days']): r.randint(1, 40)}
+            start = self.instant() if r.random() < 0.6 else None
+            if start is not None:
+                start = start.astimezone(ZoneInfo(zone) if zone != 'UTC' else UTC).replace(tzinfo=None)
+            return IntervalTrigger(**units, start_date=start, timezone=self.tz_arg(zone)), f'interval{units} from {start}@{zone}'
+        if c < 0.8:
+            when = self.instant().astimezone(ZoneInfo(zone) if zone != 'UTC' else UTC).replace(tzinfo=None)
+            return DateTrigger(run_date=when, timezone=self.tz_arg(zone)), f'date {when}@{zone}'
+        trigger, desc = self.calendar(zone)
+        return trigger, desc
+
+    def combined_trigger(self, depth=0):
+        """(OrTrigger / AndTrigger / CalendarIntervalTrigger object, {}, description, None).
+        `and` parts are chosen to agree (APScheduler 3.11.3 loops forever on parts that never
+        fire together): crons at one time of day in one zone with day rules that meet within a
+        month, or a calendar interval starting far ahead at a cron's time of day."""
+        from apscheduler.triggers.combining import AndTrigger, OrTrigger
+        from apscheduler.triggers.cron import CronTrigger
+
+        r = self.rng
+        kind = r.choice(['calendarinterval', 'calendarinterval', 'or', 'or', 'or', 'and', 'and'])
+        zone = r.choice(ZONES)
+        if kind == 'calendarinterval':
+            trigger, desc = self.calendar()
+            return trigger, {}, f'CalendarIntervalTrigger {desc}', None
+        if kind == 'or':
+            parts = [self.part(zone) for _ in range(r.choice([1, 2, 2, 3]))]
+            if depth == 0 and r.random() < 0.15:
+                nested, _, ndesc, _ = self.combined_trigger(depth + 1)
+                parts.append((nested, ndesc))
+            return OrTrigger([p for p, _ in parts]), {}, f'OrTrigger [{"; ".join(d for _, d in parts)}]', None
+        time_of_day = {'hour': r.choice([9, 12, 18]), 'minute': r.choice([0, 30])}
+        tz = self.tz_arg(zone)
+        if r.random() < 0.6:
+            rules = [
+                {'day_of_week': r.choice(['mon', 'fri', 'sat,sun', 'mon-fri', 'tue-thu'])},
+                {'day': r.choice(['1-7', '8-14', '15-21', '22-28'])},
+                {'month': r.choice(['*', '*/2', 'jan-jun', 'jul-dec'])},
+            ]
+            chosen = r.sample(rules, r.choice([2, 2, 3]))
+            parts = [CronTrigger(**rule, **time_of_day, timezone=tz) for rule in chosen]
+            desc = f'crons {chosen} at {time_of_day}@{zone}'
+        else:
+            start = self.clock.now().date() + dt.timedelta(days=r.randint(400, 900))
+            calendar, cdesc = self.calendar(zone, start, time_of_day)
+            cron = CronTrigger(**time_of_day, timezone=tz)
+            parts = [calendar, cron] if r.random() < 0.5 else [cron, calendar]
+            desc = f'{cdesc} with a daily cron'
+        return AndTrigger(parts), {}, f'AndTrigger [{desc}]', None
+
     def trigger(self, allow_bad=True):
         """(trigger, trigger_kwargs, description, expected error kind or None)."""
         r = self.rng
         if r.random() < 0.1:
             return self.dst_trigger()
+        if r.random() < 0.12:
+            return self.combined_trigger()
         if r.random() < 0.03:
             return None, {}, 'None (date now)', None
         kind = r.choice(['date', 'interval', 'cron', 'cron', 'interval', 'date'])
@@ -389,6 +513,24 @@ def known_difference(a, b, desc=''):
         # what the app cannot honour before the app checks the arguments.
         return 'known:first_of_two_errors'
     ja, jb = a.get('job'), b.get('job')
+    if ja and jb and 'CalendarIntervalTrigger(' in ja['trigger'] and "timezone='UTC'" in ja['trigger']:
+        # A CalendarIntervalTrigger whose zone is zoneinfo.ZoneInfo('UTC') (the machine's zone,
+        # taken when none is given): APScheduler's repr prints 'UTC'; the app has one UTC,
+        # APScheduler's for the name 'UTC' (datetime.timezone.utc), and prints that.
+        utc = {k: jb[k].replace("timezone='datetime.timezone.utc'", "timezone='UTC'") for k in ('trigger', 'str')}
+        if utc != {k: jb[k] for k in utc}:
+            jb = dict(jb, **utc)
+            if ja == jb:
+                return 'known:calendarinterval_zoneinfo_utc'
+    if ja and jb and ja['trigger'].startswith('or[') and ja['next_run_time'] and jb['next_run_time']:
+        times = {'str': None, 'next_run_time': None, 'tzname': None, 'utcoffset': None}
+        same_instant = dt.datetime.fromisoformat(ja['next_run_time']) == dt.datetime.fromisoformat(jb['next_run_time'])
+        if same_instant and dict(ja, **times) == dict(jb, **times) and ja['str'].split(', next run at: ')[0] == jb['str'].split(', next run at: ')[0]:
+            # An `or` of parts in different zones: APScheduler answers with the datetime of the
+            # part that fires next, in that part's zone; funboost-edge gives every fire time in
+            # the `or`'s zone (the first part's, when every part names its own): the same
+            # instant, another wall time and %Z. (With the difference above, too.)
+            return 'known:or_trigger_zone'
     blind = {'tzname': None, 'str': None, 'trigger': None}
     if ja and jb and dict(ja, **blind) == dict(jb, **blind):
         # The same job but for a zone abbreviation (%Z): in next_run_time or in a date trigger.
@@ -503,8 +645,8 @@ class Frozen:
         if r.random() < 0.25:
             self.clock.advance(r.choice([1, 999_999, 1_000_000, 1_500_000, 59 * 1_000_000, 3_600_000_000, 86_400_000_000, 2 * 86_400_000_000]) + r.randint(0, 999_999))
         op = r.choices(
-            ['add', 'add_paused', 'add_noid', 'get_job', 'remove_job', 'pause_job', 'resume_job', 'modify_job', 'reschedule_job', 'get_jobs', 'remove_all', 'refused_option'],
-            weights=[30, 4, 3, 6, 6, 7, 8, 8, 9, 5, 0.4, 2],
+            ['add', 'add_paused', 'add_noid', 'get_job', 'remove_job', 'pause_job', 'resume_job', 'modify_job', 'reschedule_job', 'get_jobs', 'remove_all', 'refused_option', 'resume_finished'],
+            weights=[30, 4, 3, 6, 6, 7, 8, 8, 9, 5, 0.4, 2, 0.6],
         )[0]
         self.count(op)
         getattr(self, 'op_' + op)()
@@ -585,9 +727,30 @@ class Frozen:
         job_id = self.pick_id()
         self.on_both('pause_job', job_id, f'pause_job({job_id!r})', lambda: self.fb.aps_obj.pause_job(job_id), lambda: self.edge.aps_obj.pause_job(self.edge_id(job_id)))
 
-    def op_resume_job(self):
-        job_id = self.pick_id()
-        self.on_both('resume_job', job_id, f'resume_job({job_id!r})', lambda: self.fb.aps_obj.resume_job(job_id), lambda: self.edge.aps_obj.resume_job(self.edge_id(job_id)))
+    def op_resume_job(self, job_id=None):
+        job_id = job_id or self.pick_id()
+        a, b = self.on_both('resume_job', job_id, f'resume_job({job_id!r})', lambda: self.fb.aps_obj.resume_job(job_id), lambda: self.edge.aps_obj.resume_job(self.edge_id(job_id)))
+        if a == {'job': None} and b == {'job': None}:
+            # No fire time left: both removed the job (the app itself, in the one call).
+            self.count('resume_job_removed')
+            self.known_ids.pop(job_id, None)
+
+    def op_resume_finished(self):
+        """A paused job whose trigger has no fire time left (its end_date passed), resumed:
+        APScheduler removes it and returns None; so does the app, in the one call."""
+        r = self.rng
+        job_id = f'finished{self.calls}'
+        end = self.clock.now() - dt.timedelta(minutes=r.choice([1, 90, 3000]))
+        trigger, targs = r.choice([
+            ('interval', {'minutes': 10, 'start_date': end - dt.timedelta(days=1), 'end_date': end, 'timezone': 'UTC'}),
+            ('cron', {'minute': '*/5', 'end_date': end, 'timezone': 'UTC'}),
+        ])
+        desc = f'add_push_job({trigger} {targs}, id={job_id!r}, next_run_time=None)'
+        a = outcome(lambda: self.fb.add_push_job(trigger, (1,), None, job_id, next_run_time=None, **targs))
+        b = outcome(lambda: self.edge.add_push_job(trigger, (1,), None, job_id, next_run_time=None, **targs))
+        self.compare('add', desc, a, b)
+        self.known_ids[job_id] = True
+        self.op_resume_job(job_id)
 
     def op_modify_job(self):
         r = self.rng
@@ -629,6 +792,9 @@ class Frozen:
         job_id = self.pick_id(existing=0.85)
         trigger, targs, tdesc, terr = self.gen.trigger()
         desc = f'reschedule_job({job_id!r}, {tdesc})'
+        before = self.fb.aps_obj.get_job(job_id)
+        if before is not None and before.next_run_time is None:
+            self.count('reschedule_paused_job')  # APScheduler resumes it; so does the app
         self.on_both(
             'reschedule_job',
             job_id,
@@ -837,6 +1003,8 @@ def main():
         try:
             while frozen.calls < args.calls:
                 frozen.step()
+            if not frozen.counts.get('resume_job_removed'):
+                frozen.op_resume_finished()  # at least once in every sequence
             frozen.op_get_jobs()
         except Exception:
             log(traceback.format_exc())

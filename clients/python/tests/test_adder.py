@@ -297,21 +297,22 @@ def test_pause_resume_remove_and_remove_all():
 
 
 def test_resuming_a_job_with_no_more_fire_times_removes_it_as_apscheduler_does():
-    routes = {"resume_timing_job": (200, envelope(job_data(status="finished", next_run_time=None))), "delete_timing_job": (200, envelope(None))}
-    a, app = adder(routes)
+    # The app removes it and answers data: null, with a msg saying so: one call.
+    removed = envelope(None, msg="timing job j1 in queue orders removed: its trigger has no more fire times (as APScheduler's resume_job does)")
+    a, app = adder({"resume_timing_job": (200, removed)})
     assert a.aps_obj.resume_job("j1") is None
-    assert app.routes_called() == ["resume_timing_job", "delete_timing_job"]
+    assert app.routes_called() == ["resume_timing_job"]
+    job = funboost_edge.EdgeJob(a.aps_obj, job_data(status="paused", next_run_time=None))
+    assert job.resume() is job and app.routes_called() == ["resume_timing_job", "resume_timing_job"]
 
 
 def test_reschedule_resumes_a_paused_job_as_apscheduler_does():
-    routes = {
-        "reschedule_timing_job": (200, envelope(job_data(status="paused", next_run_time=None, trigger="interval", trigger_str="interval[0:00:30]"))),
-        "resume_timing_job": (200, envelope(job_data(trigger="interval", trigger_str="interval[0:00:30]"))),
-    }
+    # The app resumes it (reschedule_job sets the new next run time): one call.
+    routes = {"reschedule_timing_job": (200, envelope(job_data(trigger="interval", trigger_str="interval[0:00:30]")))}
     a, app = adder(routes)
     job = a.aps_obj.reschedule_job("j1", trigger="interval", seconds=30)
     assert app.calls[0]["json"] == {"trigger": "interval", "seconds": 30}
-    assert app.routes_called() == ["reschedule_timing_job", "resume_timing_job"]
+    assert app.routes_called() == ["reschedule_timing_job"]
     assert str(job.trigger) == "interval[0:00:30]" and job.next_run_time is not None
 
 

@@ -382,17 +382,12 @@ class EdgeScheduler:
 
     def resume_job(self, job_id: str, jobstore: Optional[str] = None) -> Optional[EdgeJob]:
         """Resumes the job (next run computed from now); when its trigger has no more fire
-        times the job is removed and None is returned, as APScheduler does."""
+        times the app removes the job (`data: null`) and None is returned, as APScheduler's
+        `resume_job` does."""
         if not self._store_ok(jobstore):
             raise JobLookupError(job_id)
         data = self.client.call("POST", "resume_timing_job", params=self._query(job_id), job_id=job_id)
-        if isinstance(data, dict) and data.get("status") == "finished":
-            try:
-                self.client.call("DELETE", "delete_timing_job", params=self._query(job_id), job_id=job_id)
-            except JobLookupError:
-                pass
-            return None
-        return self._job(data)
+        return None if data is None else self._job(data)
 
     def modify_job(self, job_id: str, jobstore: Optional[str] = None, **changes: Any) -> EdgeJob:
         """APScheduler's `modify_job`: `args` (the queue name first, as funboost stores them),
@@ -485,16 +480,12 @@ class EdgeScheduler:
         return body, pause
 
     def reschedule_job(self, job_id: str, jobstore: Optional[str] = None, trigger: Any = None, **trigger_args: Any) -> EdgeJob:
-        """A new trigger, the next run computed from now; a paused job is resumed, as
-        APScheduler's `reschedule_job` does."""
+        """A new trigger, the next run computed from now; a paused job is resumed (the app
+        does it, as APScheduler's `reschedule_job` does)."""
         body = trigger_request(trigger, trigger_args, self.default_zone)
         if not self._store_ok(jobstore):
             raise JobLookupError(job_id)
-        data = self.client.call("POST", "reschedule_timing_job", params=self._query(job_id), body=body, job_id=job_id)
-        if isinstance(data, dict) and data.get("status") == "paused":
-            # funboost-edge keeps a paused job paused; APScheduler sets the new next run time.
-            data = self.client.call("POST", "resume_timing_job", params=self._query(job_id), job_id=job_id)
-        return self._job(data)
+        return self._job(self.client.call("POST", "reschedule_timing_job", params=self._query(job_id), body=body, job_id=job_id))
 
     # -- the queue's scheduler ----------------------------------------------------------------
 

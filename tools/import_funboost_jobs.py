@@ -8,6 +8,14 @@ This command reads them, turns each into an `add_timing_job` request (trigger an
 time zone, start/end dates, jitter, args, kwargs, misfire_grace_time, coalesce) and, with
 --apply, adds it through funboost-edge's HTTP API; a paused job is added paused.
 
+Every APScheduler 3 trigger moves (see TRIGGERS below): DateTrigger, IntervalTrigger and
+CronTrigger as `date` / `interval` / `cron` fields, funboost-edge computing the first run from
+now; CalendarIntervalTrigger, OrTrigger and AndTrigger as `calendarinterval` / `or` / `and`,
+starting from the next run time funboost stored, because their fire times depend on the
+previous one (a calendar interval steps on from its last date; an or's interval part restarts
+from whichever part fired; an and searches on from the previous fire), so the imported job
+fires on the instants funboost's scheduler would have.
+
 Run it where your funboost project runs, from the project's directory (the one holding
 funboost_config.py), with the Python that runs funboost:
 
@@ -24,6 +32,40 @@ after its import succeeded (or it was already imported), and only if it did not 
 it was read. Exit status: 0 when every job was (or would be) converted, 1 when some could not
 be, 2 when the command itself could not run or had to stop (no funboost_config.py, Redis or the
 API unreachable, a refused token, bad options); a run that stops midway still prints what it did.
+
+How each trigger is converted, and what cannot move: TRIGGERS below (--help prints it).
+"""
+
+TRIGGERS = """\
+How each APScheduler trigger is moved:
+  DateTrigger         date: run_date with its zone (timezone), or with its UTC offset.
+  IntervalTrigger     interval: days/hours/minutes/seconds, timezone, start_date (APScheduler
+                      always sets one), end_date, jitter; start/end as wall time in the
+                      trigger's zone, or with their UTC offset when in another zone.
+  CronTrigger         cron: the fields that are not default, as APScheduler prints them,
+                      timezone, start_date, end_date, jitter.
+  CalendarIntervalTrigger
+                      calendarinterval: years/months/weeks/days, hour/minute/second (its time
+                      of day), start_date and end_date as the dates APScheduler holds (a start
+                      date not given is the day the job was made), timezone, jitter.
+  OrTrigger, AndTrigger
+                      or / and: {"triggers": [part, ...], "jitter": n}, each part converted as
+                      above, nested and/or parts too, each with its own timezone, start/end
+                      dates and jitter.
+calendarinterval, or and and jobs start from the next run time funboost stored (sent as
+next_run_time, in the job's zone); when that one is past (funboost's scheduler has not run
+since), from the first of APScheduler's fire times after it that is not past: missed runs are
+not fired, as for date/interval/cron jobs, whose first run funboost-edge computes from now.
+A paused job is added paused and, resumed, starts afresh as APScheduler's resume does.
+
+What cannot move is reported with why and what to do, and stays in funboost: a function that
+is not funboost's push; arguments that are not JSON or do not fit the consumer (5001); a queue
+no consumer registered (4001); a trigger (or part) of another class, with a sub-second
+interval, a fractional jitter or a zone without an IANA name; an or/and holding a
+calendarinterval part and parts in other zones than the job's (funboost-edge would step the
+calendar part from another date than APScheduler); an and whose parts never agree (APScheduler
+would search forever; funboost-edge refuses it); a next run in the repeated hour of a DST
+change (run the import again after it); a job with no fire time left.
 """
 
 import argparse
@@ -262,7 +304,8 @@ def jitter_value(jitter):
 
 
 def convert_trigger(trigger):
-    """The trigger fields of the add request."""
+    """The trigger fields of the add request: for a combined trigger, its parts converted the
+    same way (recursively), each a full trigger with its own zone, start/end dates and jitter."""
     from apscheduler.triggers.calendarinterval import CalendarIntervalTrigger
     from apscheduler.triggers.combining import AndTrigger, OrTrigger
     from apscheduler.triggers.cron import CronTrigger
@@ -270,18 +313,40 @@ def convert_trigger(trigger):
     from apscheduler.triggers.interval import IntervalTrigger
 
     if isinstance(trigger, (AndTrigger, OrTrigger)):
-        kind = 'AndTrigger' if isinstance(trigger, AndTrigger) else 'OrTrigger'
-        parts = ', '.join(str(t) for t in trigger.triggers)
-        raise Skip(
-            f'combined trigger {kind}([{parts}]) has no funboost-edge equivalent',
-            'add one funboost-edge job per part by hand' + (' (an OrTrigger of crons is one job per cron)' if kind == 'OrTrigger' else '')
-            + ', then delete this job in funboost',
-        )
+        kind = 'and' if isinstance(trigger, AndTrigger) else 'or'
+        parts = []
+        for i, part in enumerate(trigger.triggers):
+            try:
+                parts.append(convert_trigger(part))
+            except Skip as skip:
+                # Name the part, outermost first: "part 2 of or[...]: part 1 of and[...]: ...".
+                raise Skip(f'part {i + 1} of {trigger}: {skip.why}', skip.todo)
+        body = {'trigger': kind, 'triggers': parts}
+        jitter = jitter_value(trigger.jitter)
+        if jitter:
+            body['jitter'] = jitter
+        return body
     if isinstance(trigger, CalendarIntervalTrigger):
-        raise Skip(
-            f'calendar interval trigger {trigger} has no funboost-edge equivalent',
-            'add it by hand as a cron job (e.g. months=1 at 09:00 from the 15th is cron day=15 hour=9), then delete this job in funboost',
-        )
+        body = {'trigger': 'calendarinterval'}
+        for unit in ('years', 'months', 'weeks', 'days'):
+            value = getattr(trigger, unit)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise Skip(f'calendar interval trigger {trigger!r} has {unit}={value!r}, not a whole number', 'add it by hand with whole numbers')
+            if value:
+                body[unit] = value
+        # APScheduler keeps the time of day as a `time` in the trigger's zone (whole seconds),
+        # and the start/end dates as `date`s: the date the schedule starts on (date.today()
+        # when it was made, if none was given) and the last date it may fire on.
+        time_of_day = trigger._time
+        body.update(hour=time_of_day.hour, minute=time_of_day.minute, second=time_of_day.second)
+        body['start_date'] = trigger.start_date.isoformat()
+        if trigger.end_date is not None:
+            body['end_date'] = trigger.end_date.isoformat()
+        body['timezone'] = zone_name(trigger.timezone)
+        jitter = jitter_value(trigger.jitter)
+        if jitter:
+            body['jitter'] = jitter
+        return body
     if isinstance(trigger, DateTrigger):
         run_date = trigger.run_date
         tz = run_date.tzinfo
@@ -327,11 +392,158 @@ def convert_trigger(trigger):
         if jitter:
             body['jitter'] = jitter
         return body
-    raise Skip(f'trigger {type(trigger).__module__}.{type(trigger).__qualname__} ({trigger}) is not a date, interval or cron trigger', 'add it by hand')
+    raise Skip(
+        f'trigger {type(trigger).__module__}.{type(trigger).__qualname__} ({trigger}) is not one of APScheduler\'s triggers '
+        '(date, interval, cron, calendarinterval, and, or)',
+        'add it by hand',
+    )
 
 
-def convert(queue_key, job_id, state):
-    """The add request for one pickled job state (APScheduler's Job.__getstate__)."""
+class CatchUpNote(str):
+    """A note about where an imported job starts: said only when it is (or would be) added."""
+
+
+# The triggers whose imported job starts from the next run time funboost stored (see first_run).
+CONTINUED_KINDS = ('calendarinterval', 'or', 'and')
+
+# How many of APScheduler's fire times first_run steps through to catch up with now, and how
+# many rounds an AndTrigger gets to make its parts agree on one of them.
+MAX_CATCH_UP_STEPS = 100_000
+MAX_AND_ROUNDS = 10_000
+
+
+def takes_default_zone(body):
+    """Whether funboost-edge gives this trigger (or a part of it) its default zone: a part
+    without `timezone` (a date part whose run_date has only a UTC offset)."""
+    if body['trigger'] in ('and', 'or'):
+        return any(takes_default_zone(part) for part in body['triggers'])
+    return 'timezone' not in body
+
+
+def app_zone(body, default_zone):
+    """The zone funboost-edge keeps the job's times in: the trigger's own; for and/or, the
+    default zone when a part takes it, else the first part's (as src/trigger/mod.rs does)."""
+    if body['trigger'] in ('and', 'or'):
+        if takes_default_zone(body):
+            return default_zone
+        return app_zone(body['triggers'][0], default_zone)
+    return body.get('timezone') or default_zone
+
+
+def next_fire(trigger, previous, now, rounds):
+    """APScheduler's `trigger.get_next_fire_time(previous, now)`, except that an AndTrigger
+    whose parts never agree (APScheduler loops forever there) raises Skip after
+    MAX_AND_ROUNDS rounds instead of hanging. `rounds` is a one-element budget list."""
+    from apscheduler.triggers.combining import AndTrigger, OrTrigger
+
+    if type(trigger) is OrTrigger:
+        fire_times = [f for f in (next_fire(t, previous, now, rounds) for t in trigger.triggers) if f is not None]
+        return trigger._apply_jitter(min(fire_times), trigger.jitter, now) if fire_times else None
+    if type(trigger) is AndTrigger:
+        while True:
+            rounds[0] += 1
+            if rounds[0] > MAX_AND_ROUNDS:
+                raise Skip(
+                    f'APScheduler cannot compute its fire time after {previous}: the parts of {trigger} never agree '
+                    '(APScheduler 3 searches forever there, so funboost would hang on this job)',
+                    'add it by hand with a trigger whose parts agree, then delete this job in funboost',
+                )
+            fire_times = [next_fire(t, previous, now, rounds) for t in trigger.triggers]
+            if None in fire_times:
+                return None
+            if min(fire_times) == max(fire_times):
+                return trigger._apply_jitter(fire_times[0], trigger.jitter, now)
+            now = max(fire_times)
+    return trigger.get_next_fire_time(previous, now)
+
+
+def first_run(trigger, stored, now):
+    """The first run of an imported calendarinterval/or/and job: the next run time funboost
+    stored, and from there the trigger goes on as in APScheduler. Its fire times depend on the
+    previous one (a calendar interval steps from its last date and ignores now; an interval part
+    of an or restarts from whichever part fired; an and searches from the previous fire), so
+    funboost-edge must start where funboost's scheduler is, not compute them afresh from now.
+    When that run is past (funboost's scheduler has not run since), it steps through
+    APScheduler's fire times (get_next_fire_time(previous, now), as APScheduler's scheduler
+    catches up) to the first one not before now: the missed ones are not fired, as for the
+    other triggers, whose first run funboost-edge computes from now.
+    Returns (first run, whether it moved on); raises Skip when no fire time is left."""
+    run = stored
+    steps = 0
+    while run is not None and run < now:
+        steps += 1
+        if steps > MAX_CATCH_UP_STEPS:
+            raise Skip(
+                f'its next run {stored} is more than {MAX_CATCH_UP_STEPS} fire times behind now (funboost\'s scheduler has not run since)',
+                'start funboost\'s scheduler once so that it catches up, then run the import again',
+            )
+        run = next_fire(trigger, run, now, [0])
+    if run is None:
+        raise Skip(
+            f'it has no fire time left: its next run {stored} and every one APScheduler gives after it are past '
+            '(funboost deletes it when its scheduler next runs)',
+            'nothing to move: delete it in funboost',
+        )
+    return run, steps > 0
+
+
+def leaf_zones(body):
+    """The zones of the parts that are not and/or (None: a date part with only a UTC offset)."""
+    if body['trigger'] in ('and', 'or'):
+        return [zone for part in body['triggers'] for zone in leaf_zones(part)]
+    return [body.get('timezone')]
+
+
+def has_calendar_part(body):
+    if body['trigger'] in ('and', 'or'):
+        return any(part['trigger'] == 'calendarinterval' or has_calendar_part(part) for part in body['triggers'])
+    return False
+
+
+def check_calendar_parts(body, default_zone):
+    """An and/or passes its previous fire time to every part, and a calendarinterval part steps
+    from that time's date. APScheduler passes the datetime of the part that fired, in that
+    part's zone; funboost-edge passes the same instant in the job's zone. When a part's zone is
+    not the job's, the two dates can differ at the same instant, and then the imported job
+    would fire on other days than funboost's (funboost-edge's difference, not APScheduler's):
+    such a job is not moved."""
+    if body['trigger'] not in ('and', 'or') or not has_calendar_part(body):
+        return
+    zone = app_zone(body, default_zone)
+    others = sorted({z or 'a UTC offset' for z in leaf_zones(body) if z != zone})
+    if others:
+        raise Skip(
+            f'it has a calendarinterval part, and parts in other zones ({", ".join(others)}) than the one funboost-edge keeps the job in ({zone}): '
+            'APScheduler steps a calendarinterval part from the date of the previous fire in the zone of the part that fired, '
+            'funboost-edge from its date in the job\'s zone, so the imported job could fire on other days than funboost\'s',
+            'add it by hand (for example one job per part, or all parts in one zone), then delete this job in funboost',
+        )
+
+
+def next_run_text(run, zone):
+    """`run` as the wall time funboost-edge reads `next_run_time` in: the job's zone, no
+    offset (funboost-edge keeps the wall time of a next_run_time given with a UTC offset but
+    reads it in the job's zone, which would change the instant when the offsets differ).
+    Returns (that text, `run` printed in the job's zone as funboost-edge prints it)."""
+    import zoneinfo
+
+    try:
+        tz = datetime.timezone.utc if zone == 'UTC' else zoneinfo.ZoneInfo(zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as e:
+        raise Skip(f'funboost-edge keeps it in zone {zone}, which this Python does not know ({e})', 'install tzdata, then run the import again')
+    local = run.astimezone(tz)
+    if local.fold and local.replace(fold=0).utcoffset() != local.utcoffset():
+        raise Skip(
+            f'its next run {run} is the second {fmt_wall(local)} of {zone} (the repeated hour of a DST change), '
+            'which funboost-edge\'s next_run_time reads as the first',
+            f'run the import again after {run}',
+        )
+    return fmt_wall(local), str(local)
+
+
+def convert(queue_key, job_id, state, now, default_zone):
+    """The add request for one pickled job state (APScheduler's Job.__getstate__). `now` is
+    the run's start (aware); `default_zone` is funboost-edge's default zone (its health)."""
     func = state.get('func')
     if func != PUSH_FUNC_REF:
         raise Skip(
@@ -359,6 +571,14 @@ def convert(queue_key, job_id, state):
     body['misfire_grace_time'] = None if grace is None else int(grace)
     body['coalesce'] = bool(state.get('coalesce', True))
     notes = []
+    check_calendar_parts(body, default_zone)
+    stored = state.get('next_run_time')
+    if body['trigger'] in CONTINUED_KINDS and stored is not None:
+        run, moved_on = first_run(state['trigger'], stored, now)
+        body['next_run_time'], shown = next_run_text(run, app_zone(body, default_zone))
+        if moved_on:
+            notes.append(CatchUpNote(f"funboost's next run {stored} is past (its scheduler has not run since): "
+                                     f"funboost-edge starts at {shown}, the first of APScheduler's fire times after it that is not past"))
     if queue != queue_key:
         notes.append(f'stored under queue {queue_key} but pushes to queue {queue}: imported into {queue}')
     if state.get('max_instances', 1) != 1:
@@ -434,7 +654,8 @@ def advice(code):
 def same_job(body, existing):
     """Whether the funboost-edge job `existing` (a get_timing_job view) is `body` imported."""
     for name, value in body.items():
-        if name in ('job_id', 'replace_existing', 'paused'):
+        # next_run_time: funboost's scheduler moves it on at every fire, and so does funboost-edge.
+        if name in ('job_id', 'replace_existing', 'paused', 'next_run_time'):
             continue
         if name == 'timezone':
             if existing.get('timezone') != value:
@@ -443,12 +664,20 @@ def same_job(body, existing):
         if existing.get(name) != value:
             return False
     # Trigger fields set on the existing job that the request does not have.
-    trigger_fields = {'run_date', 'weeks', 'days', 'hours', 'minutes', 'seconds', 'year', 'month', 'day', 'week',
-                      'day_of_week', 'hour', 'minute', 'second', 'start_date', 'end_date', 'jitter'}
+    trigger_fields = {'run_date', 'years', 'months', 'weeks', 'days', 'hours', 'minutes', 'seconds', 'year', 'month', 'day',
+                      'week', 'day_of_week', 'hour', 'minute', 'second', 'start_date', 'end_date', 'jitter', 'triggers'}
     for name in trigger_fields:
         if existing.get(name) is not None and name not in body:
             return False
     return True
+
+
+def parse_wall(text, zone):
+    """A wall time in `zone` (funboost-edge's reading of a next_run_time without offset)."""
+    import zoneinfo
+
+    tz = datetime.timezone.utc if zone == 'UTC' else zoneinfo.ZoneInfo(zone)
+    return datetime.datetime.fromisoformat(text).replace(tzinfo=tz)
 
 
 def parse_py_time(text):
@@ -459,7 +688,7 @@ def parse_py_time(text):
 # The import
 
 
-def import_job(api, r, source_queue, job_id, blob, score, apply, remove, now):
+def import_job(api, r, source_queue, job_id, blob, score, apply, remove, now, default_zone):
     """One job: a report entry {queue, job_id, status, ok, why?, todo?, notes, ...}."""
     entry = {'source_queue': source_queue, 'job_id': job_id, 'notes': []}
     try:
@@ -472,7 +701,7 @@ def import_job(api, r, source_queue, job_id, blob, score, apply, remove, now):
     entry['paused'] = paused
     entry['source_next_run_time'] = None if paused else str(state['next_run_time'])
     try:
-        body, notes = convert(source_queue, job_id, state)
+        body, notes = convert(source_queue, job_id, state, now, default_zone)
     except Skip as skip:
         entry.update(status='skipped', ok=False, why=skip.why, todo=skip.todo)
         return entry
@@ -494,6 +723,7 @@ def import_job(api, r, source_queue, job_id, blob, score, apply, remove, now):
                          todo='delete or rename one of them, then run the import again')
             return entry
         entry['status'] = 'already imported'
+        entry['notes'] = [note for note in entry['notes'] if not isinstance(note, CatchUpNote)]
         if paused and existing.get('status') == 'running':
             # Its pause after the add failed, or someone resumed it since: either way, not
             # something to change behind the user's back, nor a reason to delete the original.
@@ -506,7 +736,8 @@ def import_job(api, r, source_queue, job_id, blob, score, apply, remove, now):
         entry['ok'] = True
     elif not apply:
         # Validate the trigger (preview stores nothing) and predict the queue checks.
-        preview = {k: v for k, v in body.items() if k not in ('queue_name', 'job_id', 'args', 'kwargs', 'misfire_grace_time', 'coalesce', 'paused')}
+        preview = {k: v for k, v in body.items()
+                   if k not in ('queue_name', 'job_id', 'args', 'kwargs', 'misfire_grace_time', 'coalesce', 'paused', 'next_run_time')}
         preview['count'] = 1
         status, envelope = api.call('POST', 'preview_timing_job', body=preview)
         if status != 200:
@@ -521,6 +752,9 @@ def import_job(api, r, source_queue, job_id, blob, score, apply, remove, now):
         entry['ok'] = True
         fires = envelope['data']['next_run_times']
         entry['next_run_time'] = fires[0] if fires else None
+        if 'next_run_time' in body:
+            # It would start where funboost's scheduler is, not at the preview's first fire.
+            entry['next_run_time'] = next_run_text(parse_wall(body['next_run_time'], envelope['data']['timezone']), envelope['data']['timezone'])[1]
         if paused:
             entry['notes'].append('paused: would be added paused')
         return entry
@@ -551,7 +785,13 @@ def check_next_run(entry, state, added, now):
     """Compares funboost-edge's next run with the one funboost stored."""
     source = state.get('next_run_time')
     ours = parse_py_time(added.get('next_run_time'))
-    if source is None or entry['request'].get('jitter'):
+    request = entry['request']
+    if source is None or (request.get('jitter') and 'next_run_time' not in request):
+        return
+    if 'next_run_time' in request:
+        # Given as funboost's own (or the first not past after it: convert noted that).
+        if source >= now and (ours is None or ours != source):
+            entry['notes'].append(f"funboost-edge's next run {added.get('next_run_time')} differs from funboost's {source}")
         return
     if source < now:
         entry['notes'].append(f"funboost's next run {source} is past (its scheduler has not run since): "
@@ -572,15 +812,23 @@ def finish_remove(entry, r, source_queue, job_id, state, remove):
     return entry
 
 
+def render(spec):
+    """A trigger request as one line: `kind[field=value, ...]`, parts of and/or the same way."""
+    fields = []
+    for k, v in spec.items():
+        if k in ('queue_name', 'job_id', 'args', 'kwargs', 'misfire_grace_time', 'coalesce', 'trigger', 'next_run_time'):
+            continue
+        fields.append(f"triggers=[{', '.join(render(part) for part in v)}]" if k == 'triggers' else f'{k}={v!r}')
+    return f"{spec['trigger']}[{', '.join(fields)}]"
+
+
 def line(entry):
     where = f"{entry.get('queue') or entry['source_queue']}/{entry['job_id']}"
     status = entry['status']
     text = f"{status:<17} {where}"
     request = entry.get('request')
     if request is not None:
-        fields = ', '.join(f'{k}={v!r}' for k, v in request.items()
-                           if k not in ('queue_name', 'job_id', 'args', 'kwargs', 'misfire_grace_time', 'coalesce', 'trigger'))
-        text += f"  {request['trigger']}[{fields}]"
+        text += f'  {render(request)}'
         if entry.get('paused'):
             text += '  paused'
         elif entry.get('next_run_time'):
@@ -596,8 +844,11 @@ def line(entry):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        description="Import the timing jobs funboost's ApsJobAdder(job_store_kind='redis') stored in Redis into funboost-edge. "
-                    'Dry run unless --apply.')
+        description="Import the timing jobs funboost's ApsJobAdder(job_store_kind='redis') stored in Redis into\n"
+                    'funboost-edge: date, interval, cron, calendarinterval, and/or (nested) triggers. Dry run unless\n'
+                    '--apply. Run it from your funboost project directory with the Python that runs funboost.',
+        epilog=TRIGGERS + '\nExit status: 0 every job was (or would be) moved, 1 some cannot move, 2 the command could not run.',
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--base-url', required=True, help='funboost-edge, e.g. http://127.0.0.1:3000')
     parser.add_argument('--token', default=os.environ.get('FUNBOOST_EDGE_API_TOKEN'), help='the API token (default: $FUNBOOST_EDGE_API_TOKEN)')
     parser.add_argument('--queue', action='append', default=[], help='only this queue (repeatable); default: every queue with stored jobs')
@@ -615,6 +866,7 @@ def main(argv=None):
         status, envelope = api.call('GET', 'health')
         if status != 200:
             raise UsageError(f"funboost-edge at {api.base} is not healthy (HTTP {status}): {envelope.get('msg')}")
+        default_zone = (envelope.get('data') or {}).get('timezone') or 'UTC'
         queues, absent = stored_queues(r, set(args.queue))
     except UsageError as e:
         print(f'import_funboost_jobs: {e}', file=sys.stderr)
@@ -633,7 +885,7 @@ def main(argv=None):
             break
         for job_id, blob, score in rows:
             try:
-                entry = import_job(api, r, queue, job_id, blob, score, args.apply, args.remove_source, now)
+                entry = import_job(api, r, queue, job_id, blob, score, args.apply, args.remove_source, now, default_zone)
             except ApiRefused as e:
                 entry = {'source_queue': queue, 'job_id': job_id, 'notes': [], 'status': 'failed', 'ok': False,
                          'why': f"funboost-edge answered {e.code}: {e.envelope.get('msg')}", 'todo': advice(e.code)}

@@ -4,9 +4,9 @@
 //!
 //! `./scripts/bench` runs every benchmark (see BENCHMARKS.md). One section, e.g. the tick:
 //! `cargo bench --bench service --profile bench-host -- tick`. Sections: footprint, tick, fires,
-//! http, lateness. `--quick` shortens every run (a smoke test of the harness, not figures);
-//! `--no-peers` runs our side only (for profiling). The tick, fires, http and lateness sections
-//! also draw their figures, ours beside the peer's, into `benches/plots/<section>.svg`; a
+//! http, lateness, store. `--quick` shortens every run (a smoke test of the harness, not figures);
+//! `--no-peers` runs our side only (for profiling). The tick, fires, http, lateness and store
+//! sections also draw their figures, ours beside the peer's, into `benches/plots/<section>.svg`; a
 //! `--quick` or `--no-peers` run draws them into `$FUNBOOST_EDGE_CACHE/plots/` instead, so it
 //! never overwrites the committed plots.
 //! Needs the components built and, for the peers, the venv and wrk (`./scripts/bench` does both).
@@ -31,7 +31,7 @@ use common::store::{due_until, keys, stored_count};
 use common::{connect, register_queue};
 use plot::{Axis, Bars, Line, Panel, OURS, PEER};
 
-const SECTIONS: [&str; 5] = ["footprint", "tick", "fires", "http", "lateness"];
+const SECTIONS: [&str; 6] = ["footprint", "tick", "fires", "http", "lateness", "store"];
 
 fn main() -> Result<()> {
     // `cargo bench` passes `--bench`; everything else is ours.
@@ -59,7 +59,8 @@ fn main() -> Result<()> {
             "tick" => tick_against_job_count(&bench),
             "fires" => fires_per_second(&bench),
             "http" => http_api(&bench),
-            _ => lateness(&bench),
+            "lateness" => lateness(&bench),
+            _ => store(&bench),
         }
         .with_context(|| format!("benchmark {section}"))?;
     }
@@ -177,25 +178,44 @@ impl Template {
     }
 
     /// Stores jobs `job0000000`.. for `indices` (spread over the tick queues) with their next
-    /// run at `next_run_utc_us`, in pipelines of 10,000, as the API stores them (layout 2).
+    /// run at `next_run_utc_us`, in pipelines of 10,000, as the API stores them (layout 2): per
+    /// chunk and queue one HSET of the specs, one of the states, one ZADD of the `next` index and
+    /// one of the `ids` index (many fields each: what the API writes one job at a time).
     fn store(&self, conn: &mut redis::Connection, indices: std::ops::Range<usize>, next_run_utc_us: i64) -> Result<()> {
         let keys = keys();
         let mut state = self.state.clone();
         state["n"] = json!([next_run_utc_us + self.offset_us, 0]);
         for chunk_start in indices.clone().step_by(10_000) {
-            let mut pipe = redis::pipe();
+            let mut commands: Vec<[redis::Cmd; 4]> = tick_queues()
+                .iter()
+                .map(|queue| {
+                    let mut c = [redis::cmd("HSET"), redis::cmd("HSET"), redis::cmd("ZADD"), redis::cmd("ZADD")];
+                    c[0].arg(keys.spec(queue));
+                    c[1].arg(keys.state(queue));
+                    c[2].arg(keys.next(queue));
+                    c[3].arg(keys.ids(queue));
+                    c
+                })
+                .collect();
+            let mut used = [false; TICK_QUEUES];
             for i in chunk_start..(chunk_start + 10_000).min(indices.end) {
-                let queue = format!("tick_q{}", i % TICK_QUEUES);
+                let q = i % TICK_QUEUES;
                 let id = format!("job{i:07}");
                 state["v"] = Value::from(format!("{i:x}"));
-                pipe.hset(keys.spec(&queue), &id, &self.spec).ignore();
-                pipe.hset(keys.state(&queue), &id, state.to_string()).ignore();
-                pipe.cmd("ZADD").arg(keys.next(&queue)).arg(next_run_utc_us).arg(&id).ignore();
-                pipe.cmd("ZADD").arg(keys.ids(&queue)).arg(0).arg(&id).ignore();
+                let c = &mut commands[q];
+                c[0].arg(&id).arg(&self.spec);
+                c[1].arg(&id).arg(state.to_string());
+                c[2].arg(next_run_utc_us).arg(&id);
+                c[3].arg(0).arg(&id);
+                used[q] = true;
             }
-            for queue in tick_queues() {
-                pipe.sadd(keys.job_queues(), &queue).ignore();
-                pipe.cmd("ZADD").arg(keys.heads()).arg("LT").arg(next_run_utc_us).arg(&queue).ignore();
+            let mut pipe = redis::pipe();
+            for (q, c) in commands.into_iter().enumerate().filter(|(q, _)| used[*q]) {
+                for command in c {
+                    pipe.add_command(command).ignore();
+                }
+                pipe.sadd(keys.job_queues(), format!("tick_q{q}")).ignore();
+                pipe.cmd("ZADD").arg(keys.heads()).arg("LT").arg(next_run_utc_us).arg(format!("tick_q{q}")).ignore();
             }
             let () = pipe.query(conn).context("storing jobs")?;
         }
@@ -210,12 +230,6 @@ fn count_messages(conn: &mut redis::Connection) -> Result<usize> {
     }
     let lengths: Vec<usize> = pipe.query(conn)?;
     Ok(lengths.iter().sum())
-}
-
-/// Microseconds Redis spent executing commands so far (`INFO commandstats`, all commands).
-fn redis_busy_us(conn: &mut redis::Connection) -> Result<f64> {
-    let info: String = redis::cmd("INFO").arg("commandstats").query(conn)?;
-    Ok(info.lines().filter_map(|l| l.split("usec=").nth(1)?.split(',').next()?.parse::<f64>().ok()).sum())
 }
 
 fn unix_secs() -> u64 {
@@ -317,16 +331,77 @@ fn funboost_scheduler(bench: &Bench, args: &[&str]) -> Result<Vec<Value>> {
     bench.peer("aps_tick.py", &all)
 }
 
+/// `repeats` ticks, each with the same [`DUE_PER_TICK`] jobs made due two seconds before: the
+/// sorted wall times (ms) and the round trips of each.
+fn tick_times(bench: &Bench, host: &Host, conn: &mut redis::Connection, template: &Template, repeats: usize) -> Result<(Vec<f64>, Vec<f64>)> {
+    let mut walls = Vec::new();
+    let mut trips = Vec::new();
+    for _ in 0..repeats {
+        template.store(conn, 0..DUE_PER_TICK, unix_us() - 2_000_000)?;
+        let before = host.redis_counts();
+        let start = Instant::now();
+        bench.runtime.block_on(host.cron(unix_secs()))?.map_err(|e| anyhow!("tick failed: {e}"))?;
+        walls.push(start.elapsed().as_secs_f64() * 1e3);
+        let used = host.redis_counts() - before;
+        trips.push((used.connections + used.commands) as f64);
+        let published = count_messages(conn)?;
+        ensure!(published == DUE_PER_TICK, "the tick published {published} messages, not {DUE_PER_TICK}");
+    }
+    Ok((sorted(walls), trips))
+}
+
+/// Reads every job stored by [`Template::store`] in `from..to` once (HMGET of spec and state,
+/// ZMSCORE of both indexes): each lookup also moves Redis's incremental rehashing of a hash that
+/// grew one step on, so that afterwards the store is as one that grew over time, not one just
+/// bulk-loaded.
+fn settle_store(conn: &mut redis::Connection, from: usize, to: usize) -> Result<()> {
+    let keys = keys();
+    for q in 0..TICK_QUEUES {
+        let queue = format!("tick_q{q}");
+        let first = from + (q + TICK_QUEUES - from % TICK_QUEUES) % TICK_QUEUES;
+        let ids: Vec<String> = (first..to).step_by(TICK_QUEUES).map(|i| format!("job{i:07}")).collect();
+        for chunk in ids.chunks(10_000) {
+            let () = redis::pipe()
+                .cmd("HMGET")
+                .arg(keys.spec(&queue))
+                .arg(chunk)
+                .ignore()
+                .cmd("HMGET")
+                .arg(keys.state(&queue))
+                .arg(chunk)
+                .ignore()
+                .cmd("ZMSCORE")
+                .arg(keys.next(&queue))
+                .arg(chunk)
+                .ignore()
+                .cmd("ZMSCORE")
+                .arg(keys.ids(&queue))
+                .arg(chunk)
+                .ignore()
+                .query(conn)
+                .context("settling the store")?;
+        }
+    }
+    Ok(())
+}
+
+/// Stored jobs beyond which funboost's side is not run: populating 10,000,000 pickles takes its
+/// script many minutes and ~10 GB of Redis, and its pass is flat in N well before (it reads the
+/// due jobs by score, as ours does).
+const PEER_MAX_JOBS: usize = 1_000_000;
+
 fn tick_against_job_count(bench: &Bench) -> Result<()> {
-    let sizes: &[usize] = if bench.quick { &[1_000, 10_000] } else { &[1_000, 10_000, 100_000, 1_000_000] };
+    let sizes: &[usize] = if bench.quick { &[1_000, 10_000] } else { &[1_000, 10_000, 100_000, 1_000_000, 10_000_000] };
     let repeats = if bench.quick { 3 } else { 10 };
+    let took = Instant::now();
     let redis = RedisServer::start()?;
     let host = service_host(&redis, &tick_queues())?;
     let mut conn = connect(&redis);
     let template = Template::new(bench, &host, &mut conn)?;
 
-    let sizes_arg = sizes.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
+    let sizes_arg = sizes.iter().filter(|&&s| s <= PEER_MAX_JOBS).map(usize::to_string).collect::<Vec<_>>().join(",");
     let peer = funboost_scheduler(bench, &["--sizes", &sizes_arg, "--due", &DUE_PER_TICK.to_string(), "--repeat", &repeats.to_string(), "--fires", "0"])?;
+    let peer_seconds = took.elapsed().as_secs_f64();
 
     println!("| stored jobs | due | tick p50 | tick min | tick max | Redis round trips per tick | funboost p50 | funboost round trips | ratio |");
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
@@ -334,40 +409,51 @@ fn tick_against_job_count(bench: &Bench) -> Result<()> {
     let mut stored = 0;
     // Per size: (stored jobs, our p50 ms, our round trips, funboost's p50 ms, its round trips).
     let mut rows = Vec::new();
+    let mut notes = Vec::new();
     for &size in sizes {
         let far_future = unix_us() + 86_400_000_000;
+        let populate = Instant::now();
         template.store(&mut conn, stored..size, far_future)?;
-        stored = size;
-        let mut walls = Vec::new();
-        let mut trips = Vec::new();
-        for _ in 0..repeats {
-            template.store(&mut conn, 0..DUE_PER_TICK, unix_us() - 2_000_000)?;
-            let before = host.redis_counts();
-            let start = Instant::now();
-            bench.runtime.block_on(host.cron(unix_secs()))?.map_err(|e| anyhow!("tick failed: {e}"))?;
-            walls.push(start.elapsed().as_secs_f64() * 1e3);
-            let used = host.redis_counts() - before;
-            trips.push((used.connections + used.commands) as f64);
-            let published = count_messages(&mut conn)?;
-            ensure!(published == DUE_PER_TICK, "the tick published {published} messages, not {DUE_PER_TICK}");
+        let store_seconds = populate.elapsed().as_secs_f64();
+        if size == sizes[sizes.len() - 1] && size >= 1_000_000 {
+            // Right after a bulk load, Redis is still rehashing the hashes that grew (one bucket
+            // per lookup): a tick then pays for it. Measured once here, then settled.
+            let (walls, _) = tick_times(bench, &host, &mut conn, &template, repeats)?;
+            notes.push(format!("{size} right after the bulk load: p50 {:.1} ms, max {:.1} ms", percentile(&walls, 0.5), walls[walls.len() - 1]));
         }
-        let walls = sorted(walls);
+        let settle = Instant::now();
+        settle_store(&mut conn, 0, size)?;
+        notes.push(format!("{size}: {store_seconds:.0} s to store, {:.0} s to settle", settle.elapsed().as_secs_f64()));
+        stored = size;
+        let (walls, trips) = tick_times(bench, &host, &mut conn, &template, repeats)?;
         let p50 = percentile(&walls, 0.5);
         let base = *first_p50.get_or_insert(p50);
         let peer_row = peer.iter().find(|r| r["bench"] == "tick" && r["jobs"] == size);
         let peer_p50 = peer_row.map(|r| median(&f64s(&r["seconds"])) * 1e3).unwrap_or(f64::NAN);
         let peer_trips = peer_row.map(|r| median(&f64s(&r["redis_roundtrips"]))).unwrap_or(f64::NAN);
+        let or_dash = |v: f64, text: String| if v.is_finite() { text } else { "–".to_string() };
         println!(
-            "| {size} | {DUE_PER_TICK} | {p50:.1} ms ({:.2}x of 1k) | {:.1} ms | {:.1} ms | {:.0} | {peer_p50:.0} ms | {peer_trips:.0} | {:.0}x |",
+            "| {size} | {DUE_PER_TICK} | {p50:.1} ms ({:.2}x of 1k) | {:.1} ms | {:.1} ms | {:.0} | {} | {} | {} |",
             p50 / base,
             walls[0],
             walls[walls.len() - 1],
             median(&trips),
-            peer_p50 / p50
+            or_dash(peer_p50, format!("{peer_p50:.0} ms")),
+            or_dash(peer_trips, format!("{peer_trips:.0}")),
+            or_dash(peer_p50, format!("{:.0}x", peer_p50 / p50)),
         );
         rows.push((size as f64, p50, median(&trips), peer_p50, peer_trips));
     }
-    println!("\nRound trips: Redis commands plus connections the ticker opened (one per tick, as in Spin), counted by the test host; per batch of 500 jobs: the claim script, an HMGET, the commit script.");
+    let used_memory = redis_info_sum(&mut conn, "memory", &["used_memory"])?;
+    println!(
+        "\nt({})/t(1k) = {:.2}; Redis held {:.2} GB with {stored} jobs. Time: funboost's side {peer_seconds:.0} s, ours {:.0} s ({}).",
+        sizes[sizes.len() - 1],
+        rows[rows.len() - 1].1 / rows[0].1,
+        used_memory / 1e9,
+        took.elapsed().as_secs_f64() - peer_seconds,
+        notes.join(", ")
+    );
+    println!("Round trips: Redis commands plus connections the ticker opened (one per tick, as in Spin), counted by the test host: the connection, then per batch of 500 due jobs the claim script and the commit script.");
 
     let line = |label: &str, color, y: fn(&(f64, f64, f64, f64, f64)) -> f64| Line::new(label, color, rows.iter().map(|r| (r.0, y(r))).collect()).markers();
     let panels = [
@@ -389,75 +475,447 @@ fn tick_against_job_count(bench: &Bench) -> Result<()> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 3. Fires per second: back-to-back ticks over many due jobs.
+// 3. Fires per second and Redis's time per fire, with the same number of jobs due on every side:
+// today's ticker (layout 2; one, then two at once), the last layout-1 build's ticker
+// (`scripts/build-layout1`) and funboost's scheduler pass.
+//
+// Each round stores `due` copies of one job the side's own API stored (an interval job every
+// minute, made due two seconds ago; layout 2 as `Template::store` writes it, layout 1 as
+// `TemplateV1::store` writes it, funboost as aps_tick.py re-arms its pickles), then ticks back to
+// back until none is due and checks that exactly `due` messages were published. Redis's time
+// per fire comes from `INFO commandstats` before and after the round: the µs Redis spent
+// executing the commands the ticks sent, i.e. EVAL/EVALSHA (whose time includes the commands
+// their scripts ran: those are listed under their own names too and are not added again) and
+// the plain commands (layout 1's HMGET of the batch's texts, one a batch; its commit script
+// runs an HMGET of the same jobs too, so HMGET's time is split by calls). Beside it, the
+// redis-server process's CPU time (INFO used_cpu_sys + used_cpu_user), which also holds the
+// reading and writing of every connection's bytes. funboost's figures come from
+// benches/peers/aps_tick.py the same way (EXEC's and EVAL's time include what they ran).
 
-fn fires_per_second(bench: &Bench) -> Result<()> {
-    let due = if bench.quick { 10_000 } else { 100_000 };
-    let redis = RedisServer::start()?;
-    let host = service_host(&redis, &tick_queues())?;
-    let mut conn = connect(&redis);
-    let template = Template::new(bench, &host, &mut conn)?;
+/// Jobs due per round, on every side.
+const FIRES_DUE: usize = 10_000;
 
-    let peer_due = if bench.quick { 2_000 } else { 10_000 };
-    let peer = funboost_scheduler(bench, &["--sizes", "", "--fires", &peer_due.to_string()])?;
-    let peer_rate = peer.iter().find(|r| r["bench"] == "fires").and_then(|r| r["fires_per_s"].as_f64()).unwrap_or(f64::NAN);
+/// Which build's ticker and store.
+#[derive(Clone, Copy, PartialEq)]
+enum Layout {
+    /// Today's build.
+    Two,
+    /// The last build that stored jobs in layout 1 (`scripts/build-layout1`).
+    One,
+}
 
-    println!("| due jobs | tickers at once | ticks | seconds | of which in Redis | fires/s | Redis round trips | funboost fires/s ({peer_due} due) | ratio | target |");
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    // One ticker, then two at once (replicas): they take random windows of the due jobs.
-    let mut rates: Vec<(usize, f64)> = Vec::new();
-    for tickers in [1, 1, 1, 2, 2, 2] {
-        template.store(&mut conn, 0..due, unix_us() - 2_000_000)?;
-        let before = host.redis_counts();
-        let busy_before = redis_busy_us(&mut conn)?;
-        let start = Instant::now();
-        let ticks: usize = std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..tickers)
-                .map(|_| {
-                    scope.spawn(|| -> Result<usize> {
-                        let mut conn = connect(&redis);
-                        let mut ticks = 0;
-                        loop {
-                            bench.runtime.block_on(host.cron(unix_secs()))?.map_err(|e| anyhow!("tick failed: {e}"))?;
-                            ticks += 1;
-                            if due_until(&mut conn, unix_us()) == 0 {
-                                return Ok(ticks);
-                            }
-                        }
-                    })
-                })
-                .collect();
-            workers.into_iter().map(|w| w.join().map_err(|_| anyhow!("a ticker thread panicked"))?).sum::<Result<usize>>()
-        })?;
-        let seconds = start.elapsed().as_secs_f64();
-        let used = host.redis_counts() - before;
-        let in_redis = (redis_busy_us(&mut conn)? - busy_before) / 1e6;
-        // Exactly one message per due job: none lost, none twice, however the tickers raced.
-        let published = count_messages(&mut conn)?;
-        ensure!(published == due, "{tickers} tickers: {published} messages for {due} due jobs");
-        let rate = due as f64 / seconds;
-        println!(
-            "| {due} | {tickers} | {ticks} | {seconds:.2} | {in_redis:.2} s | {rate:.0} | {} | {peer_rate:.0} | {:.0}x | ≥ 50,000 |",
-            used.connections + used.commands,
-            rate / peer_rate
-        );
-        rates.push((tickers, rate));
+impl Layout {
+    fn name(self) -> &'static str {
+        match self {
+            Layout::Two => "funboost-edge (layout 2)",
+            Layout::One => "funboost-edge, last layout-1 build (348705f)",
+        }
+    }
+}
+
+/// The directory holding the last layout-1 build's components (built on first use).
+fn layout1_dir() -> Result<PathBuf> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/build-layout1");
+    let output = Command::new(script).stderr(Stdio::inherit()).output().context("cannot run scripts/build-layout1")?;
+    ensure!(output.status.success(), "scripts/build-layout1 failed: {}", output.status);
+    Ok(PathBuf::from(String::from_utf8(output.stdout)?.trim()))
+}
+
+/// One job the layout-1 API stored (its JSON text), to copy as that build stores jobs.
+struct TemplateV1 {
+    text: Value,
+    /// wall - UTC at the job's next run, µs.
+    offset_us: i64,
+}
+
+/// Layout 1's keys (`funboost_edge::store::layout::V1Keys`).
+const V1_JOBS: &str = "{funboost_edge}:jobs";
+const V1_DUE: &str = "{funboost_edge}:due";
+const V1_QUEUES: &str = "{funboost_edge}:queues";
+
+fn v1_member(queue: &str, id: &str) -> String {
+    format!("{queue}\u{1f}{id}")
+}
+
+impl TemplateV1 {
+    /// The same job as [`Template::new`]'s, added through the layout-1 API.
+    fn new(bench: &Bench, host: &Host, conn: &mut redis::Connection) -> Result<TemplateV1> {
+        let body = json!({"queue_name": "tick_q0", "trigger": "interval", "seconds": 60, "job_id": "template", "kwargs": {"x": 1}, "misfire_grace_time": 60});
+        add_job(bench, host, &body)?;
+        let member = v1_member("tick_q0", "template");
+        let text: String = redis::cmd("HGET").arg(V1_JOBS).arg(&member).query(conn).context("the layout-1 template job")?;
+        let text: Value = serde_json::from_str(&text)?;
+        let next = &text["next_run"];
+        let offset_us = next["wall_us"].as_i64().context("next_run.wall_us")? - next["utc_us"].as_i64().context("next_run.utc_us")?;
+        let _: () = redis::pipe().hdel(V1_JOBS, &member).zrem(V1_DUE, &member).srem("{funboost_edge}:queue:tick_q0", "template").query(conn)?;
+        Ok(TemplateV1 { text, offset_us })
     }
 
-    let median_of = |tickers: usize| median(&rates.iter().filter(|r| r.0 == tickers).map(|r| r.1).collect::<Vec<_>>());
-    let runs = rates.iter().filter(|r| r.0 == 1).count();
-    let panel = Panel::bars(
-        "Fires per second (higher is better)",
-        &["one ticker / scheduler", "two tickers at once (replicas)"],
-        Axis::linear("fires/s"),
-        vec![
-            Bars::new(&format!("funboost-edge, {due} due, median of {runs} runs"), OURS, vec![median_of(1), median_of(2)]),
-            Bars::new(&format!("funboost 55 scheduler pass, {peer_due} due"), PEER, vec![peer_rate, f64::NAN]),
-        ],
-    )
-    .reference(50_000.0, "target 50,000/s");
-    let note = "back-to-back ticks until none is due; every message checked (none lost, none twice)";
-    bench.plot("fires", &plot::figure("Fires per second", note, 1, &[panel]))
+    /// Stores jobs `job0000000`.. for `indices` (spread over the tick queues) due at
+    /// `next_run_utc_us`, with the keys the layout-1 API writes.
+    fn store(&self, conn: &mut redis::Connection, indices: std::ops::Range<usize>, next_run_utc_us: i64) -> Result<()> {
+        let mut job = self.text.clone();
+        job["next_run"] = json!({"wall_us": next_run_utc_us + self.offset_us, "fold": false, "utc_us": next_run_utc_us});
+        for chunk_start in indices.clone().step_by(10_000) {
+            let mut pipe = redis::pipe();
+            for i in chunk_start..(chunk_start + 10_000).min(indices.end) {
+                let queue = format!("tick_q{}", i % TICK_QUEUES);
+                let id = format!("job{i:07}");
+                job["job_id"] = Value::from(id.as_str());
+                job["queue_name"] = Value::from(queue.as_str());
+                let member = v1_member(&queue, &id);
+                pipe.hset(V1_JOBS, &member, job.to_string()).ignore();
+                pipe.cmd("ZADD").arg(V1_DUE).arg(next_run_utc_us).arg(&member).ignore();
+                pipe.sadd(format!("{{funboost_edge}}:queue:{queue}"), &id).ignore();
+            }
+            for queue in tick_queues() {
+                pipe.sadd(V1_QUEUES, &queue).ignore();
+            }
+            let () = pipe.query(conn).context("storing layout-1 jobs")?;
+        }
+        Ok(())
+    }
+}
+
+/// A redis-server with one side's API and ticker and a template job to copy.
+struct FireRig {
+    layout: Layout,
+    redis: RedisServer,
+    host: Host,
+    template: Option<Template>,
+    template_v1: Option<TemplateV1>,
+}
+
+impl FireRig {
+    fn new(bench: &Bench, layout: Layout) -> Result<FireRig> {
+        let redis = RedisServer::start()?;
+        let mut conn = connect(&redis);
+        match layout {
+            Layout::Two => {
+                let host = service_host(&redis, &tick_queues())?;
+                let template = Some(Template::new(bench, &host, &mut conn)?);
+                Ok(FireRig { layout, redis, host, template, template_v1: None })
+            }
+            Layout::One => {
+                let dir = layout1_dir()?;
+                let mut variables = common::variables(&redis);
+                variables.insert("max_jobs_per_queue".into(), "10000000".into());
+                let host = Host::new(HostConfig {
+                    api_wasm: dir.join("funboost_api.wasm"),
+                    ticker_wasm: Some(dir.join("funboost_ticker.wasm")),
+                    variables,
+                    ..HostConfig::default()
+                })?;
+                for queue in tick_queues() {
+                    register_queue(&mut conn, &queue, &["x", "y"], &["x"]);
+                }
+                let template_v1 = Some(TemplateV1::new(bench, &host, &mut conn)?);
+                Ok(FireRig { layout, redis, host, template: None, template_v1 })
+            }
+        }
+    }
+
+    /// Jobs 0..due, due two seconds ago.
+    fn arm(&self, conn: &mut redis::Connection, due: usize) -> Result<()> {
+        let at = unix_us() - 2_000_000;
+        match (&self.template, &self.template_v1) {
+            (Some(t), _) => t.store(conn, 0..due, at),
+            (_, Some(t)) => t.store(conn, 0..due, at),
+            _ => bail!("no template"),
+        }
+    }
+
+    fn due_now(&self, conn: &mut redis::Connection) -> Result<i64> {
+        Ok(match self.layout {
+            Layout::Two => due_until(conn, unix_us()),
+            Layout::One => redis::cmd("ZCOUNT").arg(V1_DUE).arg("-inf").arg(unix_us()).query(conn)?,
+        })
+    }
+}
+
+/// `INFO commandstats`: per command, (calls, µs).
+fn command_stats(conn: &mut redis::Connection) -> Result<std::collections::HashMap<String, (u64, u64)>> {
+    let info: String = redis::cmd("INFO").arg("commandstats").query(conn)?;
+    let mut stats = std::collections::HashMap::new();
+    for line in info.lines() {
+        let Some((name, rest)) = line.strip_prefix("cmdstat_").and_then(|l| l.split_once(':')) else { continue };
+        let field = |key: &str| rest.split(',').find_map(|kv| kv.strip_prefix(key)?.strip_prefix('=')?.parse::<u64>().ok()).unwrap_or(0);
+        stats.insert(name.to_string(), (field("calls"), field("usec")));
+    }
+    Ok(stats)
+}
+
+/// The µs Redis spent executing what our ticks sent between two `command_stats` readings, given
+/// the commands the host counted: EVAL and EVALSHA, and the rest as HMGET (see the section's notes).
+fn ticks_redis_us(before: &std::collections::HashMap<String, (u64, u64)>, after: &std::collections::HashMap<String, (u64, u64)>, sent: u64) -> f64 {
+    let delta = |name: &str| {
+        let (a, b) = (after.get(name).copied().unwrap_or_default(), before.get(name).copied().unwrap_or_default());
+        (a.0.saturating_sub(b.0), a.1.saturating_sub(b.1))
+    };
+    let ((eval_calls, eval_us), (sha_calls, sha_us), (hmget_calls, hmget_us)) = (delta("eval"), delta("evalsha"), delta("hmget"));
+    let plain = sent.saturating_sub(eval_calls + sha_calls).min(hmget_calls);
+    let plain_us = if hmget_calls > 0 { hmget_us as f64 * plain as f64 / hmget_calls as f64 } else { 0.0 };
+    (eval_us + sha_us) as f64 + plain_us
+}
+
+struct FireRound {
+    seconds: f64,
+    ticks: usize,
+    round_trips: u64,
+    redis_us: f64,
+    redis_cpu_s: f64,
+    /// Per command: (calls, µs) during the round, the scripts' inner commands included.
+    by_command: Vec<(String, u64, u64)>,
+}
+
+/// Arms `due` jobs, then `tickers` threads tick back to back until none is due; checks that
+/// exactly `due` messages were published.
+fn fire_round(bench: &Bench, rig: &FireRig, due: usize, tickers: usize) -> Result<FireRound> {
+    let mut conn = connect(&rig.redis);
+    count_messages(&mut conn)?;
+    rig.arm(&mut conn, due)?;
+    let before = rig.host.redis_counts();
+    let stats_before = command_stats(&mut conn)?;
+    let cpu_before = redis_info_sum(&mut conn, "cpu", &["used_cpu_sys", "used_cpu_user"])?;
+    let start = Instant::now();
+    let ticks: usize = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..tickers)
+            .map(|_| {
+                scope.spawn(|| -> Result<usize> {
+                    let mut conn = connect(&rig.redis);
+                    let mut ticks = 0;
+                    loop {
+                        bench.runtime.block_on(rig.host.cron(unix_secs()))?.map_err(|e| anyhow!("tick failed: {e}"))?;
+                        ticks += 1;
+                        if rig.due_now(&mut conn)? == 0 {
+                            return Ok(ticks);
+                        }
+                    }
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().map_err(|_| anyhow!("a ticker thread panicked"))?).sum::<Result<usize>>()
+    })?;
+    let seconds = start.elapsed().as_secs_f64();
+    let used = rig.host.redis_counts() - before;
+    let redis_cpu_s = redis_info_sum(&mut conn, "cpu", &["used_cpu_sys", "used_cpu_user"])? - cpu_before;
+    let stats_after = command_stats(&mut conn)?;
+    let redis_us = ticks_redis_us(&stats_before, &stats_after, used.commands);
+    let mut by_command: Vec<(String, u64, u64)> = stats_after
+        .iter()
+        .map(|(name, (calls, us))| {
+            let (c0, u0) = stats_before.get(name).copied().unwrap_or_default();
+            (name.clone(), calls.saturating_sub(c0), us.saturating_sub(u0))
+        })
+        .filter(|(_, calls, _)| *calls > 0)
+        .collect();
+    by_command.sort_by_key(|c| std::cmp::Reverse(c.2));
+    // Exactly one message per due job: none lost, none twice, however the tickers raced.
+    let published = count_messages(&mut conn)?;
+    ensure!(published == due, "{}, {tickers} tickers: {published} messages for {due} due jobs", rig.layout.name());
+    Ok(FireRound { seconds, ticks, round_trips: used.connections + used.commands, redis_us, redis_cpu_s, by_command })
+}
+
+/// Each script's share of a round's time, from one more round with every command in the
+/// SLOWLOG (threshold 0): per script called at the top level (by its `name/layout` tag, or for
+/// layout 1's EVAL by its key count), µs per fire and calls.
+fn script_split(bench: &Bench, rig: &FireRig, due: usize) -> Result<Vec<(String, f64, usize)>> {
+    let mut conn = connect(&rig.redis);
+    let () = redis::pipe()
+        .cmd("CONFIG")
+        .arg("SET")
+        .arg("slowlog-log-slower-than")
+        .arg(0)
+        .ignore()
+        .cmd("CONFIG")
+        .arg("SET")
+        .arg("slowlog-max-len")
+        .arg(1_000_000)
+        .ignore()
+        .cmd("SLOWLOG")
+        .arg("RESET")
+        .ignore()
+        .query(&mut conn)?;
+    let round = fire_round(bench, rig, due, 1);
+    let entries: Vec<redis::Value> = redis::cmd("SLOWLOG").arg("GET").arg(-1).query(&mut conn)?;
+    let () =
+        redis::pipe().cmd("CONFIG").arg("SET").arg("slowlog-log-slower-than").arg(10_000).ignore().cmd("SLOWLOG").arg("RESET").ignore().query(&mut conn)?;
+    round?;
+    let text = |v: &redis::Value| match v {
+        redis::Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+        redis::Value::SimpleString(s) => s.clone(),
+        other => format!("{other:?}"),
+    };
+    let mut split: Vec<(String, f64, usize)> = Vec::new();
+    for entry in &entries {
+        let redis::Value::Array(fields) = entry else { continue };
+        let (Some(redis::Value::Int(us)), Some(redis::Value::Array(args)), Some(client)) = (fields.get(2), fields.get(3), fields.get(4)) else { continue };
+        let command = args.first().map(text).unwrap_or_default().to_uppercase();
+        if text(client).starts_with('?') || !command.starts_with("EVAL") {
+            continue; // run by a script, or not a script
+        }
+        let keys: usize = args.get(2).map(text).and_then(|n| n.parse().ok()).unwrap_or(0);
+        let tag = args.get(3 + keys).map(text).filter(|t| t.contains('/') && t.len() < 40);
+        // Layout 1's scripts carry no tag: its claim takes 8 arguments, its commit 6 + 8 a job.
+        let label = tag.unwrap_or_else(|| if args.len() < 3 + keys + 12 { format!("{command} claim") } else { format!("{command} commit") });
+        match split.iter_mut().find(|s| s.0 == label) {
+            Some(s) => {
+                s.1 += *us as f64;
+                s.2 += 1;
+            }
+            None => split.push((label, *us as f64, 1)),
+        }
+    }
+    for s in &mut split {
+        s.1 /= due as f64;
+    }
+    Ok(split)
+}
+
+fn fires_per_second(bench: &Bench) -> Result<()> {
+    let due = if bench.quick { 2_000 } else { FIRES_DUE };
+    let rounds = if bench.quick { 2 } else { 5 };
+    let peer = funboost_scheduler(bench, &["--sizes", "", "--fires", &due.to_string(), "--fires-repeat", &rounds.min(3).to_string()])?;
+    let peer_row = peer.iter().find(|r| r["bench"] == "fires");
+    let peer_rate = peer_row.and_then(|r| r["fires_per_s"].as_f64()).unwrap_or(f64::NAN);
+    let peer_us = peer_row.map(|r| median(&f64s(&r["redis_usec"])) / due as f64).unwrap_or(f64::NAN);
+    let peer_cpu_us = peer_row.map(|r| median(&f64s(&r["redis_cpu_s"])) * 1e6 / due as f64).unwrap_or(f64::NAN);
+    let peer_trips = peer_row.map(|r| median(&f64s(&r["redis_roundtrips"]))).unwrap_or(f64::NAN);
+
+    let two = FireRig::new(bench, Layout::Two)?;
+    let one = FireRig::new(bench, Layout::One)?;
+    for rig in [&two, &one] {
+        fire_round(bench, rig, due / 10, 1)?; // warm-up: compiled code, cached scripts
+    }
+    println!(
+        "{due} jobs due on every side, {rounds} rounds each (funboost: {} passes); medians. Redis µs per fire: commands (INFO commandstats, what the ticks sent) / the redis-server process's CPU.\n",
+        rounds.min(3)
+    );
+    println!("| scheduler | due | tickers at once | ticks | seconds | fires/s | Redis µs per fire: commands | redis-server CPU | Redis round trips | fires/s vs funboost | target |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    // (label, fires/s, command µs per fire, server CPU µs per fire) for the plot.
+    let mut bars: Vec<(&str, f64, f64, f64)> = Vec::new();
+    let mut by_layout = Vec::new();
+    // Alternating the sides round by round, so that a slow moment of the machine hits both.
+    let configs = [(&two, 1), (&one, 1), (&two, 2)];
+    let mut results: Vec<Vec<FireRound>> = configs.iter().map(|_| Vec::new()).collect();
+    for _ in 0..rounds {
+        for (k, (rig, tickers)) in configs.iter().enumerate() {
+            results[k].push(fire_round(bench, rig, due, *tickers)?);
+        }
+    }
+    for ((rig, tickers), runs) in configs.iter().zip(&results) {
+        let seconds = median(&runs.iter().map(|r| r.seconds).collect::<Vec<_>>());
+        let rate = due as f64 / seconds;
+        let cmd_us = median(&runs.iter().map(|r| r.redis_us).collect::<Vec<_>>()) / due as f64;
+        let cpu_us = median(&runs.iter().map(|r| r.redis_cpu_s).collect::<Vec<_>>()) * 1e6 / due as f64;
+        let trips = median(&runs.iter().map(|r| r.round_trips as f64).collect::<Vec<_>>());
+        let ticks = median(&runs.iter().map(|r| r.ticks as f64).collect::<Vec<_>>());
+        let target = if rig.layout == Layout::Two { format!("≥ 100x: {}", if rate >= 100.0 * peer_rate { "met" } else { "missed" }) } else { "–".into() };
+        println!(
+            "| {} | {due} | {tickers} | {ticks:.0} | {seconds:.3} | {rate:.0} (runs: {}) | {cmd_us:.1} | {cpu_us:.1} | {trips:.0} | {:.0}x | {target} |",
+            rig.layout.name(),
+            runs.iter().map(|r| format!("{:.0}", due as f64 / r.seconds)).collect::<Vec<_>>().join(", "),
+            rate / peer_rate
+        );
+        if *tickers == 1 {
+            by_layout.push((rig.layout, cmd_us, cpu_us));
+        }
+        bars.push((
+            if rig.layout == Layout::One {
+                "layout 1 (previous build), one ticker"
+            } else if *tickers == 1 {
+                "layout 2, one ticker"
+            } else {
+                "layout 2, two tickers"
+            },
+            rate,
+            cmd_us,
+            cpu_us,
+        ));
+    }
+    println!(
+        "| funboost 55 ApsJobAdder(job_store_kind='redis'), one pass | {due} | 1 | 1 | {:.3} | {peer_rate:.0} | {peer_us:.1} | {peer_cpu_us:.1} | {peer_trips:.0} | 1x | – |",
+        due as f64 / peer_rate
+    );
+    bars.push(("funboost 55 scheduler pass", peer_rate, peer_us, peer_cpu_us));
+    // Where the scripts' time goes: the commands they ran (Redis counts them under their own
+    // names too), per fire, from the round with the median time, one ticker; the rest of EVAL/EVALSHA's time
+    // is Lua itself (and argument handling).
+    for (k, (rig, tickers)) in configs.iter().enumerate() {
+        // The round with the median Redis time.
+        let mut order: Vec<&FireRound> = results[k].iter().collect();
+        order.sort_by(|a, b| a.redis_us.total_cmp(&b.redis_us));
+        let Some(last) = order.get(order.len() / 2).filter(|_| *tickers == 1) else { continue };
+        let scripts: u64 = last.by_command.iter().filter(|c| c.0 == "eval" || c.0 == "evalsha").map(|c| c.2).sum();
+        let inner: Vec<String> = last
+            .by_command
+            .iter()
+            .filter(|c| !["eval", "evalsha", "info"].contains(&c.0.as_str()))
+            .take(10)
+            .map(|c| format!("{} {:.2}", c.0.to_uppercase(), c.2 as f64 / due as f64))
+            .collect();
+        let split = script_split(bench, rig, due)?;
+        println!(
+            "{}: EVAL/EVALSHA {:.1} µs per fire ({}, in a round with the SLOWLOG on); commands run inside (and the harness's few ZCOUNTs), µs per fire: {}",
+            rig.layout.name(),
+            scripts as f64 / due as f64,
+            split.iter().map(|(label, us, calls)| format!("{label} {us:.1} in {calls} calls")).collect::<Vec<_>>().join(", "),
+            inner.join(", ")
+        );
+    }
+    if let ([(_, two_us, two_cpu), (_, one_us, one_cpu)], true) = (by_layout.as_slice(), by_layout.first().is_some_and(|l| l.0 == Layout::Two)) {
+        println!(
+            "\nRedis time per fire, layout 2 against layout 1 (one ticker each): commands {two_us:.1} against {one_us:.1} µs ({:.2}x; target ≤ 0.5x: {}), server CPU {two_cpu:.1} against {one_cpu:.1} µs ({:.2}x).",
+            two_us / one_us,
+            if *two_us <= 0.5 * one_us { "met" } else { "missed" },
+            two_cpu / one_cpu
+        );
+    }
+
+    // Our side at ten times the due count, for scale (funboost would take minutes per pass).
+    let big = due * 10;
+    let run = fire_round(bench, &two, big, 1)?;
+    println!(
+        "\nAlso, {} alone at {big} due, one ticker: {:.2} s, {:.0} fires/s, Redis commands {:.1} µs and CPU {:.1} µs per fire, {} round trips (no funboost figure at this count).",
+        Layout::Two.name(),
+        run.seconds,
+        big as f64 / run.seconds,
+        run.redis_us / big as f64,
+        run.redis_cpu_s * 1e6 / big as f64,
+        run.round_trips
+    );
+
+    let categories: Vec<&str> = bars.iter().map(|b| b.0).collect();
+    // The last bar is funboost's: each series holds its side's categories only.
+    let peer_at = bars.len() - 1;
+    let side = |label: &str, color: &'static str, ours: bool, value: fn(&(&str, f64, f64, f64)) -> f64| {
+        Bars::new(label, color, bars.iter().enumerate().map(|(j, b)| if (j != peer_at) == ours { value(b) } else { f64::NAN }).collect())
+    };
+    let panels = [
+        Panel::bars(
+            &format!("Fires per second, {due} due (higher is better)"),
+            &categories,
+            Axis::log("fires/s"),
+            vec![side("funboost-edge", OURS, true, |b| b.1), side("funboost 55", PEER, false, |b| b.1)],
+        )
+        .reference(100.0 * peer_rate, "target: 100x funboost"),
+        Panel::bars(
+            "Redis time per fire (lower is better)",
+            &categories,
+            Axis::log("µs per fire"),
+            vec![
+                side("funboost-edge: commands (INFO commandstats)", OURS, true, |b| b.2),
+                side("funboost-edge: redis-server CPU", OURS, true, |b| b.3).light(),
+                side("funboost 55: commands", PEER, false, |b| b.2),
+                side("funboost 55: redis-server CPU", PEER, false, |b| b.3).light(),
+            ],
+        ),
+    ];
+    let note = format!(
+        "{due} jobs due on every side; back-to-back ticks until none is due; every message checked (none lost, none twice); medians of {rounds} rounds"
+    );
+    bench.plot("fires", &plot::figure("Fires per second and Redis time per fire", &note, 2, &panels))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1235,4 +1693,520 @@ fn cdf(values: &[f64]) -> Vec<(f64, f64)> {
     let mut points = vec![(first, 0.0)];
     points.extend((0..n).step_by(step).chain([n - 1]).map(|j| (values[j], (j + 1) as f64 / n as f64)));
     points
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. The store: bytes per stored job, ours beside funboost 55's own Redis job store
+// (`ApsJobAdder(booster, job_store_kind='redis')`, benches/peers/aps_store.py), the same jobs on
+// both sides, each side on a redis-server of its own.
+//
+// Bytes per job = the change of the server's `used_memory` (INFO memory: the bytes Redis's
+// allocator holds, not the process's RSS; no MEMORY PURGE, which only returns pages to the OS)
+// from before the jobs were stored to after, less the change of `mem_clients_normal` (the
+// connections' own buffers, which are not the store), divided by the jobs. Each reading is
+// taken once the server is quiet: no tick or pass running, two readings half a second apart
+// within 4 KB, each after a SLOWLOG RESET (the log of slow commands keeps their arguments). On
+// both servers Redis's per-command latency histograms (`latency-tracking`) are off: each is
+// allocated the first time a command name is used and counted in `used_memory` like data.
+// Before the first reading each side has stored and deleted one job (ours: fired it once too),
+// so that what a first write creates (cached scripts, the metrics' fields) is not counted per
+// job. Our audit trail (`{P}:audit`, a capped stream of the changes made through the API) is
+// deleted before each reading and reported apart: it is bounded (`audit_max_records`), not per
+// job. Also printed, from MEMORY USAGE (SAMPLES 0) of each key, how the bytes divide.
+//
+// Just added: a third `interval` (seconds=60), a third `cron` (hour=9, minute=30), a third
+// `date` (run_date 2030-01-01 09:00:00), kwargs {x: i, y: 2i}, ids job0000000..: first 10,000
+// through each side's API one by one (`add_timing_job` in the test host; `add_push_job`), then
+// for 10,000 and 1,000,000 the queue's keys emptied and copies of the first three jobs written
+// straight into Redis with pipelined commands, each copy with its own id, kwargs (and, ours,
+// version token) and everything else as the API stored it (ours: layout 2, as `Template::store`
+// writes it; funboost: its pickle, HSET + ZADD as its RedisJobStore does). A million through
+// the API would take most of an hour on either side.
+//
+// After 100 fires: 1,000 jobs, half `interval` seconds=1 and half `cron` second='*' (a date job
+// fires once), kwargs {x: i, y: 2i}, added through the API and fired 100 times each: ours by the
+// ticker under the test host's 1-second cron trigger, in real time (~100 s), until every job's
+// state counts 100 fires; funboost by 100 passes of its own scheduler, every job made due before
+// each (it cannot fire 1,000 jobs a second in real time; its pickle holds no history, so the way
+// its fires come does not change its size). The queue's messages are deleted before the reading. Then copies of the fired jobs (job i a copy of fired job i mod 1,000, with its own
+// id and kwargs; ours with its state and history texts) at 10,000 and 1,000,000.
+
+const STORE_Q: &str = "store_q";
+
+/// Job i of the just-added set: a third each interval, cron and date.
+fn store_job_body(i: usize) -> Value {
+    let mut body = match i % 3 {
+        0 => json!({"trigger": "interval", "seconds": 60}),
+        1 => json!({"trigger": "cron", "hour": "9", "minute": "30"}),
+        _ => json!({"trigger": "date", "run_date": "2030-01-01 09:00:00"}),
+    };
+    body["queue_name"] = json!(STORE_Q);
+    body["job_id"] = json!(format!("job{i:07}"));
+    body["kwargs"] = json!({"x": i, "y": 2 * i});
+    body
+}
+
+/// Job i of the fired set: half interval every second, half cron every second.
+fn fired_job_body(i: usize) -> Value {
+    let mut body = if i % 2 == 0 { json!({"trigger": "interval", "seconds": 1}) } else { json!({"trigger": "cron", "second": "*"}) };
+    body["queue_name"] = json!(STORE_Q);
+    body["job_id"] = json!(format!("job{i:07}"));
+    body["kwargs"] = json!({"x": i, "y": 2 * i});
+    body
+}
+
+/// One job's layout-2 texts and score.
+#[derive(Clone)]
+struct StoredTexts {
+    spec: Value,
+    state: Value,
+    hist: Option<String>,
+    score: f64,
+}
+
+fn read_texts(conn: &mut redis::Connection, ids: &[String]) -> Result<Vec<StoredTexts>> {
+    let keys = keys();
+    let mut pipe = redis::pipe();
+    pipe.cmd("HMGET").arg(keys.spec(STORE_Q)).arg(ids);
+    pipe.cmd("HMGET").arg(keys.state(STORE_Q)).arg(ids);
+    pipe.cmd("HMGET").arg(keys.hist(STORE_Q)).arg(ids);
+    pipe.cmd("ZMSCORE").arg(keys.next(STORE_Q)).arg(ids);
+    #[allow(clippy::type_complexity)]
+    let (specs, states, hists, scores): (Vec<Option<String>>, Vec<Option<String>>, Vec<Option<String>>, Vec<Option<f64>>) = pipe.query(conn)?;
+    (0..ids.len())
+        .map(|k| {
+            Ok(StoredTexts {
+                spec: serde_json::from_str(specs[k].as_deref().context("no spec")?)?,
+                state: serde_json::from_str(states[k].as_deref().context("no state")?)?,
+                hist: hists[k].clone(),
+                score: scores[k].context("no score")?,
+            })
+        })
+        .collect()
+}
+
+/// A version token as the API makes them (`record::new_version`: a random u64 in hex).
+fn version_token(i: usize) -> String {
+    let mut z = (i as u64).wrapping_add(0x9e37_79b9_7f4a_7c15).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    format!("{:x}", z ^ (z >> 31))
+}
+
+/// Writes `n` copies of `templates` into [`STORE_Q`] (copy i of template i mod len, its own id,
+/// kwargs and version), layout 2, pipelined by 10,000; returns the seconds it took.
+fn write_store_copies(conn: &mut redis::Connection, templates: &[StoredTexts], n: usize) -> Result<f64> {
+    let keys = keys();
+    let start = Instant::now();
+    for chunk_start in (0..n).step_by(10_000) {
+        let (mut specs, mut states, mut hists, mut next, mut ids) =
+            (redis::cmd("HSET"), redis::cmd("HSET"), redis::cmd("HSET"), redis::cmd("ZADD"), redis::cmd("ZADD"));
+        specs.arg(keys.spec(STORE_Q));
+        states.arg(keys.state(STORE_Q));
+        hists.arg(keys.hist(STORE_Q));
+        next.arg(keys.next(STORE_Q));
+        ids.arg(keys.ids(STORE_Q));
+        let mut any_hist = false;
+        let mut earliest = f64::INFINITY;
+        for i in chunk_start..(chunk_start + 10_000).min(n) {
+            let t = &templates[i % templates.len()];
+            let id = format!("job{i:07}");
+            let mut spec = t.spec.clone();
+            spec["k"] = json!({"x": i, "y": 2 * i});
+            let mut state = t.state.clone();
+            state["v"] = Value::from(version_token(i));
+            specs.arg(&id).arg(spec.to_string());
+            states.arg(&id).arg(state.to_string());
+            if let Some(hist) = &t.hist {
+                hists.arg(&id).arg(hist);
+                any_hist = true;
+            }
+            next.arg(t.score).arg(&id);
+            ids.arg(0).arg(&id);
+            earliest = earliest.min(t.score);
+        }
+        let mut pipe = redis::pipe();
+        pipe.add_command(specs).ignore().add_command(states).ignore().add_command(next).ignore().add_command(ids).ignore();
+        if any_hist {
+            pipe.add_command(hists).ignore();
+        }
+        pipe.sadd(keys.job_queues(), STORE_Q).ignore();
+        if earliest < funboost_edge::store::layout::Stopped::MIN as f64 {
+            pipe.cmd("ZADD").arg(keys.heads()).arg("LT").arg(earliest).arg(STORE_Q).ignore();
+        }
+        let () = pipe.query(conn).context("storing copies")?;
+    }
+    Ok(start.elapsed().as_secs_f64())
+}
+
+/// `used_memory` and `mem_clients_normal` once two readings half a second apart agree within 4 KB,
+/// each right after a SLOWLOG RESET (the server's log of commands over 10 ms, which keeps their
+/// arguments, is not the store).
+fn quiet_used_memory(conn: &mut redis::Connection) -> Result<(f64, f64)> {
+    let read = |conn: &mut redis::Connection| -> Result<(f64, f64)> {
+        let () = redis::cmd("SLOWLOG").arg("RESET").query(conn)?;
+        Ok((redis_info_sum(conn, "memory", &["used_memory"])?, redis_info_sum(conn, "memory", &["mem_clients_normal"])?))
+    };
+    let mut last = read(conn)?;
+    for _ in 0..40 {
+        std::thread::sleep(Duration::from_millis(500));
+        let now = read(conn)?;
+        if (now.0 - last.0).abs() < 4096.0 {
+            return Ok(now);
+        }
+        last = now;
+    }
+    Ok(last)
+}
+
+/// Bytes per job of our store since `before`, with MEMORY USAGE of each of the queue's keys.
+struct OurBytes {
+    per_job: f64,
+    /// (spec, state, hist, next, ids) bytes per job.
+    keys: [f64; 5],
+    /// What the audit trail took per job (deleted before the reading), when the jobs came through the API.
+    audit_per_job: f64,
+}
+
+/// The audit trail (`{P}:audit`, a capped stream of every change made through the API, and its
+/// counts): not the job store, so it is deleted before each reading and its size reported apart.
+const AUDIT_KEYS: [&str; 2] = ["{funboost_edge}:audit", "{funboost_edge}:audit_counts"];
+
+/// Deletes the audit trail; returns the bytes that freed (two quiet readings).
+fn drop_audit(conn: &mut redis::Connection) -> Result<f64> {
+    let before = quiet_used_memory(conn)?;
+    let _: () = redis::cmd("DEL").arg(&AUDIT_KEYS).query(conn)?;
+    let after = quiet_used_memory(conn)?;
+    Ok((before.0 - before.1) - (after.0 - after.1))
+}
+
+fn our_bytes(conn: &mut redis::Connection, jobs: usize, before: (f64, f64)) -> Result<OurBytes> {
+    let audit = drop_audit(conn)?;
+    let after = quiet_used_memory(conn)?;
+    let k = keys();
+    let mut per_key = [0.0; 5];
+    for (slot, key) in per_key.iter_mut().zip([k.spec(STORE_Q), k.state(STORE_Q), k.hist(STORE_Q), k.next(STORE_Q), k.ids(STORE_Q)]) {
+        let usage: Option<u64> = redis::cmd("MEMORY").arg("USAGE").arg(&key).arg("SAMPLES").arg(0).query(conn)?;
+        *slot = usage.unwrap_or(0) as f64 / jobs as f64;
+    }
+    Ok(OurBytes { per_job: ((after.0 - before.0) - (after.1 - before.1)) / jobs as f64, keys: per_key, audit_per_job: audit / jobs as f64 })
+}
+
+/// MEMORY USAGE (SAMPLES 0) of every key of the database.
+fn all_key_usage(conn: &mut redis::Connection) -> Result<std::collections::HashMap<String, u64>> {
+    let names: Vec<String> = redis::cmd("KEYS").arg("*").query(conn)?;
+    let mut usage = std::collections::HashMap::new();
+    for name in names {
+        let bytes: Option<u64> = redis::cmd("MEMORY").arg("USAGE").arg(&name).arg("SAMPLES").arg(0).query(conn)?;
+        usage.insert(name, bytes.unwrap_or(0));
+    }
+    Ok(usage)
+}
+
+/// Empties [`STORE_Q`]'s keys (ours).
+fn clear_store_queue(conn: &mut redis::Connection) -> Result<()> {
+    let k = keys();
+    let () = redis::pipe()
+        .del(&[k.spec(STORE_Q), k.state(STORE_Q), k.hist(STORE_Q), k.next(STORE_Q), k.ids(STORE_Q)])
+        .ignore()
+        .srem(k.job_queues(), STORE_Q)
+        .ignore()
+        .zrem(k.heads(), STORE_Q)
+        .ignore()
+        .query(conn)?;
+    Ok(())
+}
+
+/// A peer run in the background (its own redis-server), read when it is done.
+struct PeerRun {
+    child: Child,
+    _redis: RedisServer,
+}
+
+impl PeerRun {
+    fn finish(mut self) -> Result<Vec<Value>> {
+        let mut stdout = String::new();
+        self.child.stdout.take().context("no stdout")?.read_to_string(&mut stdout)?;
+        let status = self.child.wait()?;
+        ensure!(status.success(), "aps_store.py failed: {status}");
+        Ok(stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
+    }
+}
+
+impl Drop for PeerRun {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `benches/peers/aps_store.py <args>` on a redis-server of its own; `None` without peers.
+fn aps_store(bench: &Bench, args: &[String]) -> Result<Option<PeerRun>> {
+    if !bench.peers {
+        return Ok(None);
+    }
+    let redis = RedisServer::start()?;
+    let child = Command::new(&bench.python)
+        .arg(format!("{}/benches/peers/aps_store.py", env!("CARGO_MANIFEST_DIR")))
+        .args(args)
+        .args(["--redis-port", &redis.port().to_string()])
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(std::env::temp_dir().join("funboost-edge-aps-store.log"))?)
+        .spawn()
+        .context("cannot run aps_store.py")?;
+    Ok(Some(PeerRun { child, _redis: redis }))
+}
+
+/// One row of the bytes table.
+struct BytesRow {
+    jobs: usize,
+    what: String,
+    ours: OurBytes,
+    peer: Option<Value>,
+    /// The ratio this row must meet (ours / funboost's).
+    target: f64,
+}
+
+/// Redis 7 keeps a latency histogram per command name (`latency-tracking`), allocated the first
+/// time the name is used (tens of KB each) and counted in `used_memory` as if it were data: off,
+/// and what exists so far dropped (CONFIG RESETSTAT), before any reading. funboost's side does
+/// the same.
+fn latency_tracking_off(conn: &mut redis::Connection) -> Result<()> {
+    let () = redis::pipe().cmd("CONFIG").arg("SET").arg("latency-tracking").arg("no").ignore().cmd("CONFIG").arg("RESETSTAT").ignore().query(conn)?;
+    Ok(())
+}
+
+/// A fresh redis-server with our API and ticker and [`STORE_Q`] registered, after one job was
+/// stored and deleted (and, with `fire`, fired once first); returns the quiet baseline too.
+fn store_rig(bench: &Bench, fire: bool) -> Result<(RedisServer, Host, (f64, f64))> {
+    let redis = RedisServer::start()?;
+    let mut conn = connect(&redis);
+    latency_tracking_off(&mut conn)?;
+    let host = service_host(&redis, &[STORE_Q.to_string()])?;
+    let warm = if fire { fired_job_body(0) } else { store_job_body(0) };
+    let mut warm = warm;
+    warm["job_id"] = json!("warmup");
+    add_job(bench, &host, &warm)?;
+    if fire {
+        bench.runtime.block_on(host.cron(unix_secs()))?.map_err(|e| anyhow!("tick failed: {e}"))?;
+    }
+    let response =
+        bench.runtime.block_on(host.request("DELETE", &format!("/funboost/delete_timing_job?job_id=warmup&queue_name={STORE_Q}"), &[], Vec::new()))?;
+    ensure!(response.status == 200, "delete_timing_job: {}", response.text());
+    let _: () = redis::cmd("DEL").arg(STORE_Q).arg(&AUDIT_KEYS).query(&mut conn)?;
+    let before = quiet_used_memory(&mut conn)?;
+    Ok((redis, host, before))
+}
+
+fn store(bench: &Bench) -> Result<()> {
+    let api_jobs = if bench.quick { 1_000 } else { 10_000 };
+    let copies: &[usize] = if bench.quick { &[1_000, 10_000] } else { &[10_000, 1_000_000] };
+    let (fired_jobs, fires) = if bench.quick { (100, 5) } else { (1_000, 100) };
+    let copies_arg = copies.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
+    let mut rows: Vec<BytesRow> = Vec::new();
+    let took = Instant::now();
+
+    // Just added: funboost's side in the background, ours meanwhile.
+    let peer = aps_store(bench, &["added".into(), "--api".into(), api_jobs.to_string(), "--copies".into(), copies_arg.clone()])?;
+    let (redis, host, before) = store_rig(bench, false)?;
+    let mut conn = connect(&redis);
+    let start = Instant::now();
+    for i in 0..api_jobs {
+        add_job(bench, &host, &store_job_body(i))?;
+    }
+    let add_seconds = start.elapsed().as_secs_f64();
+    ensure!(stored_count(&mut conn) as usize == api_jobs, "{} jobs stored, not {api_jobs}", stored_count(&mut conn));
+    let ours = our_bytes(&mut conn, api_jobs, before)?;
+    let templates = read_texts(&mut conn, &(0..3).map(|i| format!("job{i:07}")).collect::<Vec<_>>())?;
+    let mut ours_added = vec![(api_jobs, "a third each interval/cron/date, just added through the API".to_string(), ours)];
+    for &n in copies {
+        clear_store_queue(&mut conn)?;
+        let before = quiet_used_memory(&mut conn)?;
+        write_store_copies(&mut conn, &templates, n)?;
+        ours_added.push((n, "the same, just added: copies".to_string(), our_bytes(&mut conn, n, before)?));
+    }
+    drop(conn);
+    drop(host);
+    drop(redis);
+    let peer_added = match peer {
+        Some(p) => p.finish()?,
+        None => Vec::new(),
+    };
+    for (k, (jobs, what, ours)) in ours_added.into_iter().enumerate() {
+        let via = if k == 0 { "api" } else { "copies" };
+        let peer = peer_added.iter().find(|r| r["case"] == "just added" && r["jobs"] == jobs && r["via"] == via).cloned();
+        rows.push(BytesRow { jobs, what, ours, peer, target: 0.5 });
+    }
+    println!("Adding {api_jobs} jobs through our API in process took {add_seconds:.1} s.");
+
+    // After `fires` fires each: funboost's side in the background, ours meanwhile.
+    let peer =
+        aps_store(bench, &["fired".into(), "--jobs".into(), fired_jobs.to_string(), "--fires".into(), fires.to_string(), "--copies".into(), copies_arg])?;
+    let (redis, host, before) = store_rig(bench, true)?;
+    let mut conn = connect(&redis);
+    let keys_before = all_key_usage(&mut conn)?;
+    for i in 0..fired_jobs {
+        add_job(bench, &host, &fired_job_body(i))?;
+    }
+    let ours = our_bytes(&mut conn, fired_jobs, before)?;
+    rows.push(BytesRow { jobs: fired_jobs, what: "half interval, half cron, every second: just added through the API".into(), ours, peer: None, target: 0.5 });
+    let ticker = bench.runtime.spawn(host.clone().tick_every(Duration::from_secs(1)));
+    let fire_start = Instant::now();
+    let ids: Vec<String> = (0..fired_jobs).map(|i| format!("job{i:07}")).collect();
+    let fire_counts = |conn: &mut redis::Connection| -> Result<Vec<u64>> {
+        let states: Vec<Option<String>> = redis::cmd("HMGET").arg(keys().state(STORE_Q)).arg(&ids).query(conn)?;
+        states.iter().map(|s| Ok(serde_json::from_str::<Value>(s.as_deref().context("a job is gone")?)?["f"].as_u64().unwrap_or(0))).collect()
+    };
+    loop {
+        std::thread::sleep(Duration::from_secs(2));
+        let _: () = redis::cmd("DEL").arg(STORE_Q).query(&mut conn)?;
+        if fire_counts(&mut conn)?.iter().all(|&f| f >= fires) {
+            break;
+        }
+        ensure!(fire_start.elapsed() < Duration::from_secs(fires * 5 + 60), "the jobs did not fire {fires} times in {:?}", fire_start.elapsed());
+    }
+    ticker.abort();
+    let fire_seconds = fire_start.elapsed().as_secs_f64();
+    // Ticks already started end within their 1.5 s window: wait until a second passes with no
+    // message and no fire counted.
+    let mut counts = fire_counts(&mut conn)?;
+    for _ in 0..10 {
+        std::thread::sleep(Duration::from_secs(1));
+        let published: usize = redis::cmd("LLEN").arg(STORE_Q).query(&mut conn)?;
+        let now = fire_counts(&mut conn)?;
+        let _: () = redis::cmd("DEL").arg(STORE_Q).query(&mut conn)?;
+        if published == 0 && now == counts {
+            break;
+        }
+        counts = now;
+    }
+    let (min, max) = (counts.iter().min().copied().unwrap_or(0), counts.iter().max().copied().unwrap_or(0));
+    let missed: u64 = {
+        let states: Vec<String> = redis::cmd("HVALS").arg(keys().state(STORE_Q)).query(&mut conn)?;
+        states.iter().filter_map(|s| serde_json::from_str::<Value>(s).ok()?["m"].as_u64()).sum()
+    };
+    let ours = our_bytes(&mut conn, fired_jobs, before)?;
+    let late: usize = redis::cmd("LLEN").arg(STORE_Q).query(&mut conn)?;
+    ensure!(late == 0, "{late} messages were published after the ticker stopped");
+    let queue_keys = [keys().spec(STORE_Q), keys().state(STORE_Q), keys().hist(STORE_Q), keys().next(STORE_Q), keys().ids(STORE_Q)];
+    let mut grown: Vec<(String, i64)> = all_key_usage(&mut conn)?
+        .into_iter()
+        .filter(|(k, _)| !queue_keys.contains(k))
+        .map(|(k, v)| {
+            let was = keys_before.get(&k).copied().unwrap_or(0);
+            (k, v as i64 - was as i64)
+        })
+        .filter(|(_, d)| *d != 0)
+        .collect();
+    grown.sort_by_key(|g| std::cmp::Reverse(g.1));
+    let fired_texts = read_texts(&mut conn, &ids)?;
+    let history_len = fired_texts.iter().map(|t| t.hist.as_deref().unwrap_or("").matches(',').count()).max().unwrap_or(0);
+    rows.push(BytesRow { jobs: fired_jobs, what: format!("the same after {fires} fires each (really fired)"), ours, peer: None, target: 1.0 });
+    for &n in copies {
+        clear_store_queue(&mut conn)?;
+        let before = quiet_used_memory(&mut conn)?;
+        write_store_copies(&mut conn, &fired_texts, n)?;
+        rows.push(BytesRow {
+            jobs: n,
+            what: format!("the same after {fires} fires each: copies of those"),
+            ours: our_bytes(&mut conn, n, before)?,
+            peer: None,
+            target: 1.0,
+        });
+    }
+    drop(conn);
+    drop(host);
+    drop(redis);
+    let peer_fired = match peer {
+        Some(p) => p.finish()?,
+        None => Vec::new(),
+    };
+    let n_rows = rows.len();
+    for row in &mut rows[n_rows - 2 - copies.len()..] {
+        let case = if row.target == 0.5 { "fired: just added".to_string() } else { format!("fired: after {fires} fires") };
+        let via = if row.what.contains("copies") {
+            "copies"
+        } else if row.target == 0.5 {
+            "api"
+        } else {
+            "fired"
+        };
+        row.peer = peer_fired.iter().find(|r| r["case"] == case.as_str() && r["jobs"] == row.jobs && r["via"] == via).cloned();
+    }
+    println!(
+        "Our {fired_jobs} jobs fired {min}-{max} times each in {fire_seconds:.0} s of real time ({missed} fires missed in all); each job's history holds its last {history_len} fires."
+    );
+    println!(
+        "Our other keys that grew meanwhile (MEMORY USAGE, bytes; in the figure): {}.",
+        grown.iter().map(|(k, d)| format!("{k} {d:+}")).collect::<Vec<_>>().join(", ")
+    );
+    if let Some(r) = peer_fired.iter().find(|r| r["via"] == "fired") {
+        println!("funboost's {fires} passes published the {fired_jobs} x {fires} fires in {} s.", r["fire_seconds"]);
+    }
+
+    println!("\n| jobs | stored | funboost-edge bytes/job | of which: spec / state / hist / next / ids (MEMORY USAGE) | funboost 55 bytes/job | of which: pickles / run_times | ours / funboost | target |");
+    println!("|---:|---|---:|---|---:|---|---:|---|");
+    for row in &rows {
+        let theirs = row.peer.as_ref().and_then(|p| p["bytes_per_job"].as_f64()).unwrap_or(f64::NAN);
+        let split = row
+            .peer
+            .as_ref()
+            .and_then(|p| p["key_bytes_per_job"].as_object())
+            .map(|m| m.values().filter_map(Value::as_f64).map(|v| format!("{v:.0}")).collect::<Vec<_>>().join(" / "))
+            .unwrap_or_else(|| "–".into());
+        let ratio = row.ours.per_job / theirs;
+        let target = if theirs.is_finite() {
+            format!("≤ {}: {}", if row.target == 0.5 { "half" } else { "funboost's" }, if ratio <= row.target { "met" } else { "missed" })
+        } else {
+            "–".into()
+        };
+        println!(
+            "| {} | {} | {:.0} | {} | {theirs:.0} | {split} | {ratio:.2} | {target} |",
+            row.jobs,
+            row.what,
+            row.ours.per_job,
+            row.ours.keys.iter().map(|v| format!("{v:.0}")).collect::<Vec<_>>().join(" / ")
+        );
+    }
+    let audit: Vec<String> = rows.iter().filter(|r| r.ours.audit_per_job > 1.0).map(|r| format!("{:.0} ({} jobs)", r.ours.audit_per_job, r.jobs)).collect();
+    if !audit.is_empty() {
+        println!(
+            "\nNot in our figures: the audit trail (`{{funboost_edge}}:audit`, a stream of every change made through the API, capped at `audit_max_records`, 100,000 by default), deleted before each reading; it held {} bytes per job added through the API.",
+            audit.join(" and ")
+        );
+    }
+    println!("The store section took {:.0} s.", took.elapsed().as_secs_f64());
+
+    let label = |row: &BytesRow| {
+        let jobs = match row.jobs {
+            n if n >= 1_000_000 => format!("{}M", n / 1_000_000),
+            n if n >= 1_000 => format!("{}k", n / 1_000),
+            n => n.to_string(),
+        };
+        let when = if row.target == 0.5 { "just added" } else { "after fires" };
+        let how = if row.what.contains("copies") {
+            "copies"
+        } else if row.target == 0.5 {
+            "API"
+        } else {
+            "fired"
+        };
+        format!("{jobs} {when} ({how})")
+    };
+    let labels: Vec<String> = rows.iter().map(label).collect();
+    let categories: Vec<&str> = labels.iter().map(String::as_str).collect();
+    let panel = Panel::bars(
+        "Bytes per stored job (lower is better)",
+        &categories,
+        Axis::linear("bytes per job (used_memory)"),
+        vec![
+            Bars::new("funboost-edge (layout 2)", OURS, rows.iter().map(|r| r.ours.per_job).collect()),
+            Bars::new(
+                "funboost 55 ApsJobAdder(job_store_kind='redis')",
+                PEER,
+                rows.iter().map(|r| r.peer.as_ref().and_then(|p| p["bytes_per_job"].as_f64()).unwrap_or(f64::NAN)).collect(),
+            ),
+        ],
+    );
+    let note = format!("just added: a third each interval/cron/date; after fires: half interval, half cron every second, {fires} fires each; kwargs {{x, y}}");
+    bench.plot("store", &plot::figure("Redis memory per stored job", &note, 1, &[panel]))
 }

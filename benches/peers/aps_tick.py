@@ -15,7 +15,10 @@ the pace of the pushes: `pass_seconds`, the return of _process_jobs, is close to
 
 Prints one JSON line per measurement on stdout, progress on stderr. `redis_roundtrips`: calls of
 redis-py's send_packed_command by funboost/APScheduler in the window (a pipeline counts once);
-`redis_commands`: INFO commandstats delta (commands inside MULTI and Lua count), minus our LLEN/INFO.
+`redis_commands`: INFO commandstats delta (commands inside MULTI and Lua count), minus our LLEN/INFO;
+`redis_usec` (fires only): the µs Redis spent executing the commands funboost sent, from INFO
+commandstats (EXEC's and EVAL's time include the commands they ran, which are not added again);
+`redis_cpu_s`: redis-server's CPU seconds in the window (INFO used_cpu_sys + used_cpu_user).
 Needs a redis-server on 127.0.0.1:P whose DB 7 it flushes. funboost is configured as
 tests/python/funboost_worker.py does (its funboost_config.py + nb_log_config.py templates, written
 into a fresh temp dir put at sys.path[1], also the cwd).
@@ -78,6 +81,21 @@ def command_calls(r):
     """Server-side command total from INFO commandstats, minus our own LLEN polling and INFO."""
     stats = r.info('commandstats')
     return sum(v['calls'] for k, v in stats.items() if k not in ('cmdstat_info', 'cmdstat_llen'))
+
+
+# Commands a pass runs only inside MULTI/EXEC (APScheduler's update_job: HSET + ZADD) or inside
+# the Lua script that releases funboost's lock (GET + DEL): Redis counts them under their own
+# names and again inside EXEC's or EVAL's time. Ours: LLEN polling and INFO.
+NOT_TOP_LEVEL = {'hset', 'zadd', 'get', 'del', 'llen', 'info'}
+
+
+def server_time(r):
+    """(µs Redis spent executing the commands funboost sent at the top level, per INFO
+    commandstats; the server's CPU seconds, INFO used_cpu_sys + used_cpu_user; per-command usec)."""
+    stats = r.info('commandstats')
+    usec = {k[len('cmdstat_'):]: v['usec'] for k, v in stats.items()}
+    cpu = r.info('cpu')
+    return sum(v for k, v in usec.items() if k not in NOT_TOP_LEVEL), cpu['used_cpu_sys'] + cpu['used_cpu_user'], usec
 
 
 def main(project):
@@ -183,6 +201,7 @@ def main(project):
         write([(jid, armed, True) for jid in ids])
         sched.state = STATE_RUNNING  # APScheduler's _process_jobs returns at once when paused
         cmds0 = command_calls(r)
+        server0 = server_time(r)
         tally.clear()
         t0 = time.perf_counter()
         sched._process_jobs()
@@ -193,9 +212,13 @@ def main(project):
             time.sleep(0.001)
         seconds = time.perf_counter() - t0
         trips, cmds = len(tally), command_calls(r) - cmds0
+        server1 = server_time(r)
         sched.state = STATE_PAUSED  # so nothing else can run a pass between ours
         verify(n, ids, datetime_to_utc_timestamp(armed) + 60)
-        return seconds, t_pass, trips, cmds
+        # Publishes still in the pool threads after LLEN reached `due`: none (verify checked the
+        # count), so the window holds the whole pass.
+        by_command = {k: v - server0[2].get(k, 0) for k, v in server1[2].items() if v != server0[2].get(k, 0)}
+        return seconds, t_pass, trips, cmds, server1[0] - server0[0], server1[1] - server0[1], by_command
 
     def verify(n, ids, expected_next):
         """Untimed checks: exactly the due jobs fired, messages are funboost-format, every due
@@ -235,9 +258,11 @@ def main(project):
         runs = [one_pass(args.fires, args.fires) for _ in range(args.fires_repeat)]
         med = statistics.median(s[0] for s in runs)
         progress(f'fires due={args.fires}: {[round(s[0], 3) for s in runs]} s')
+        progress(f'fires: Redis usec by command in the last pass: {runs[-1][6]}')
         emit({'bench': 'fires', 'jobs': args.fires, 'due': args.fires, 'seconds': round(med, 6),
               'fires_per_s': round(args.fires / med, 1), 'all_seconds': [round(s[0], 6) for s in runs],
               'redis_roundtrips': [s[2] for s in runs], 'redis_commands': [s[3] for s in runs],
+              'redis_usec': [s[4] for s in runs], 'redis_cpu_s': [round(s[5], 4) for s in runs],
               'logs': args.logs, 'peak_rss_mb': peak_rss_mb()})
 
     r.flushdb()

@@ -27,7 +27,8 @@ pub fn test_host_bin() -> PathBuf {
         let name = name.to_string_lossy();
         let per_crate = name.starts_with("CARGO_PKG_")
             || name.starts_with("CARGO_BIN_")
-            || ["CARGO_MANIFEST_DIR", "CARGO_MANIFEST_PATH", "CARGO_CRATE_NAME", "CARGO_PRIMARY_PACKAGE", "CARGO_TARGET_TMPDIR", "OUT_DIR"].contains(&name.as_ref());
+            || ["CARGO_MANIFEST_DIR", "CARGO_MANIFEST_PATH", "CARGO_CRATE_NAME", "CARGO_PRIMARY_PACKAGE", "CARGO_TARGET_TMPDIR", "OUT_DIR"]
+                .contains(&name.as_ref());
         if per_crate {
             command.env_remove(name.as_ref());
         }
